@@ -1,0 +1,101 @@
+"""The ``tenset-study`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _cmd_import_tenset(args: argparse.Namespace) -> int:
+    from .tenset import import_tenset
+
+    report = import_tenset(args.src, args.dest, jobs=args.jobs, platform=args.platform, progress=not args.quiet)
+    print(report.summary())
+    return 0
+
+
+def _cmd_import_metaschedule(args: argparse.Namespace) -> int:
+    from .metaschedule_db import import_metaschedule
+
+    report = import_metaschedule(args.workdir, args.dest, platform=args.platform, progress=not args.quiet)
+    print(report.summary())
+    return 0
+
+
+def _cmd_networks(args: argparse.Namespace) -> int:
+    from . import zoo
+
+    for name in zoo.list_networks(family=args.family):
+        print(name)
+    return 0
+
+
+def _cmd_collect(args: argparse.Namespace) -> int:
+    from .collect import CollectConfig, collect
+
+    config = CollectConfig.from_args(args)
+    report = collect(config)
+    print(report.summary())
+    return 0
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    from .dataset import Dataset
+
+    ds = Dataset.open(args.dataset)
+    print(json.dumps({"root": str(ds.root), "rows": ds.summary(), "bytes": ds.size_bytes()}, indent=2))
+    problems = ds.validate()
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tenset-study", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("import-tenset", help="import an Ansor/TenSet log file or a TenSet dataset folder")
+    p.add_argument("src", type=Path, help="a .json log file, or a folder with measure_records/ (and network_info/)")
+    p.add_argument("dest", type=Path, help="dataset folder to create or append to")
+    p.add_argument("--jobs", type=int, default=1, help="parallel worker processes (default 1)")
+    p.add_argument("--platform", default=None, help="platform id for a loose log file (default: from its target)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_import_tenset)
+
+    p = sub.add_parser("import-metaschedule", help="import a MetaSchedule JSON database (work dir)")
+    p.add_argument("workdir", type=Path, help="folder with database_workload.json and database_tuning_record.json")
+    p.add_argument("dest", type=Path, help="dataset folder to create or append to")
+    p.add_argument("--platform", default=None, help="platform id (default: derived from the records' target)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_import_metaschedule)
+
+    p = sub.add_parser("networks", help="list the network zoo's variants")
+    p.add_argument("--family", default=None, help="only this family, e.g. resnet_50")
+    p.set_defaults(func=_cmd_networks)
+
+    p = sub.add_parser("collect", help="measure programs of the chosen networks' tasks on this machine")
+    from .collect import add_collect_arguments
+
+    add_collect_arguments(p)
+    p.set_defaults(func=_cmd_collect)
+
+    p = sub.add_parser("summary", help="row counts of a dataset and a consistency check")
+    p.add_argument("dataset", type=Path)
+    p.set_defaults(func=_cmd_summary)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"tenset-study {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
