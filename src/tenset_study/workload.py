@@ -50,9 +50,9 @@ def save_workload(mod) -> str:
 
 def workload_hash(mod) -> str:
     """TVM's structural hash of the IRModule, as a decimal string (what MetaSchedule's database keys on)."""
-    import tvm
+    import tvm_ffi
 
-    return str(tvm.ir.structural_hash(mod))
+    return str(tvm_ffi.structural_hash(mod))
 
 
 def block_names(mod) -> list[str]:

@@ -1,0 +1,103 @@
+"""Random programs from MetaSchedule's design space, and traces as stored JSON.
+
+TenSet measured random programs: Ansor's sketches with random annotations. The MetaSchedule analogue is
+its design space (the traces that the default schedule rules generate for a task, its "sketches") with
+every sampling instruction (tile sizes, unroll factors, compute locations) decided at random, followed
+by the postprocessors that turn annotations into parallel / vectorized / unrolled loops. This is what
+MetaSchedule's ``replay-trace`` search strategy does; here it is a plain function with a seed, so the
+same call gives the same programs on any machine.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+
+def trace_json(trace) -> str:
+    """Canonical JSON text of a MetaSchedule trace, postprocessing included (the ``trace`` column)."""
+    return json.dumps(to_plain(trace.as_json(remove_postproc=False)), separators=(",", ":"))
+
+
+def to_plain(obj):
+    """Convert TVM containers and immediates (Array, Map, String, IntImm, FloatImm) to Python values."""
+    if isinstance(obj, (str, bool, int, float)) or obj is None:
+        return obj if not isinstance(obj, str) else str(obj)
+    if hasattr(obj, "value") and type(obj).__name__ in {"IntImm", "FloatImm", "Bool"}:
+        return obj.value
+    if hasattr(obj, "items"):
+        return {str(k): to_plain(v) for k, v in obj.items()}
+    if hasattr(obj, "__len__") and hasattr(obj, "__getitem__"):
+        return [to_plain(x) for x in obj]
+    raise TypeError(f"cannot convert {type(obj).__name__} to JSON")
+
+
+def schedule_from_trace(mod, trace_text: str):
+    """Replay a stored trace on a task's IRModule; returns the ``tvm.s_tir.Schedule``."""
+    from tvm import s_tir
+
+    sch = s_tir.Schedule(mod, debug_mask=0, error_render_level="none")
+    s_tir.Trace.apply_json_to_schedule(json.loads(trace_text), sch)
+    return sch
+
+
+@dataclass
+class DesignSpace:
+    """A task's design space: the sketches' traces (decisions dropped) and the postprocessors."""
+
+    mod: object
+    sketches: list
+    postprocs: list
+
+    @classmethod
+    def of(cls, mod, target, seed: int = 1) -> "DesignSpace":
+        """Generate the design space with MetaSchedule's default rules for ``target``."""
+        from tvm import s_tir
+        from tvm.s_tir import meta_schedule as ms
+
+        ctx = ms.TuneContext(
+            mod=mod, target=target, space_generator="post-order-apply", search_strategy="replay-trace",
+            task_name="sample", num_threads=1, rand_state=seed,
+        )
+        spaces = ctx.space_generator.generate_design_space(mod)
+        sketches = [s_tir.Trace(space.trace.insts, {}) for space in spaces]
+        return cls(mod=mod, sketches=sketches, postprocs=list(ctx.space_generator.postprocs))
+
+    def sample(self, seed: int):
+        """One random program (a Schedule) from sketch and decisions chosen by ``seed``; None if invalid."""
+        from tvm import s_tir
+
+        rng = random.Random(seed)
+        sketch = self.sketches[rng.randrange(len(self.sketches))]
+        sch = s_tir.Schedule(self.mod, seed=rng.randint(1, 2**31 - 1), debug_mask=0, error_render_level="none")
+        try:
+            sketch.apply_to_schedule(sch, remove_postproc=True)
+            sch.enter_postproc()
+            if not all(postproc.apply(sch) for postproc in self.postprocs):
+                return None
+        except Exception:  # noqa: BLE001 - TVM raises ScheduleError for invalid random decisions
+            return None
+        return sch
+
+
+def sample_programs(space: DesignSpace, count: int, seed: int, max_attempts: int | None = None) -> Iterator[str]:
+    """Yield up to ``count`` distinct random traces (JSON) of a design space, deterministically from ``seed``.
+
+    Invalid samples (a postprocessor rejects them) and repeats are skipped; at most ``max_attempts``
+    samples are drawn (default ``8 * count + 16``), so a tiny design space yields fewer programs.
+    """
+    seen: set[str] = set()
+    attempts = max_attempts if max_attempts is not None else 8 * count + 16
+    rng = random.Random(seed)
+    for _ in range(attempts):
+        if len(seen) >= count:
+            return
+        sch = space.sample(rng.randint(0, 2**63 - 1))
+        if sch is None:
+            continue
+        text = trace_json(sch.trace)
+        if text not in seen:
+            seen.add(text)
+            yield text
