@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import warnings
 from pathlib import Path
 
 import matplotlib.ticker as mticker
@@ -268,6 +269,17 @@ def measurement_frame(ds: Dataset) -> pd.DataFrame:
     return frame[columns]
 
 
+def latency_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per platform: measurements, ok ones, tasks with an ok program, and the minimum, median and maximum
+    latency of the ok measurements in seconds (index: platform)."""
+    ok = frame[frame["ok"]]
+    out = ok.groupby("platform", observed=True).agg(
+        ok=("latency_s", "size"), tasks=("task", "nunique"), min_s=("latency_s", "min"),
+        median_s=("latency_s", "median"), max_s=("latency_s", "max"))
+    measured = frame.groupby("platform", observed=True).size().rename("measurements")
+    return pd.concat([measured, out], axis=1).fillna({"ok": 0, "tasks": 0})
+
+
 def programs_per_task(frame: pd.DataFrame) -> pd.DataFrame:
     """Per (platform, task): programs measured, of which ok, and the task's op."""
     grouped = frame.groupby(["platform", "task"], observed=True)
@@ -418,6 +430,7 @@ def cross_platform_agreement(frame: pd.DataFrame, min_programs: int = 2) -> pd.D
                 "same_best": best_a["program"] == best_b["program"],
                 "regret_b": best_a["latency_s_b"] / best_b["latency_s_b"],
             })
+            per_task.index.name = "task"
             per_task.insert(0, "platform_b", b)
             per_task.insert(0, "platform_a", a)
             per_task.insert(0, "kind", kind)
@@ -452,6 +465,15 @@ def describe_dataset(ds: Dataset) -> str:
             f"in {format_bytes(ds.size_bytes())} on disk.")
 
 
+def display_path(path: str | os.PathLike) -> str:
+    """A path as the book shows it: relative to the repository root when inside it, else absolute."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(repo_root()))
+    except ValueError:
+        return str(path)
+
+
 def describe_gap(gap: pd.DataFrame) -> str:
     """One sentence per platform: the median and quartiles of the median/best ratio over tasks with 2+ programs."""
     multi = gap[gap["programs"] >= 2]
@@ -463,6 +485,35 @@ def describe_gap(gap: pd.DataFrame) -> str:
         lines.append(f"{platform}: over {len(g)} task(s), the median program is {q[0.5]:.2f}x slower than the "
                      f"best (quartiles {q[0.25]:.2f}x-{q[0.75]:.2f}x).")
     return "\n".join(lines)
+
+
+def describe_agreement(frame: pd.DataFrame, agreement: pd.DataFrame) -> str:
+    """Which platforms could be compared, or why none could."""
+    comparable = comparable_platforms(frame)
+    if not comparable:
+        kinds = frame[["platform", "kind"]].drop_duplicates()
+        listed = ", ".join(f"{p} ({k})" for p, k in zip(kinds["platform"], kinds["kind"]))
+        return (f"No comparison across platforms: this dataset has at most one platform of each kind ({listed}). "
+                "Measure the same programs on a second platform of the same kind (collect with --replay) "
+                "to see it.")
+    if agreement.empty:
+        return ("Platforms of one kind exist (" + "; ".join(", ".join(v) for v in comparable.values()) + "), "
+                "but no task has two or more programs measured successfully on both platforms of a pair.")
+    pairs = agreement.groupby(["platform_a", "platform_b"]).size()
+    return "Compared: " + "; ".join(f"{a} vs {b} over {n} task(s)" for (a, b), n in pairs.items()) + "."
+
+
+def describe_noise_vs_gap(cv: pd.DataFrame, gap: pd.DataFrame) -> str:
+    """Per platform: the median noise of one measurement against the median spread between programs."""
+    noise = cv.dropna(subset=["cv"]).groupby("platform")["cv"].median()
+    spread = gap[gap["programs"] >= 2].groupby("platform")["ratio"].median()
+    lines = []
+    for platform in sorted(set(noise.index) | set(spread.index)):
+        n, g = noise.get(platform, np.nan), spread.get(platform, np.nan)
+        n_text = f"{100 * n:.2f}%" if pd.notna(n) else "unknown"
+        g_text = f"{g:.2f}x" if pd.notna(g) else "unknown"
+        lines.append(f"{platform}: median repeat noise {n_text}; median program {g_text} slower than the best.")
+    return "\n".join(lines) if lines else "No measurement to compare."
 
 
 # --- figures ----------------------------------------------------------------------------------------------------
@@ -484,6 +535,13 @@ def _no_data(ax, what: str) -> None:
     ax.text(0.5, 0.5, f"no data: {what}", ha="center", va="center", transform=ax.transAxes)
     ax.set_xticks([])
     ax.set_yticks([])
+
+
+def _boxplot(*args, **kwargs):
+    # seaborn 0.13 passes matplotlib's deprecated ``vert`` to boxplots (matplotlib >= 3.11): silence that only.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*vert: bool was deprecated", category=DeprecationWarning)
+        return sns.boxplot(*args, **kwargs)
 
 
 def _order(values: pd.Series) -> list:
@@ -513,7 +571,7 @@ def plot_flops_by_op(tasks: pd.DataFrame) -> Figure:
         _no_data(ax, "no task has known FLOPs")
     else:
         order = _order(known["op"])
-        sns.boxplot(known, x="flops", y="op", order=order, log_scale=True, ax=ax, color="0.9", showfliers=False)
+        _boxplot(known, x="flops", y="op", order=order, log_scale=True, ax=ax, color="0.9", showfliers=False)
         sns.stripplot(known, x="flops", y="op", order=order, ax=ax, size=3, alpha=0.6, jitter=0.2)
     ax.set(title="FLOPs per task, by operator class", xlabel="FLOPs of one run (FLOP, log scale)",
            ylabel="operator class")
@@ -555,7 +613,7 @@ def plot_best_median_gap(gap: pd.DataFrame) -> Figure:
         _no_data(right, "no task with 2+ successful programs")
     else:
         sns.histplot(multi, x="ratio", hue="platform", log_scale=True, element="step", fill=False, ax=left)
-        sns.boxplot(multi, x="ratio", y="op", hue="platform", order=_order(multi["op"]), log_scale=True,
+        _boxplot(multi, x="ratio", y="op", hue="platform", order=_order(multi["op"]), log_scale=True,
                     ax=right, showfliers=False)
         sns.move_legend(right, "lower right", fontsize="small")
     left.set(title="Median program vs best program, per task", xlabel="median / best latency (ratio, log scale)",

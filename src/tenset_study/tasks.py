@@ -87,7 +87,8 @@ def _as_dict(target: dict | str) -> dict:
 
 
 def fold_batch_norms(model):
-    """Fold every ``BatchNorm`` that directly follows a ``Conv2d``/``Conv3d`` in an ``nn.Sequential``.
+    """Fold every ``BatchNorm`` that directly follows a convolution (2-D, 3-D or transposed 2-D) in an
+    ``nn.Sequential``.
 
     Works in place on an eval-mode model and returns it; the folded batch norms become ``nn.Identity``.
     """
@@ -100,8 +101,10 @@ def fold_batch_norms(model):
         keys = list(module._modules)
         for first, second in zip(keys, keys[1:]):
             conv, bn = module._modules[first], module._modules[second]
-            if isinstance(conv, (nn.Conv2d, nn.Conv3d)) and isinstance(bn, (nn.BatchNorm2d, nn.BatchNorm3d)):
-                module._modules[first] = fuse_conv_bn_eval(conv, bn)
+            if isinstance(conv, (nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)) and isinstance(
+                bn, (nn.BatchNorm2d, nn.BatchNorm3d)
+            ):
+                module._modules[first] = fuse_conv_bn_eval(conv, bn, transpose=isinstance(conv, nn.ConvTranspose2d))
                 module._modules[second] = nn.Identity()
     return model
 
@@ -149,7 +152,10 @@ def extract_network_tasks(name: str, target: dict | str, layout: str = "NCHW", f
     """
     target = _as_dict(target)
     kind = tvm_setup.target_kind(target)
-    tvm_setup.prepare_tvm(kind)
+    # Extraction uses no tensor intrinsics: install tvm_setup's cheap stub for the intrinsics package (so
+    # nothing can trigger the 40-50 s full import) without registering any family; tuning code still
+    # calls ``tvm_setup.prepare_tvm(kind)``, which registers what it needs on top of the stub.
+    tvm_setup.register_tensor_intrinsics(())
     from tvm.s_tir import meta_schedule as ms
 
     start = time.perf_counter()

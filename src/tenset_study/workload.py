@@ -14,8 +14,17 @@ import numpy as np
 
 WORKLOAD_FORMAT = "tvm-ir-json"
 
-# Operator classes, tried in order against a task's name and its block names. The first match wins, so
-# specific patterns (depthwise, transposed, batched) come before general ones.
+# Operator classes, tried in priority order: the first pattern that matches wins, so specific patterns
+# (depthwise, transposed, batched) come before general ones, and anchor operators (convolutions, matrix
+# products, pools, ...) before the elementwise and layout operators fused into them. A task that computes
+# anything (``fused_reshape_add``, ``fused_concatenate_multiply_relu``) is ``elementwise``; only pure data
+# movement (``reshape``, ``fused_reshape_transpose``, ``concatenate``) is ``layout``. Operator names in
+# Relax task names carry numeric suffixes (``mean2``, ``add13``), hence the ``\d*``.
+_ELEMENTWISE_OPS = (
+    "add|subtract|multiply|divide|floor_divide|floor_mod|mod|power|negative|abs|exp|log|sqrt|rsqrt|erf|tanh"
+    "|sigmoid|relu|leaky_relu|gelu|gelu_tanh|silu|hardswish|hardsigmoid|clip|tir_clip|minimum|maximum|where"
+    "|cast|round|floor|ceil|sin|cos|greater|less|equal|not_equal|logical_and|logical_or|logical_not"
+)
 OP_PATTERNS: tuple[tuple[str, str], ...] = (
     ("depthwise_conv2d", r"depthwise_conv2d"),
     ("conv2d_transpose", r"conv2d_transpose|conv2d_backward"),
@@ -28,10 +37,18 @@ OP_PATTERNS: tuple[tuple[str, str], ...] = (
     ("pool", r"pool"),
     ("softmax", r"softmax"),
     ("norm", r"layer_norm|rms_norm|group_norm|batch_norm|instance_norm"),
-    ("reduction", r"(^|_)(mean|sum|max|min|prod|variance)(_|$)|reduce"),
+    ("reduction", r"(^|_)(mean|sum|max|min|prod|variance|argmax|argmin)\d*(_|$)|reduce"),
     ("gather", r"take|gather|embedding"),
+    ("elementwise", rf"(^|_)({_ELEMENTWISE_OPS})\d*(_|$)"),
     ("layout", r"reshape|transpose|concat|split|strided_slice|pad|squeeze|expand_dims|broadcast_to|resize"),
 )
+
+# A block name may refine the class read off the task name: Relax names every convolution ``conv2d``,
+# while the block of a grouped (or depthwise) one is ``group_conv2d_nchw``.
+OP_REFINEMENTS: dict[str, tuple[str, ...]] = {
+    "conv2d": ("depthwise_conv2d", "conv2d_transpose", "group_conv2d"),
+    "dense": ("batch_matmul",),
+}
 
 
 def load_workload(text: str):
@@ -67,15 +84,28 @@ def classify_op(task_name: str, blocks: list[str] | tuple[str, ...] = ()) -> str
     """Operator class of a task, e.g. ``conv2d``, ``dense``, ``pool``; ``elementwise`` when none matches.
 
     The task name (MetaSchedule names fused functions after their operators, e.g.
-    ``fused_conv2d_add_relu``) is tried first, then the block names. Batched matrix products whose
+    ``fused_conv2d_add_relu``) decides, with :data:`OP_PATTERNS` tried in priority order; the block names
+    decide when the name matches nothing, and may refine the name's class (:data:`OP_REFINEMENTS`: a
+    ``conv2d`` task whose block is ``group_conv2d_nchw`` is ``group_conv2d``; depthwise convolutions are
+    grouped convolutions to TOPI and come out as ``group_conv2d`` too). Batched matrix products whose
     operands have three or more dimensions are reported by :func:`describe_workload` as ``batch_matmul``.
     """
-    for text in (task_name, *blocks):
-        lowered = text.lower()
-        for op, pattern in OP_PATTERNS:
-            if re.search(pattern, lowered):
-                return op
-    return "elementwise"
+    by_name = _first_match([task_name])
+    by_blocks = _first_match(blocks)
+    if by_name is None:
+        return by_blocks or "elementwise"
+    if by_blocks in OP_REFINEMENTS.get(by_name, ()):
+        return by_blocks
+    return by_name
+
+
+def _first_match(texts: list[str] | tuple[str, ...]) -> str | None:
+    """The first class of :data:`OP_PATTERNS` that any of the texts matches (None when none does)."""
+    lowered = [t.lower() for t in texts if t]
+    for op, pattern in OP_PATTERNS:
+        if any(re.search(pattern, t) for t in lowered):
+            return op
+    return None
 
 
 def _dtype_bytes(dtype: str) -> float:
