@@ -14,6 +14,8 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
+import textwrap
 import warnings
 from pathlib import Path
 
@@ -185,6 +187,8 @@ def platform_table(ds: Dataset) -> pd.DataFrame:
     frame["software"] = frame["software"].map(software_summary)
     frame["runner"] = frame["runner"].map(runner_summary)
     frame["recorded_at"] = pd.to_datetime(frame["recorded_at"], utc=True).dt.strftime("%Y-%m-%d")
+    for column in ("cores", "threads_per_core", "vector_bits"):
+        frame[column] = frame[column].astype("Int64")
     frame = frame[list(PLATFORM_COLUMNS)].rename(columns=PLATFORM_COLUMNS)
     return frame.dropna(axis=1, how="all")
 
@@ -237,13 +241,17 @@ def op_mix(ds: Dataset) -> pd.DataFrame:
 
 
 def error_kind(error: str | None) -> str | None:
-    """What failed, from an error message: the text before its first colon (``build``, ``run``,
-    ``timeout`` ...), lower case; the first word when there is no short prefix; None when no error."""
+    """What failed, from an error message: the text before its first colon (``build``, ``run`` ...),
+    lower case, with `` timeout`` appended when the message says it timed out; the first word when there
+    is no short prefix; None when there is no error."""
     if error is None or (isinstance(error, float) and np.isnan(error)) or error == "":
         return None
-    head = str(error).split(":", 1)[0].strip().lower()
+    text = str(error)
+    head = text.split(":", 1)[0].strip().lower()
     if not head or len(head) > 32 or len(head.split()) > 3:
-        head = str(error).strip().split()[0].lower().rstrip(":")
+        head = text.strip().split()[0].lower().rstrip(":")
+    if "timeout" not in head and re.search(r"time(d)?[ -]?out", text, flags=re.I):
+        head += " timeout"
     return head
 
 
@@ -302,12 +310,12 @@ def best_median_gap(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def gap_by_op(gap: pd.DataFrame) -> pd.DataFrame:
-    """Per (platform, op): tasks with 2+ ok programs, and the quartiles of their median/best ratio."""
+    """Per (platform, op) (the index): tasks with 2+ ok programs, and the quartiles of their median/best
+    ratio."""
     multi = gap[gap["programs"] >= 2]
     grouped = multi.groupby(["platform", "op"], observed=True)["ratio"]
-    out = grouped.agg(tasks="size", q25=lambda s: s.quantile(0.25), median="median",
-                      q75=lambda s: s.quantile(0.75), max="max")
-    return out.reset_index()
+    return grouped.agg(tasks="size", q25=lambda s: s.quantile(0.25), median="median",
+                       q75=lambda s: s.quantile(0.75), max="max")
 
 
 def failure_rates(frame: pd.DataFrame) -> pd.DataFrame:
@@ -456,11 +464,21 @@ def agreement_summary(agreement: pd.DataFrame) -> pd.DataFrame:
 
 # --- sentences computed from the data ------------------------------------------------------------------------
 
+TEXT_WIDTH = 76
+
+
+def _wrap(text: str) -> str:
+    """Wrap each line of ``text`` for a notebook's output (continuation lines indented)."""
+    return "\n".join(textwrap.fill(line, TEXT_WIDTH, subsequent_indent="  ") for line in text.splitlines())
+
 
 def describe_dataset(ds: Dataset) -> str:
-    """One sentence: how many platforms, networks, tasks, programs and measurements, and their bytes."""
+    """Where the dataset is, its description, and one sentence: how many platforms, networks, tasks,
+    programs and measurements it holds in how many bytes."""
     rows = ds.summary()
-    return (f"{rows['platforms']} platform(s), {rows['networks']} network(s), {rows['tasks']} task(s), "
+    description = ds.meta.get("description") or "no description"
+    return _wrap(f"dataset: {display_path(ds.root)} ({description})\n"
+                 f"{rows['platforms']} platform(s), {rows['networks']} network(s), {rows['tasks']} task(s), "
             f"{rows['programs']:,} program(s) and {rows['measurements']:,} measurement(s) "
             f"in {format_bytes(ds.size_bytes())} on disk.")
 
@@ -474,17 +492,28 @@ def display_path(path: str | os.PathLike) -> str:
         return str(path)
 
 
+def describe_coverage(ds: Dataset, frame: pd.DataFrame) -> str:
+    """Per platform: how many of the dataset's tasks and programs have a measurement there."""
+    tasks, programs = ds.count("tasks"), ds.count("programs")
+    lines = []
+    for platform, g in frame.groupby("platform"):
+        lines.append(f"{platform}: {g['task'].nunique()} of {tasks} task(s) and {g['program'].nunique():,} of "
+                     f"{programs:,} program(s) measured.")
+    return _wrap("\n".join(lines)) if lines else "No measurement."
+
+
 def describe_gap(gap: pd.DataFrame) -> str:
     """One sentence per platform: the median and quartiles of the median/best ratio over tasks with 2+ programs."""
     multi = gap[gap["programs"] >= 2]
     if multi.empty:
-        return "No task has two or more successful programs on any platform, so there is no gap to measure."
+        return _wrap("No task has two or more successful programs on any platform, so there is no gap to "
+                     "measure.")
     lines = []
     for platform, g in multi.groupby("platform"):
         q = g["ratio"].quantile([0.25, 0.5, 0.75])
         lines.append(f"{platform}: over {len(g)} task(s), the median program is {q[0.5]:.2f}x slower than the "
                      f"best (quartiles {q[0.25]:.2f}x-{q[0.75]:.2f}x).")
-    return "\n".join(lines)
+    return _wrap("\n".join(lines))
 
 
 def describe_agreement(frame: pd.DataFrame, agreement: pd.DataFrame) -> str:
@@ -493,14 +522,14 @@ def describe_agreement(frame: pd.DataFrame, agreement: pd.DataFrame) -> str:
     if not comparable:
         kinds = frame[["platform", "kind"]].drop_duplicates()
         listed = ", ".join(f"{p} ({k})" for p, k in zip(kinds["platform"], kinds["kind"]))
-        return (f"No comparison across platforms: this dataset has at most one platform of each kind ({listed}). "
+        return _wrap(f"No comparison across platforms: this dataset has at most one platform of each kind ({listed}). "
                 "Measure the same programs on a second platform of the same kind (collect with --replay) "
                 "to see it.")
     if agreement.empty:
-        return ("Platforms of one kind exist (" + "; ".join(", ".join(v) for v in comparable.values()) + "), "
+        return _wrap("Platforms of one kind exist (" + "; ".join(", ".join(v) for v in comparable.values()) + "), "
                 "but no task has two or more programs measured successfully on both platforms of a pair.")
     pairs = agreement.groupby(["platform_a", "platform_b"]).size()
-    return "Compared: " + "; ".join(f"{a} vs {b} over {n} task(s)" for (a, b), n in pairs.items()) + "."
+    return _wrap("Compared: " + "; ".join(f"{a} vs {b} over {n} task(s)" for (a, b), n in pairs.items()) + ".")
 
 
 def describe_noise_vs_gap(cv: pd.DataFrame, gap: pd.DataFrame) -> str:
@@ -508,20 +537,41 @@ def describe_noise_vs_gap(cv: pd.DataFrame, gap: pd.DataFrame) -> str:
     noise = cv.dropna(subset=["cv"]).groupby("platform")["cv"].median()
     spread = gap[gap["programs"] >= 2].groupby("platform")["ratio"].median()
     lines = []
-    for platform in sorted(set(noise.index) | set(spread.index)):
+    for platform in sorted(set(cv["platform"]) | set(gap["platform"])):
         n, g = noise.get(platform, np.nan), spread.get(platform, np.nan)
-        n_text = f"{100 * n:.2f}%" if pd.notna(n) else "unknown"
-        g_text = f"{g:.2f}x" if pd.notna(g) else "unknown"
-        lines.append(f"{platform}: median repeat noise {n_text}; median program {g_text} slower than the best.")
-    return "\n".join(lines) if lines else "No measurement to compare."
+        n_text = f"median repeat noise {100 * n:.2f}%" if pd.notna(n) else "no repeats to measure noise"
+        g_text = (f"the median program is {g:.2f}x slower than the best" if pd.notna(g)
+                  else "no task with 2+ successful programs")
+        lines.append(f"{platform}: {n_text}; {g_text}.")
+    return _wrap("\n".join(lines)) if lines else "No measurement to compare."
 
 
 # --- figures ----------------------------------------------------------------------------------------------------
 
 
-def setup_plots() -> None:
-    """The seaborn theme used by every figure of the book."""
+def setup_notebook() -> None:
+    """Display settings for the book's notebooks: the seaborn theme of every figure, compact float display
+    in pandas tables, and, in a Jupyter kernel, returned Figures shown as PNG (they are not managed by
+    pyplot, so the inline backend would not register itself)."""
     sns.set_theme(style="whitegrid", context="notebook")
+    pd.set_option("display.max_colwidth", 120)
+    pd.set_option("display.float_format", "{:.4g}".format)
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("png")
+
+
+def styled(frame: pd.DataFrame, percent: tuple[str, ...] | list[str] = (), na_rep: str = "-"):
+    """A table for display: floats with 4 significant digits, the ``percent`` columns as percentages,
+    missing values as ``na_rep``. Returns a pandas Styler."""
+    floats = {c: "{:.4g}" for c in frame.columns if pd.api.types.is_float_dtype(frame[c])}
+    floats.update({c: "{:.2%}" for c in percent if c in frame.columns})
+    return frame.style.format(floats, na_rep=na_rep)
 
 
 def _figure(width: float = 7.0, height: float = 4.0, ncols: int = 1) -> tuple[Figure, list]:
@@ -529,6 +579,22 @@ def _figure(width: float = 7.0, height: float = 4.0, ncols: int = 1) -> tuple[Fi
     fig = Figure(figsize=(width, height), layout="constrained")
     axes = fig.subplots(1, ncols, squeeze=False)[0]
     return fig, list(axes)
+
+
+def _percent_axis(axis) -> None:
+    # percentages on major and minor ticks (a log axis spanning less than a decade labels minor ticks)
+    formatter = mticker.FuncFormatter(lambda x, _: f"{100 * x:.3g}%")
+    axis.set_major_formatter(formatter)
+    if axis.get_scale() == "log":
+        axis.set_minor_formatter(mticker.FuncFormatter(
+            lambda x, _: f"{100 * x:.3g}%" if str(f"{x:.1e}")[0] in "25" else ""))
+
+
+def _ratio_axis(axis) -> None:
+    # plain ratios ("2x", "10x") on a log axis instead of powers of ten
+    axis.set_major_formatter(mticker.FuncFormatter(lambda x, _: f"{x:g}x"))
+    axis.set_minor_formatter(mticker.FuncFormatter(
+        lambda x, _: f"{x:g}x" if str(f"{x:.1e}")[0] in "25" else ""))
 
 
 def _no_data(ax, what: str) -> None:
@@ -555,10 +621,11 @@ def plot_op_mix(mix: pd.DataFrame) -> Figure:
                                   value_name="share")
     long["share of"] = long["share of"].map({"task_share": "tasks", "flop_share": "FLOPs"})
     sns.barplot(long.dropna(), y="op", x="share", hue="share of", ax=ax, orient="h")
-    ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0))
-    ax.set(title="Operator mix: tasks and FLOPs per operator class", xlabel="share (%)", ylabel="operator class")
+    _percent_axis(ax.xaxis)
+    title = "Operator mix: tasks and FLOPs per operator class"
     if mix["flop_share"].isna().all():
-        ax.text(0.98, 0.02, "FLOPs unknown for these tasks", ha="right", va="bottom", transform=ax.transAxes)
+        title = "Operator mix: tasks per operator class (FLOPs unknown)"
+    ax.set(title=title, xlabel="share (%)", ylabel="operator class")
     return fig
 
 
@@ -587,6 +654,7 @@ def plot_latency_by_platform(frame: pd.DataFrame) -> Figure:
     else:
         sns.histplot(ok, x="latency_s", hue="platform", log_scale=True, element="step", fill=False,
                      stat="density", common_norm=False, ax=ax)
+        ax.set_ylim(bottom=0)
     ax.set(title="Latency of every measured program, per platform", xlabel="latency (s, log scale)",
            ylabel="density (per platform)")
     return fig
@@ -598,8 +666,12 @@ def plot_programs_per_task(counts: pd.DataFrame) -> Figure:
     if counts.empty:
         _no_data(ax, "no measurement")
     else:
-        sns.histplot(counts, x="measured", hue="platform", discrete=counts["measured"].max() <= 50,
-                     element="step", fill=False, ax=ax)
+        discrete = counts["measured"].max() - counts["measured"].min() <= 40
+        sns.histplot(counts, x="measured", hue="platform", discrete=discrete, multiple="dodge",
+                     shrink=0.8, bins="auto" if discrete else 30, ax=ax)
+        ax.yaxis.set_major_locator(mticker.MaxNLocator(integer=True))
+        if discrete:
+            ax.xaxis.set_major_locator(mticker.MaxNLocator(integer=True))
     ax.set(title="Programs measured per task", xlabel="programs per task (count)", ylabel="tasks (count)")
     return fig
 
@@ -607,15 +679,19 @@ def plot_programs_per_task(counts: pd.DataFrame) -> Figure:
 def plot_best_median_gap(gap: pd.DataFrame) -> Figure:
     """Left: distribution of the median/best ratio over tasks; right: the ratio per operator class."""
     multi = gap[gap["programs"] >= 2]
-    fig, (left, right) = _figure(11, max(3.5, 0.4 * multi["op"].nunique() + 1.5), ncols=2)
+    fig = Figure(figsize=(7, 4 + max(2.5, 0.45 * multi["op"].nunique() + 1.2)), layout="constrained")
+    left, right = fig.subplots(2, 1, height_ratios=[4, max(2.5, 0.45 * multi["op"].nunique() + 1.2)])
     if multi.empty:
         _no_data(left, "no task with 2+ successful programs")
         _no_data(right, "no task with 2+ successful programs")
     else:
         sns.histplot(multi, x="ratio", hue="platform", log_scale=True, element="step", fill=False, ax=left)
+        left.set_ylim(bottom=0)
         _boxplot(multi, x="ratio", y="op", hue="platform", order=_order(multi["op"]), log_scale=True,
-                    ax=right, showfliers=False)
+                 ax=right, showfliers=False)
         sns.move_legend(right, "lower right", fontsize="small")
+        _ratio_axis(left.xaxis)
+        _ratio_axis(right.xaxis)
     left.set(title="Median program vs best program, per task", xlabel="median / best latency (ratio, log scale)",
              ylabel="tasks (count)")
     right.set(title="Median / best per operator class", xlabel="median / best latency (ratio, log scale)",
@@ -635,8 +711,9 @@ def plot_failures(kinds: pd.DataFrame, rates: pd.DataFrame) -> Figure:
         for color, column in zip(palette, shares.columns):
             ax.barh(shares.index, shares[column], left=left, label=column, color=color)
             left += shares[column].to_numpy()
-        ax.legend(title="error kind", fontsize="small")
-        ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+        ax.legend(title="error kind", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+        ax.xaxis.set_major_locator(mticker.MaxNLocator(5))
+        _percent_axis(ax.xaxis)
     ax.set(title="Failed measurements per platform", xlabel="share of measurements (%)", ylabel="platform")
     return fig
 
@@ -650,7 +727,7 @@ def plot_repeat_cv(cv: pd.DataFrame) -> Figure:
         _no_data(ax, "no measurement with 2+ repeats")
     else:
         sns.ecdfplot(valid, x="cv", hue="platform", log_scale=True, ax=ax)
-        ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+        _percent_axis(ax.xaxis)
     ax.set(title="Measurement noise: spread of the repeats of one program",
            xlabel="coefficient of variation of the repeats (std / mean, %, log scale)",
            ylabel="share of measurements (cumulative)")
@@ -666,6 +743,7 @@ def plot_cross_platform(agreement: pd.DataFrame) -> Figure:
         _no_data(ax, "no task measured on two platforms of one kind")
     else:
         sns.histplot(data, x="spearman", hue="pair", binrange=(-1, 1), bins=20, element="step", fill=False, ax=ax)
+        ax.set_ylim(bottom=0)
     ax.set(title="Do two platforms rank the same programs alike?",
            xlabel="Spearman rank correlation of latencies within a task (1 = same order)", ylabel="tasks (count)")
     return fig

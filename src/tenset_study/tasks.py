@@ -18,11 +18,16 @@ import time
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from . import tvm_setup, workload, zoo
 
+if TYPE_CHECKING:
+    import torch
+    import tvm
+
 LAYOUTS = ("NCHW", "NHWC")
-_NHWC = {"relax.nn.conv2d": ["NHWC", "OHWI"], "relax.nn.conv3d": ["NDHWC", "ODHWI"]}
+_NHWC = {"relax.nn.conv2d": ["NHWC", "HWIO"], "relax.nn.conv3d": ["NDHWC", "DHWIO"]}
 
 
 @dataclass
@@ -31,7 +36,7 @@ class NetworkTask:
 
     row: dict
     weight: int
-    mod: object  # tvm.IRModule (kept untyped so that importing this module does not import TVM)
+    mod: tvm.IRModule
 
     @property
     def task(self) -> str:
@@ -86,7 +91,7 @@ def _as_dict(target: dict | str) -> dict:
     return target
 
 
-def fold_batch_norms(model):
+def fold_batch_norms(model: torch.nn.Module) -> torch.nn.Module:
     """Fold every ``BatchNorm`` that directly follows a convolution (2-D, 3-D or transposed 2-D) in an
     ``nn.Sequential``.
 
@@ -109,10 +114,11 @@ def fold_batch_norms(model):
     return model
 
 
-def export_to_relax(name: str, target: dict | str, layout: str = "NCHW", fold_bn: bool = True):
+def export_to_relax(name: str, target: dict | str, layout: str = "NCHW", fold_bn: bool = True) -> tvm.IRModule:
     """A zoo network as a Relax IRModule, weights bound as constants, legalized to TIR and fused.
 
-    ``layout="NHWC"`` converts convolutions to NHWC/NDHWC data (OHWI kernels), the layout TenSet used.
+    ``layout="NHWC"`` converts convolutions to NHWC/NDHWC data with HWIO/DHWIO kernels, the layout
+    TenSet used (layout transposes become tasks of their own where propagation stops, e.g. at ReLU6).
     """
     import torch
     import tvm
@@ -173,7 +179,7 @@ def extract_network_tasks(name: str, target: dict | str, layout: str = "NCHW", f
     return NetworkTasks(zoo.network_row(name), target, list(merged.values()), time.perf_counter() - start)
 
 
-def tables_for_networks(names: Iterable[str], target: dict | str, layout: str = "NCHW",
+def tables_for_networks(names: Iterable[str], target: dict | str, layout: str = "NCHW", fold_bn: bool = True,
                         progress: bool | None = None) -> dict[str, list[dict]]:
     """Rows for the ``networks``, ``tasks`` and ``network_tasks`` tables, ready for ``Dataset.append``.
 
@@ -189,7 +195,7 @@ def tables_for_networks(names: Iterable[str], target: dict | str, layout: str = 
     bar = tqdm(names, desc="extracting tasks", unit="network", disable=not show)
     for name in bar:
         bar.set_postfix_str(name)
-        result = extract_network_tasks(name, target, layout)
+        result = extract_network_tasks(name, target, layout, fold_bn)
         tables["networks"].append(result.network)
         tables["network_tasks"] += result.network_task_rows()
         for row in result.task_rows():

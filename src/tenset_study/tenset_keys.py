@@ -30,15 +30,6 @@ def hex_ids_to_u64(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.frombuffer(raw, dtype=">u8").astype(np.uint64)
 
 
-def digests_to_u64(digests: list[bytes]) -> np.ndarray:
-    """uint64 program numbers of BLAKE2b digests (the id is the first 8 bytes, big-endian)."""
-    if not digests:
-        return np.zeros(0, dtype=np.uint64)
-    width = len(digests[0])
-    raw = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, width)[:, :8]
-    return np.ascontiguousarray(raw).view(">u8").ravel().astype(np.uint64)
-
-
 def _contains(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
     if len(sorted_values) == 0 or len(values) == 0:
         return np.zeros(len(values), dtype=bool)

@@ -37,6 +37,7 @@ class ImportReport:
     malformed_count: int = 0
     notes: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    cpu_s: float = 0.0  # CPU seconds of the import, worker processes included
     jobs: int = 1
 
     def add_malformed(self, file: str, line: int, reason: str) -> None:
@@ -48,13 +49,18 @@ class ImportReport:
     def merge(self, other: "ImportReport") -> None:
         """Add another report's counts (a worker's) to this one."""
         for name in ("files", "lines", "comment_lines", "records", "failures", "duplicates",
-                     "already_present", "programs"):
+                     "already_present", "programs", "cpu_s"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for item in other.malformed:
             if len(self.malformed) < MAX_MALFORMED_KEPT:
                 self.malformed.append(item)
         self.malformed_count += other.malformed_count
         self.notes.extend(n for n in other.notes if n not in self.notes)
+
+    @property
+    def records_per_cpu_s(self) -> float:
+        """Record lines read per CPU second (all processes): the throughput of one core."""
+        return (self.lines - self.comment_lines) / self.cpu_s if self.cpu_s > 0 else 0.0
 
     @property
     def records_per_s(self) -> float:
@@ -67,7 +73,8 @@ class ImportReport:
             f"imported {self.records:,} measurement(s) ({self.failures:,} failed, kept with their error) and "
             f"{self.programs:,} new program(s) from {self.files:,} file(s), {self.lines:,} line(s), "
             f"into {self.dest} in {self.elapsed_s:.1f} s "
-            f"({self.records_per_s:,.0f} records/s with {self.jobs} job(s))",
+            f"({self.records_per_s:,.0f} records/s with {self.jobs} job(s), "
+            f"{self.records_per_cpu_s:,.0f} per CPU second)",
             f"tasks: {self.tasks:,}; platforms: {', '.join(self.platforms) or '-'}; "
             f"networks: {self.networks:,} ({self.network_tasks:,} network-task links)",
             f"skipped: {self.duplicates:,} duplicate(s) inside the input, {self.already_present:,} already in "

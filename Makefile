@@ -1,0 +1,74 @@
+# Build, test and check the tenset-study book.
+#   make test        run the unit tests (creates .venv on first use)
+#   make book        execute the notebooks with papermill, build the book (-W), check it in a browser
+#   make book-check  only the browser check of the built HTML
+#   make clean       remove build outputs
+# Notebook parameters for `make book`: NB_PARAMS="-p dataset data/dev" (default: each notebook's own).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# The venv's kernelspec first, so that papermill's `python3` kernel is this venv's Python.
+export JUPYTER_PATH := $(abspath $(VENV))/share/jupyter
+# Silences ipykernel's "frozen modules" debugger warning on the kernel's stderr.
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+NOTEBOOKS := $(sort $(wildcard notebooks/*.py))
+NB_PARAMS ?=
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help venv test book notebooks format-tables html book-check browser clean
+
+help:
+	@sed -n '2,7p' Makefile | sed 's/^# //'
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -e ".[book,test]"
+	@touch $@
+
+test: venv
+	$(PY) -m pytest -q
+
+format-tables: venv
+	$(PY) -m tenset_study.book format-tables
+
+# Every notebook is re-executed on every `make book`: its inputs include the dataset, which make cannot see.
+notebooks: venv
+	@mkdir -p _build/notebooks/source book/notebooks
+	@for nb in $(NOTEBOOKS); do \
+	  name=$$(basename $$nb .py); \
+	  echo "papermill $$nb -> _build/notebooks/$$name.ipynb $(NB_PARAMS)"; \
+	  start=$$(date +%s); \
+	  $(VENV)/bin/jupytext --quiet --to ipynb -o _build/notebooks/source/$$name.ipynb $$nb; \
+	  $(VENV)/bin/papermill --no-progress-bar --log-level WARNING -k python3 \
+	    _build/notebooks/source/$$name.ipynb _build/notebooks/$$name.ipynb $(NB_PARAMS); \
+	  cp _build/notebooks/$$name.ipynb book/notebooks/$$name.ipynb; \
+	  echo "  $$(( $$(date +%s) - start )) s"; \
+	done
+
+html: venv format-tables
+	$(VENV)/bin/jupyter-book build -W --all --quiet .
+
+book: venv
+	@start=$$(date +%s); $(MAKE) --no-print-directory notebooks; echo "notebooks: $$(( $$(date +%s) - start )) s"
+	@start=$$(date +%s); $(MAKE) --no-print-directory html; echo "jupyter-book: $$(( $$(date +%s) - start )) s"
+	@start=$$(date +%s); $(MAKE) --no-print-directory book-check; echo "browser check: $$(( $$(date +%s) - start )) s"
+
+book-check: browser venv
+	$(PY) scripts/check_book.py _build/html
+
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	fi
+
+clean:
+	rm -rf _build book/notebooks .pytest_cache

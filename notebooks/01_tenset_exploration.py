@@ -1,0 +1,205 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Exploring the dataset
+#
+# Before training any cost model we look at the data it learns from. What does the dataset hold:
+# which platforms, networks, tasks and operators? How fast and how slow are the programs, how far is
+# a random program from the best one of its task (the room a cost model has to win), how often does a
+# measurement fail, how noisy is one measurement, and do two machines of the same kind agree on which
+# program is fast?
+#
+# The study we reproduce began the same way, with an exploration of TenSet
+# {cite:p}`verma2023transfer,verma2024crossfeature`. Every number and figure below is computed from the
+# dataset named by the parameter `dataset`; nothing is typed in. The chapter runs unchanged on a dataset
+# imported from TenSet's logs, where operator classes and FLOPs may be unknown; {doc}`../reproduce`
+# shows how to run it on another dataset.
+
+# %% tags=["parameters"]
+dataset = "data/default"  # dataset folder: absolute, or relative to the repository root
+
+# %% [markdown]
+# The next cell checks the parameter and opens the dataset; with a wrong path it stops here and says why.
+
+# %%
+from tenset_study import explore
+
+ds = explore.open_dataset(dataset, parameter="dataset")
+explore.setup_notebook()
+print(explore.describe_dataset(ds))
+
+# %% [markdown]
+# ## Size
+#
+# A dataset is a folder of compressed Parquet tables ({doc}`../data`). Programs and measurements are the
+# large tables; the others describe what was measured and where.
+
+# %%
+explore.table_sizes(ds)
+
+# %% [markdown]
+# ## Platforms
+#
+# One column per platform. Everything here was read off the machine when it measured (lscpu, nvidia-smi,
+# LLVM's CPU features) or comes with TenSet's logs; features nothing reported stay empty. The runner row
+# says how each program was timed, the software row which compiler stack built it.
+
+# %%
+explore.platform_table(ds).T.fillna("-")
+
+# %% [markdown]
+# ## Networks and their tasks
+#
+# A network is split into tasks (fused subgraphs such as conv2d + bias + ReLU). The same task can occur
+# several times in one network, and the *weight* counts those occurrences: `weight_sum` is the number of
+# subgraph instances, `tasks` the number of distinct ones to tune, and `gflops` the work of one inference
+# (empty when some task's FLOPs are unknown). Loose Ansor logs carry no network information, so for
+# them this table is empty.
+
+# %%
+explore.tasks_per_network(ds)
+
+# %% [markdown]
+# ## Operator mix
+#
+# How many tasks each operator class has, and what share of the networks' FLOPs it carries (each task's
+# FLOPs times its weight). Few heavy classes, typically convolutions and matrix products, carry most of
+# the work, while many light element-wise and pooling tasks make up the count.
+
+# %%
+mix = explore.op_mix(ds)
+explore.styled(mix, percent=["task_share", "flop_share"])
+
+# %%
+explore.plot_op_mix(mix)
+
+# %% [markdown]
+# ## FLOPs per task
+#
+# The work of one run of each task, by operator class, on a log scale: tasks differ by orders of
+# magnitude, which is why cost models learn normalized throughput within a task rather than raw latency.
+
+# %%
+tasks = explore.task_frame(ds)
+explore.plot_flops_by_op(tasks)
+
+# %% [markdown]
+# ## Latencies
+#
+# Measurements joined with their task and operator class. A measurement is *ok* when it has a latency and
+# no error. The table gives the range of latencies per platform in seconds; the histogram their
+# distribution on a log scale (each platform normalized on its own, so platforms with fewer measurements
+# stay visible).
+
+# %%
+frame = explore.measurement_frame(ds)
+explore.latency_summary(frame)
+
+# %%
+explore.plot_latency_by_platform(frame)
+
+# %% [markdown]
+# ## Programs per task
+#
+# How many programs of each task were measured on each platform, and how much of the dataset each
+# platform covers. A cost model ranks programs *within* a task, so a task with a single program teaches
+# it nothing about ranking.
+
+# %%
+print(explore.describe_coverage(ds, frame))
+counts = explore.programs_per_task(frame)
+counts.groupby("platform")["measured"].describe()
+
+# %%
+explore.plot_programs_per_task(counts)
+
+# %% [markdown]
+# ## Best versus median program
+#
+# For every task with two or more successful programs: how much slower the median program is than the
+# best one (median / best latency). A ratio near 1 means random schedules are all about as good; a large
+# ratio means picking well matters, and a cost model has something to win.
+
+# %%
+gap = explore.best_median_gap(frame)
+print(explore.describe_gap(gap))
+explore.gap_by_op(gap)
+
+# %%
+explore.plot_best_median_gap(gap)
+
+# %% [markdown]
+# ## Failures
+#
+# Failed measurements are kept in the dataset with their error, because a cost model should learn that
+# such programs are bad (TenSet gives them a cost of 1e10 s). The error kind is the stage that failed.
+
+# %%
+rates = explore.failure_rates(frame)
+kinds = explore.error_kinds(frame)
+explore.styled(rates.join(kinds), percent=["failure_rate"])
+
+# %%
+explore.plot_failures(kinds, rates)
+
+# %% [markdown]
+# ## Measurement noise
+#
+# Every program was timed several times. The coefficient of variation (sample standard deviation over
+# mean) of those repeats says how far a single measurement can be trusted: differences between programs
+# smaller than this noise are not real.
+
+# %%
+cv = explore.repeat_cv(ds)
+noise = explore.cv_summary(cv)
+explore.styled(noise, percent=["cv_median", "cv_p90", "cv_mean"])
+
+# %%
+explore.plot_repeat_cv(cv)
+
+# %% [markdown]
+# Noise against the spread between programs: ranking is meaningful when the noise is far smaller than
+# the gap between a typical and the best program.
+
+# %%
+print(explore.describe_noise_vs_gap(cv, gap))
+
+# %% [markdown]
+# ## Across platforms
+#
+# When the same programs were measured on two platforms of one kind, do the platforms agree? For each
+# task: the Spearman rank correlation of the programs' latencies (1 = same order), whether the fastest
+# program is the same, and the regret: how much slower the first platform's best program is on the
+# second than the second's own best. High agreement means a cost model transfers cheaply; low agreement
+# is what transfer learning has to overcome.
+
+# %%
+agreement = explore.cross_platform_agreement(frame)
+print(explore.describe_agreement(frame, agreement))
+explore.agreement_summary(agreement) if not agreement.empty else None
+
+# %%
+explore.plot_cross_platform(agreement) if not agreement.empty else None
+
+# %% [markdown]
+# ## What it means for the next chapters
+#
+# - Within-task ranking is the right target: FLOPs and latencies span orders of magnitude across tasks,
+#   while the question a tuner asks is which program of *one* task is fastest.
+# - The gap between the median and the best program bounds what a cost model can save; the repeat noise
+#   bounds how finely measured programs can be ordered at all. Pairs of programs closer than the noise
+#   carry no signal for pairwise comparison accuracy.
+# - Failed programs are part of the data; models and splits must treat them explicitly.
+# - Agreement across platforms, where the dataset has it, is the baseline a transferred model must beat.

@@ -1,0 +1,199 @@
+"""Tests of the book's wiring: generated format tables, configuration, and papermill runs of every notebook.
+
+The notebook runs use a dataset imported from the real TenSet logs in ``../shared/tenset-format`` (skipped
+where that folder is absent) and, when it exists, the project's ``data/dev`` dataset.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tenset_study import book
+from tenset_study.dataset import COLUMN_DOCS, SCHEMAS, TABLES
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_LOGS = ROOT.parent / "shared" / "tenset-format"
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
+
+
+# --- generated documentation and configuration (fast) ----------------------------------------------------
+
+
+def test_format_tables_document_every_column() -> None:
+    text = book.format_tables_markdown()
+    for table in TABLES:
+        assert f"### `{table}`" in text
+        for field in SCHEMAS[table]:
+            assert f"| `{field.name}` | `{book.arrow_type_name(field.type)}` |" in text
+    assert "| `latency_s` | `float64` | s |" in text
+    assert "| `repeats_s` | `list<float64>` | s |" in text
+    assert "| `recorded_at` | `timestamp[us, UTC]` | UTC |" in text
+    assert set(book.table_descriptions()) == set(TABLES)
+
+
+def test_format_tables_fail_on_undocumented_column(monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = {table: dict(columns) for table, columns in COLUMN_DOCS.items()}
+    del docs["programs"]["trace"]
+    monkeypatch.setattr(book, "COLUMN_DOCS", docs)
+    with pytest.raises(KeyError, match="trace"):
+        book.format_tables_markdown()
+
+
+def test_write_format_tables(tmp_path: Path) -> None:
+    path = book.write_format_tables(tmp_path / "gen" / "format_tables.md")
+    assert path.read_text() == book.format_tables_markdown()
+
+
+def test_data_chapter_includes_the_generated_tables() -> None:
+    data = (ROOT / "book" / "data.md").read_text()
+    assert re.search(r"```\{include\} _generated/format_tables\.md", data)
+
+
+def test_config_and_toc() -> None:
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["title"] == "tenset-study: learned cost models across heterogeneous hardware"
+    assert config["execute"]["execute_notebooks"] == "off"
+    assert config["only_build_toc_files"] is True
+    assert config["bibtex_bibfiles"] == ["book/references.bib"]
+    assert (ROOT / config["bibtex_bibfiles"][0]).exists()
+    assert "sphinxcontrib.bibtex" in config["sphinx"]["config"]["extensions"]
+    pages = _toc_pages()
+    for page in pages:
+        if page.startswith("book/notebooks/"):
+            # executed copies written by `make book`; their sources must exist
+            assert (ROOT / "notebooks" / f"{Path(page).name}.py").exists(), page
+        else:
+            assert (ROOT / f"{page}.md").exists(), page
+    for notebook in NOTEBOOKS:
+        assert f"book/notebooks/{notebook.stem}" in pages, f"{notebook.name} is not in _toc.yml"
+
+
+def test_citations_resolve() -> None:
+    bib = (ROOT / "book" / "references.bib").read_text()
+    keys = set(re.findall(r"@\w+\{([^,]+),", bib))
+    sources = [*(ROOT / "book").glob("*.md"), *NOTEBOOKS]
+    cited = {key for path in sources for group in re.findall(r"\{cite:?\w*\}`([^`]+)`", path.read_text())
+             for key in group.split(",")}
+    assert cited, "the book cites nothing"
+    assert cited <= keys, f"unknown citation keys: {cited - keys}"
+
+
+def test_reproduce_guide_matches_the_collect_cli() -> None:
+    from tenset_study.cli import build_parser
+
+    guide = (ROOT / "book" / "reproduce.md").read_text()
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command")
+    collect_options = {opt for action in subparsers.choices["collect"]._actions for opt in action.option_strings}
+    for command in ("collect", "import-tenset", "import-metaschedule"):
+        assert f"tenset-study {command}" in guide
+    collect_section = guide.split("## Collect measurements", 1)[1].split("\n## ", 1)[0]
+    used = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", collect_section))
+    assert used <= collect_options, f"options in the guide that collect does not have: {used - collect_options}"
+    assert {"--networks", "--dataset", "--replay"} <= used
+
+
+def test_check_book_reads_the_toc() -> None:
+    spec = importlib.util.spec_from_file_location("check_book", ROOT / "scripts" / "check_book.py")
+    check_book = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check_book)
+    assert check_book.toc_pages(ROOT / "_toc.yml") == _toc_pages()
+    assert set(check_book.MIN_FIGURES) <= set(_toc_pages())
+
+
+def test_notebooks_are_percent_scripts_with_parameters() -> None:
+    assert NOTEBOOKS, "no notebooks"
+    for notebook in NOTEBOOKS:
+        text = notebook.read_text()
+        assert "format_name: percent" in text, notebook.name
+        cells = text.split("\n# %%")
+        code = [c for c in cells[1:] if not c.startswith(" [markdown]")]
+        assert code[0].startswith(' tags=["parameters"]'), f"{notebook.name}: first code cell must be parameters"
+
+
+def _toc_pages() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+    for part in toc.get("parts", []):
+        pages += [chapter["file"] for chapter in part.get("chapters", [])]
+    pages += [chapter["file"] for chapter in toc.get("chapters", [])]
+    return pages
+
+
+# --- papermill runs (slower) ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tenset_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small dataset imported from the shared real TenSet logs (a CPU and a GPU log)."""
+    if not SHARED_LOGS.is_dir():
+        pytest.skip(f"{SHARED_LOGS} absent")
+    from tenset_study.tenset import import_tenset
+
+    dest = tmp_path_factory.mktemp("tenset") / "dataset"
+    for name in ("resnet-50-NHWC-B1-llvm.json", "resnet-18-NHWC-B1-cuda.json"):
+        import_tenset(SHARED_LOGS / name, dest, progress=False)
+    return dest
+
+
+def _datasets(tenset_dataset: Path) -> list[Path]:
+    found = [tenset_dataset]
+    if (ROOT / "data" / "dev" / "dataset.json").exists():
+        found.append(ROOT / "data" / "dev")
+    return found
+
+
+def _smoke_parameters(notebook: Path, dataset: Path, folder: Path) -> dict:
+    """Tiny values for the parameters the notebook declares (other parameters keep their defaults)."""
+    import jupytext
+    import papermill
+
+    source = folder / f"{notebook.stem}.source.ipynb"
+    jupytext.write(jupytext.read(notebook), source)
+    declared = papermill.inspect_notebook(source)
+    known = {"dataset": str(dataset)}
+    return {name: value for name, value in known.items() if name in declared}
+
+
+@pytest.mark.book
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
+def test_notebook_runs(notebook: Path, tenset_dataset: Path, tmp_path: Path) -> None:
+    """Every notebook runs top to bottom, from a working directory outside the repository."""
+    for dataset in _datasets(tenset_dataset):
+        parameters = _smoke_parameters(notebook, dataset, tmp_path)
+        out = tmp_path / f"{notebook.stem}-{dataset.parent.name}.ipynb"
+        book.run_notebook(notebook, out, parameters=parameters, cwd=tmp_path)
+        executed = json.loads(out.read_text())
+        outputs = [o for c in executed["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+        assert not [o for o in outputs if o["output_type"] == "error"]
+        stderr = [o for o in outputs if o["output_type"] == "stream" and o["name"] == "stderr"]
+        assert not stderr, f"stderr output (warnings?) in the notebook: {stderr}"
+        images = [o for o in outputs if "image/png" in o.get("data", {})]
+        assert len(images) >= 7, f"{len(images)} figures"
+
+
+@pytest.mark.book
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
+def test_bad_dataset_parameter_fails_at_the_first_cell(notebook: Path, tmp_path: Path) -> None:
+    import papermill
+
+    out = tmp_path / "bad.ipynb"
+    missing = tmp_path / "no-such-dataset"
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        book.run_notebook(notebook, out, parameters={"dataset": str(missing)}, cwd=tmp_path)
+    assert info.value.ename == "ParameterError"
+    assert "parameter 'dataset'" in info.value.evalue and "does not exist" in info.value.evalue
+    executed = json.loads(out.read_text())
+    code = [c for c in executed["cells"] if c["cell_type"] == "code"]
+    tags = [c["metadata"].get("tags", []) for c in code]
+    first = next(i for i, t in enumerate(tags) if "injected-parameters" in t) + 1
+    assert any(o["output_type"] == "error" for o in code[first]["outputs"]), "the error is not in the first cell"
+    assert all(c.get("execution_count") is None for c in code[first + 1:]), "cells after the failing one ran"
