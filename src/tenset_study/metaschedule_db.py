@@ -25,37 +25,12 @@ import time
 from pathlib import Path
 
 from .dataset import Dataset, program_id
+from .sampling import plain_json, trace_json  # noqa: F401 - trace_json is part of this module's API
 from .tenset_report import ImportReport
 
 WORKLOAD_FILE = "database_workload.json"
 RECORD_FILE = "database_tuning_record.json"
 FAILED_RUN_S = 1e9  # MetaSchedule writes 1e10 s for a failed build or run
-
-
-def plain_json(value: object) -> object:
-    """TVM containers and constants as plain JSON values (``IntImm`` of dtype bool becomes a bool)."""
-    from tvm.ir.prim.expr import FloatImm, IntImm
-
-    if isinstance(value, (bool, int, float)) or value is None:
-        return value
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, IntImm):
-        return bool(value.value) if str(value.ty) == "bool" else int(value.value)
-    if isinstance(value, FloatImm):
-        return float(value.value)
-    if hasattr(value, "items"):
-        return {str(k): plain_json(v) for k, v in value.items()}
-    return [plain_json(v) for v in value]  # type: ignore[union-attr]
-
-
-def trace_json(trace) -> str:
-    """The canonical text of a MetaSchedule trace, as stored in ``programs.trace``.
-
-    ``json.dumps(trace.as_json(remove_postproc=False), separators=(",", ":"))`` with TVM's integer,
-    boolean and float constants written as JSON numbers and booleans.
-    """
-    return json.dumps(plain_json(trace.as_json(remove_postproc=False)), separators=(",", ":"))
 
 
 def _target_dict(target) -> dict:

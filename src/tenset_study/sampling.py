@@ -18,20 +18,24 @@ from dataclasses import dataclass
 
 def trace_json(trace) -> str:
     """Canonical JSON text of a MetaSchedule trace, postprocessing included (the ``trace`` column)."""
-    return json.dumps(to_plain(trace.as_json(remove_postproc=False)), separators=(",", ":"))
+    return json.dumps(plain_json(trace.as_json(remove_postproc=False)), separators=(",", ":"))
 
 
-def to_plain(obj):
-    """Convert TVM containers and immediates (Array, Map, String, IntImm, FloatImm) to Python values."""
-    if isinstance(obj, (str, bool, int, float)) or obj is None:
-        return obj if not isinstance(obj, str) else str(obj)
-    if hasattr(obj, "value") and type(obj).__name__ in {"IntImm", "FloatImm", "Bool"}:
-        return obj.value
-    if hasattr(obj, "items"):
-        return {str(k): to_plain(v) for k, v in obj.items()}
-    if hasattr(obj, "__len__") and hasattr(obj, "__getitem__"):
-        return [to_plain(x) for x in obj]
-    raise TypeError(f"cannot convert {type(obj).__name__} to JSON")
+def plain_json(value: object) -> object:
+    """TVM containers and constants as plain JSON values (``IntImm`` of dtype bool becomes a bool)."""
+    from tvm.ir.prim.expr import FloatImm, IntImm
+
+    if isinstance(value, (bool, int, float)) or value is None:
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, IntImm):
+        return bool(value.value) if str(value.ty) == "bool" else int(value.value)
+    if isinstance(value, FloatImm):
+        return float(value.value)
+    if hasattr(value, "items"):
+        return {str(k): plain_json(v) for k, v in value.items()}
+    return [plain_json(v) for v in value]  # type: ignore[union-attr]
 
 
 def schedule_from_trace(mod, trace_text: str):

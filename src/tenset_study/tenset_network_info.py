@@ -11,7 +11,8 @@ TenSet (scripts/dump_network_info.py, scripts/common.py) writes, per network and
 Old TVM objects pickle through ``tvm.runtime.object._new_object(cls)`` plus a state dict:
 ``SearchTask.__getstate__`` gives ``compute_dag``, ``workload_key``, ``target``, ``target_host``,
 ``hardware_params``, ``layout_rewrite_option`` (and later ``task_input_names``, ``desc``);
-``ComputeDAG.__getstate__`` gives ``{"tensors": SaveJSON(tensors)}``; other objects (Target,
+``ComputeDAG.__getstate__`` gives ``{"tensors": SaveJSON(tensors)}`` (2020 versions:
+``{"compute": SaveJSON(tensors), "sche": ...}``); other objects (Target,
 HardwareParams) give ``{"handle": SaveJSON(obj)}``. Old TVM cannot be installed, so
 :class:`StubUnpickler` maps every ``tvm.*`` global to a stub class that keeps that state, maps TVM's
 ``String`` to ``str``, allows plain containers, and refuses any other global, so a pickle cannot run code.
@@ -190,8 +191,18 @@ def read_task(obj: object, default_kind: str | None = None) -> NetworkTask | Non
         return None
     kind_name = target_kind_of(state.get("target")) or default_kind or "llvm"
     dag = state.get("compute_dag", state.get("dag"))
-    graph = _json_graph(dag, "tensors")
-    return NetworkTask(str(key), kind_name, parse_tensors(graph) if graph else None)
+    return NetworkTask(str(key), kind_name, _dag_details(dag))
+
+
+def _dag_details(dag: object) -> TaskDetails | None:
+    """Tensors of a pickled ComputeDAG: ``{"tensors": ...}`` (TVM 0.8) or ``{"compute": ..., "sche": ...}``
+    (2020 versions, where ``compute`` is the same array of tensors)."""
+    for key in ("tensors", "compute"):
+        graph = _json_graph(dag, key)
+        details = parse_tensors(graph) if graph else None
+        if details is not None:
+            return details
+    return None
 
 
 def _task_list(obj: object) -> list[tuple[object, int]]:

@@ -1,0 +1,220 @@
+"""The collector end to end: real task extraction, real builds and measurements on this CPU, resume after a
+kill, replay on a second platform through a real TVM RPC tracker and server on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tenset_study.collect import CollectConfig, collect
+from tenset_study.dataset import Dataset
+from tenset_study.measure import MeasureSettings
+
+NETWORK = "bert_tiny-b1-64"
+# Small and quick settings: a few tasks, a few programs, cheap timing.
+QUICK = MeasureSettings(number=1, repeat=3, min_repeat_ms=1, builder_workers=2)
+
+
+def quick_config(dataset: Path, **overrides) -> CollectConfig:
+    args = dict(dataset=dataset, networks=[NETWORK], programs_per_task=3, max_tasks=3, batch_size=4,
+                measure=QUICK, progress=False)
+    args.update(overrides)
+    return CollectConfig(**args)
+
+
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory) -> tuple[Path, object]:
+    root = tmp_path_factory.mktemp("collect") / "ds"
+    report = collect(quick_config(root))
+    return root, report
+
+
+# --- configuration errors (fast) ------------------------------------------------------------------------
+
+
+def test_config_needs_networks_or_replay(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="--networks"):
+        CollectConfig(dataset=tmp_path)
+
+
+def test_config_rejects_bad_values(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="programs_per_task"):
+        CollectConfig(dataset=tmp_path, networks=[NETWORK], programs_per_task=0)
+    with pytest.raises(ValueError, match="guided_share"):
+        CollectConfig(dataset=tmp_path, networks=[NETWORK], guided_share=1.5)
+    with pytest.raises(ValueError, match="--platform"):
+        CollectConfig(dataset=tmp_path, networks=[NETWORK],
+                      measure=MeasureSettings(rpc_tracker="127.0.0.1:9190", rpc_key="x"))
+    with pytest.raises(ValueError, match="RPC needs both"):
+        MeasureSettings(rpc_tracker="127.0.0.1:9190")
+
+
+# --- real collection (slow) -----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_collect_measures_real_programs(collected) -> None:
+    root, report = collected
+    ds = Dataset.open(root)
+    assert ds.validate() == []
+    platforms = ds.to_pandas("platforms")
+    assert len(platforms) == 1
+    platform = platforms.iloc[0]
+    assert platform["kind"] == "cpu"
+    assert json.loads(platform["target"])["kind"] == "llvm"
+    assert json.loads(platform["readings"])["lscpu"], "lscpu readings are recorded"
+    assert json.loads(platform["software"])["apache-tvm"] == "0.27.0.post1"
+    assert json.loads(platform["runner"])["repeat"] == QUICK.repeat
+
+    measurements = ds.to_pandas("measurements")
+    programs = ds.to_pandas("programs")
+    assert report.measured == len(measurements) == len(programs) > 0
+    assert set(measurements["program"]) == set(programs["program"])
+    assert (programs["source"] == "random").all() and (programs["encoding"] == "metaschedule").all()
+    assert programs["task"].nunique() == 3
+    ok = measurements[measurements["error"].isna()]
+    assert len(ok) > 0
+    assert (ok["latency_s"] > 0).all()
+    assert all(len(r) == QUICK.repeat for r in ok["repeats_s"])
+    # the network and its tasks with weights are recorded
+    links = ds.to_pandas("network_tasks")
+    assert set(links["network"]) == {NETWORK} and (links["weight"] >= 1).all()
+
+
+@pytest.mark.slow
+def test_stored_traces_replay_on_stored_workloads(collected) -> None:
+    from tenset_study.sampling import schedule_from_trace
+    from tenset_study.tvm_setup import prepare_tvm
+    from tenset_study.workload import load_workload
+
+    prepare_tvm("cpu")
+    ds = Dataset.open(collected[0])
+    tasks = ds.to_pandas("tasks").set_index("task")
+    for row in ds.to_pandas("programs").itertuples():
+        sch = schedule_from_trace(load_workload(tasks.loc[row.task, "workload"]), row.trace)
+        assert sch.mod is not None
+
+
+@pytest.mark.slow
+def test_rerun_resumes_without_measuring_again(collected, tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    shutil.copytree(collected[0], root)
+    before = Dataset.open(root).count("measurements")
+    report = collect(quick_config(root))
+    assert report.measured == 0
+    assert report.skipped_already_measured == before
+    # asking for more programs per task measures only the new ones
+    report = collect(quick_config(root, programs_per_task=4))
+    ds = Dataset.open(root)
+    assert ds.count("measurements") == before + report.measured
+    assert ds.validate() == []
+
+
+@pytest.mark.slow
+def test_kill_and_resume(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    cmd = [sys.executable, "-m", "tenset_study.cli", "collect", "--dataset", str(root), "--networks", NETWORK,
+           "--max-tasks", "3", "--programs-per-task", "3", "--batch-size", "1", "--repeat", "2",
+           "--min-repeat-ms", "1", "--builder-workers", "2", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    parts = root / "measurements"
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(parts.glob("part-*.parquet"))) < 2:
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the collection ended before it could be killed; make it longer"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    ds = Dataset.open(root)
+    partial = ds.count("measurements")
+    assert partial >= 2
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"{partial} already measured" in done.stdout
+    ds = Dataset.open(root)
+    assert ds.validate() == []
+    measured = ds.count("measurements")
+    assert measured > partial
+    # a third run finds nothing left to do
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert "0 programs measured" in again.stdout and f"{measured} already measured" in again.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_key(port: int, key: str, timeout: float = 60.0) -> None:
+    from tvm import rpc
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            summary = rpc.connect_tracker("127.0.0.1", port).summary()
+            if any(key in str(q) for q in summary.get("queue_info", {})):
+                return
+        except Exception:  # noqa: BLE001 - the tracker is still starting
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"RPC server with key {key!r} did not register at 127.0.0.1:{port}")
+
+
+@pytest.mark.slow
+def test_replay_through_rpc_tracker_on_loopback(collected, tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    shutil.copytree(collected[0], root)
+    tracker_port, key = _free_port(), "loopback-cpu"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    tracker = subprocess.Popen([sys.executable, "-m", "tvm.exec.rpc_tracker", "--host", "127.0.0.1",
+                                "--port", str(tracker_port), "--port-end", str(tracker_port + 1)], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    server, server_port = None, _free_port()
+    try:
+        server = subprocess.Popen([sys.executable, "-m", "tvm.exec.rpc_server", "--tracker",
+                                   f"127.0.0.1:{tracker_port}", "--key", key, "--host", "127.0.0.1",
+                                   "--port", str(server_port), "--port-end", str(server_port + 1)], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, start_new_session=True)
+        _wait_for_key(tracker_port, key)
+        ds = Dataset.open(root)
+        local = ds.to_pandas("platforms").iloc[0]
+        settings = MeasureSettings(number=1, repeat=2, min_repeat_ms=1, builder_workers=2,
+                                   rpc_tracker=f"127.0.0.1:{tracker_port}", rpc_key=key)
+        report = collect(CollectConfig(dataset=root, replay=True, platform="loopback-rpc",
+                                       target=json.loads(local["target"]), measure=settings, progress=False))
+        ds = Dataset.open(root)
+        m = ds.to_pandas("measurements")
+        by_platform = {p: set(g["program"]) for p, g in m.groupby("platform")}
+        assert by_platform["loopback-rpc"] == by_platform[local["platform"]], "same program set on both platforms"
+        assert report.measured == len(by_platform["loopback-rpc"])
+        rpc_rows = m[m["platform"] == "loopback-rpc"]
+        assert rpc_rows["latency_s"].notna().sum() > 0, rpc_rows["error"].dropna().head().tolist()
+        platform = ds.to_pandas("platforms").set_index("platform").loc["loopback-rpc"]
+        assert json.loads(platform["runner"])["rpc_key"] == key
+        assert ds.validate() == []
+    finally:
+        for proc in (server, tracker):
+            if proc is not None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_platform_id_cannot_change_target(collected, tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    shutil.copytree(collected[0], root)
+    platform = Dataset.open(root).to_pandas("platforms").iloc[0]
+    other = {**json.loads(platform["target"]), "num-cores": 1}
+    with pytest.raises(ValueError, match="pass --platform"):
+        collect(quick_config(root, platform=platform["platform"], target=other))
