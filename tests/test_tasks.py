@@ -131,3 +131,19 @@ def test_nhwc_layout() -> None:
     assert len(convs) == 15
     data, weight = json.loads(convs[0].row["arg_shapes"])[:2]
     assert data[-1] == weight[2]  # NHWC data, HWIO kernel: input channels line up
+
+
+def test_depthwise_and_grouped_convolutions_are_told_apart() -> None:
+    import tvm
+    from tvm import te, topi
+
+    from tenset_study.workload import describe_workload
+
+    def conv(groups: int, channels: int = 32):
+        data = te.placeholder((1, channels, 14, 14), name="data")
+        weight = te.placeholder((channels, channels // groups, 3, 3), name="weight")
+        out = topi.nn.group_conv2d_nchw(data, weight, 1, 1, 1, groups)
+        return tvm.IRModule({"main": te.create_prim_func([data, weight, out])})
+
+    assert describe_workload(conv(groups=32), "fused_conv2d_add")["op"] == "depthwise_conv2d"
+    assert describe_workload(conv(groups=4), "fused_conv2d_add")["op"] == "group_conv2d"

@@ -74,15 +74,18 @@ def read_nvidia_smi() -> list[dict[str, str]]:
 def software_versions() -> dict[str, str | None]:
     """Versions of the software that builds and measures programs."""
     versions: dict[str, str | None] = {"python": pyplatform.python_version()}
-    for dist in ("apache-tvm", "apache-tvm-ffi", "torch", "tenset-study"):
+    for dist in ("apache-tvm", "apache-tvm-ffi", "torch"):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             versions[dist] = None
+    from . import __version__
+
+    versions["tenset-study"] = __version__
     try:
         import tvm
 
-        versions["llvm"] = str(tvm.support.libinfo().get("LLVM_VERSION"))
+        versions["llvm"] = str(tvm.target.codegen.llvm_version_major())
     except Exception:  # noqa: BLE001 - provenance must never stop a measurement
         versions["llvm"] = None
     versions["kernel"] = pyplatform.release()

@@ -137,6 +137,8 @@ def describe_workload(mod, task_name: str = "") -> dict:
     op = classify_op(task_name, block_names(mod))
     if op == "dense" and shapes and max(len(s) for s in shapes[:2]) >= 3:
         op = "batch_matmul"
+    if op == "group_conv2d" and _is_depthwise(shapes):
+        op = "depthwise_conv2d"
     return {
         "op": op,
         "task_name": task_name,
@@ -146,6 +148,11 @@ def describe_workload(mod, task_name: str = "") -> dict:
         "arg_shapes": json.dumps(shapes),
         "arg_dtypes": json.dumps(dtypes),
     }
+
+
+def _is_depthwise(shapes: list[list[int]]) -> bool:
+    """A grouped 2-D convolution whose weight (second argument, OIHW) has one input channel per group."""
+    return len(shapes) >= 2 and len(shapes[1]) == 4 and shapes[1][1] == 1
 
 
 def _main_func(mod):
@@ -168,3 +175,22 @@ def task_row(mod, kind: str, target_json: str, task_name: str = "") -> dict:
         "target": target_json,
         **describe_workload(mod, task_name),
     }
+
+
+def refresh_task_features(ds) -> int:
+    """Recompute the workload features of a dataset's replayable tasks (after this module's rules changed).
+
+    Rows whose features changed are rewritten (the ``tasks`` table keeps the last row of a task); returns
+    how many tasks changed.
+    """
+    tasks = ds.to_pandas("tasks")
+    changed = []
+    for row in tasks[tasks["workload_format"] == WORKLOAD_FORMAT].to_dict("records"):
+        fresh = {**row, **describe_workload(load_workload(row["workload"]), row["task_name"])}
+        if any(fresh[k] != row[k] and not (fresh[k] is None and row[k] is None) for k in fresh
+               if not (isinstance(row[k], float) and np.isnan(row[k]) and fresh[k] is None)):
+            changed.append(fresh)
+    if changed:
+        ds.append("tasks", changed)
+        ds.compact("tasks")
+    return len(changed)
