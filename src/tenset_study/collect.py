@@ -40,6 +40,7 @@ class CollectConfig:
     guided_share: float = 0.0
     seed: int = 0
     batch_size: int = 256
+    sample_attempts: int = 8
     replay: bool = False
     max_tasks: int | None = None
     measure: MeasureSettings = field(default_factory=MeasureSettings)
@@ -55,6 +56,8 @@ class CollectConfig:
             raise ValueError(f"guided_share must be in [0, 1), got {self.guided_share}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.sample_attempts < 1:
+            raise ValueError(f"sample_attempts must be >= 1, got {self.sample_attempts}")
         if self.measure.rpc_tracker and not self.platform:
             raise ValueError("measuring through RPC needs --platform (the remote machine cannot be read from here)")
         if self.replay and self.guided_share:
@@ -76,8 +79,8 @@ class CollectConfig:
         return cls(
             dataset=args.dataset, networks=args.networks or [], target=target, platform=args.platform,
             programs_per_task=args.programs_per_task, guided_share=args.guided_share, seed=args.seed,
-            batch_size=args.batch_size, replay=args.replay, max_tasks=args.max_tasks, measure=measure,
-            progress=not args.quiet,
+            batch_size=args.batch_size, sample_attempts=args.sample_attempts, replay=args.replay,
+            max_tasks=args.max_tasks, measure=measure, progress=not args.quiet,
         )
 
 
@@ -92,6 +95,8 @@ def add_collect_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--guided-share", type=float, default=0.0, help="share of programs per task from evolutionary search")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=256, help="programs built and measured per batch")
+    p.add_argument("--sample-attempts", type=int, default=8,
+                   help="random samples drawn per wanted program before a task gives up (GPU spaces reject many)")
     p.add_argument("--replay", action="store_true", help="measure the dataset's existing programs of this kind")
     p.add_argument("--max-tasks", type=int, default=None, help="only the first N tasks (for quick runs)")
     p.add_argument("--number", type=int, default=1, help="runs per repeat (raised to reach --min-repeat-ms)")
@@ -313,7 +318,8 @@ def _pending_programs(ds, tasks, config, target, measured_ids, report) -> Iterat
         guided = 0 if existing is None else int((existing["source"] == "evolutionary").sum())
         count = config.programs_per_task - guided
         space = DesignSpace.of(task.mod, target, seed=1)
-        traces = list(sample_programs(space, count, seed=int(stable_id(str(config.seed), task.task), 16) % 2**62))
+        seed = int(stable_id(str(config.seed), task.task), 16) % 2**62
+        traces = list(sample_programs(space, count, seed=seed, max_attempts=config.sample_attempts * count + 16))
         report.sample_s += time.perf_counter() - t0
         for trace in traces:
             pid = program_id(task.task, trace)
