@@ -65,7 +65,7 @@ explore.platform_table(ds).T.fillna("-")
 # A network is split into tasks (fused subgraphs such as conv2d + bias + ReLU). The same task can occur
 # several times in one network, and the *weight* counts those occurrences: `weight_sum` is the number of
 # subgraph instances, `tasks` the number of distinct ones to tune, and `gflops` the work of one inference
-# (empty when some task's FLOPs are unknown). Loose Ansor logs carry no network information, so for
+# (empty when some task's FLOPs are unknown), per target kind: CPU and GPU tasks are extracted separately. Loose Ansor logs carry no network information, so for
 # them this table is empty.
 
 # %%
@@ -75,7 +75,8 @@ explore.tasks_per_network(ds)
 # ## Operator mix
 #
 # How many tasks each operator class has, and what share of the networks' FLOPs it carries (each task's
-# FLOPs times its weight). Few heavy classes, typically convolutions and matrix products, carry most of
+# FLOPs times its weight), for the target kind with the most tasks (CPU and GPU tasks of a network are the
+# same workloads, so counting both would count each twice). Few heavy classes, typically convolutions and matrix products, carry most of
 # the work, while many light element-wise and pooling tasks make up the count.
 
 # %%

@@ -218,3 +218,21 @@ def test_platform_id_cannot_change_target(collected, tmp_path: Path) -> None:
     other = {**json.loads(platform["target"]), "num-cores": 1}
     with pytest.raises(ValueError, match="pass --platform"):
         collect(quick_config(root, platform=platform["platform"], target=other))
+
+
+@pytest.mark.slow
+def test_guided_share_adds_evolutionary_programs(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    config = quick_config(root, programs_per_task=4, guided_share=0.5, max_tasks=1)
+    report = collect(config)
+    ds = Dataset.open(root)
+    programs = ds.to_pandas("programs")
+    sources = programs["source"].value_counts().to_dict()
+    assert sources.get("evolutionary", 0) >= 1, sources
+    assert sources.get("random", 0) >= 1, sources
+    assert len(programs) <= config.programs_per_task
+    assert report.measured == ds.count("measurements") == len(programs)
+    assert ds.validate() == []
+    # resuming does not search again
+    again = collect(config)
+    assert again.measured == 0

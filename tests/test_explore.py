@@ -128,9 +128,12 @@ def test_platform_table(ds: Dataset) -> None:
 
 def test_tasks_per_network_and_op_mix(ds: Dataset) -> None:
     nets = explore.tasks_per_network(ds)
-    assert nets.loc["net-b1-224", "tasks"] == 2
-    assert nets.loc["net-b1-224", "weight_sum"] == 3
-    assert nets.loc["net-b1-224", "gflops"] == pytest.approx(2 * 1 + 1 * 2)  # weight x GFLOPs
+    assert list(nets.index) == [("net-b1-224", "cpu")]
+    assert nets.loc[("net-b1-224", "cpu"), "tasks"] == 2
+    assert nets.loc[("net-b1-224", "cpu"), "weight_sum"] == 3
+    assert nets.loc[("net-b1-224", "cpu"), "gflops"] == pytest.approx(2 * 1 + 1 * 2)  # weight x GFLOPs
+    assert explore.main_kind(ds) == "cpu"
+    assert explore.op_mix(ds, kind="gpu").empty
     mix = explore.op_mix(ds)
     assert mix.loc["conv2d", "tasks"] == 1 and mix.loc[explore.UNKNOWN_OP, "tasks"] == 1
     assert mix["task_share"].sum() == pytest.approx(1.0)

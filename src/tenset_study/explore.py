@@ -205,24 +205,35 @@ def task_frame(ds: Dataset) -> pd.DataFrame:
 
 
 def tasks_per_network(ds: Dataset) -> pd.DataFrame:
-    """Per network: family, batch size, distinct tasks, sum of weights (task occurrences) and the FLOPs of
-    one inference (sum of weight x task FLOPs; NaN when a task's FLOPs are unknown)."""
+    """Per network and target kind (cpu / gpu): family, batch size, distinct tasks, sum of weights (task
+    occurrences) and the FLOPs of one inference (sum of weight x task FLOPs; NaN when a task's FLOPs are
+    unknown). Index: (network, kind)."""
     networks = ds.to_pandas("networks", columns=["network", "family", "batch_size"]).set_index("network")
     links = ds.to_pandas("network_tasks")
-    flops = ds.to_pandas("tasks", columns=["task", "flops"]).set_index("task")["flops"]
-    links["weighted_flops"] = links["weight"] * links["task"].map(flops)
-    per_network = links.groupby("network").agg(
+    tasks = ds.to_pandas("tasks", columns=["task", "kind", "flops"]).set_index("task")
+    links["kind"] = links["task"].map(tasks["kind"])
+    links["weighted_flops"] = links["weight"] * links["task"].map(tasks["flops"])
+    per_network = links.groupby(["network", "kind"]).agg(
         tasks=("task", "nunique"),
         weight_sum=("weight", "sum"),
         gflops=("weighted_flops", lambda s: s.sum(min_count=len(s)) / 1e9),
     )
-    return networks.join(per_network, how="outer").sort_index()
+    return per_network.join(networks, on="network")[["family", "batch_size", "tasks", "weight_sum", "gflops"]]
 
 
-def op_mix(ds: Dataset) -> pd.DataFrame:
-    """Per operator class: tasks, share of tasks, GFLOPs in all networks (each task's FLOPs times its weight
-    summed over networks; tasks in no network count once) and share of those FLOPs (index: op)."""
+def main_kind(ds: Dataset) -> str:
+    """The target kind (``cpu`` or ``gpu``) with the most tasks."""
+    kinds = ds.to_pandas("tasks", columns=["kind"])["kind"]
+    return str(kinds.value_counts().idxmax()) if len(kinds) else "cpu"
+
+
+def op_mix(ds: Dataset, kind: str | None = None) -> pd.DataFrame:
+    """Per operator class of one target kind (default: :func:`main_kind`): tasks, share of tasks, GFLOPs
+    in all networks (each task's FLOPs times its weight summed over networks; tasks in no network count
+    once) and share of those FLOPs (index: op). CPU and GPU tasks of a network are the same workloads, so
+    one kind at a time avoids counting them twice."""
     tasks = task_frame(ds)
+    tasks = tasks[tasks["kind"] == (kind or main_kind(ds))]
     links = ds.to_pandas("network_tasks")
     occurrences = links.groupby("task")["weight"].sum()
     weight = occurrences.reindex(tasks.index).fillna(1)
