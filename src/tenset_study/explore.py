@@ -218,7 +218,10 @@ def tasks_per_network(ds: Dataset) -> pd.DataFrame:
         weight_sum=("weight", "sum"),
         gflops=("weighted_flops", lambda s: s.sum(min_count=len(s)) / 1e9),
     )
-    return per_network.join(networks, on="network")[["family", "batch_size", "tasks", "weight_sum", "gflops"]]
+    columns = ["family", "batch_size", "tasks", "weight_sum", "gflops"]
+    if per_network.empty:  # loose logs carry no network information (pandas cannot join empty Arrow keys)
+        return pd.DataFrame(columns=columns, index=pd.MultiIndex.from_tuples([], names=["network", "kind"]))
+    return per_network.join(networks, on="network")[columns]
 
 
 def main_kind(ds: Dataset) -> str:
