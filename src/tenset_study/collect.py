@@ -7,7 +7,10 @@ appending each finished batch to the dataset as new Parquet parts. Re-running th
 the same seed gives the same programs, and programs already measured on this platform are skipped, so a
 run killed at any point loses at most the batch in flight. ``replay`` measures the programs already in
 the dataset (of the target's kind) on this platform instead of sampling new ones, so that every platform
-of a kind gets the same program set.
+of a kind gets the same program set. ``sample_only`` samples and stores the programs without measuring
+them (in several processes: GPU design spaces reject most random samples, so sampling them is slow), so
+that every platform, this one included, then measures the same set with ``replay``. ``time_limit_s``
+stops before the next batch once the limit has passed, for machines lent for a few minutes at a time.
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ class CollectConfig:
     batch_size: int = 256
     sample_attempts: int = 8
     replay: bool = False
+    sample_only: bool = False
+    sample_workers: int = 1
+    time_limit_s: float | None = None
     max_tasks: int | None = None
     measure: MeasureSettings = field(default_factory=MeasureSettings)
     progress: bool = True
@@ -62,6 +68,12 @@ class CollectConfig:
             raise ValueError("measuring through RPC needs --platform (the remote machine cannot be read from here)")
         if self.replay and self.guided_share:
             raise ValueError("--replay measures an existing program set; it cannot add guided programs")
+        if self.sample_only and (self.replay or self.guided_share):
+            raise ValueError("--sample-only stores random programs; it cannot be combined with --replay or --guided-share")
+        if self.sample_workers < 1:
+            raise ValueError(f"sample_workers must be >= 1, got {self.sample_workers}")
+        if self.time_limit_s is not None and self.time_limit_s <= 0:
+            raise ValueError(f"time_limit_s must be > 0, got {self.time_limit_s}")
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "CollectConfig":
@@ -80,6 +92,7 @@ class CollectConfig:
             dataset=args.dataset, networks=args.networks or [], target=target, platform=args.platform,
             programs_per_task=args.programs_per_task, guided_share=args.guided_share, seed=args.seed,
             batch_size=args.batch_size, sample_attempts=args.sample_attempts, replay=args.replay,
+            sample_only=args.sample_only, sample_workers=args.sample_workers, time_limit_s=args.time_limit,
             max_tasks=args.max_tasks, measure=measure, progress=not args.quiet,
         )
 
@@ -98,6 +111,11 @@ def add_collect_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sample-attempts", type=int, default=8,
                    help="random samples drawn per wanted program before a task gives up (GPU spaces reject many)")
     p.add_argument("--replay", action="store_true", help="measure the dataset's existing programs of this kind")
+    p.add_argument("--sample-only", action="store_true",
+                   help="sample and store the programs without measuring them (measure later with --replay)")
+    p.add_argument("--sample-workers", type=int, default=1, help="processes that sample programs (with --sample-only)")
+    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                   help="start no new batch after this many seconds (re-run the command to continue)")
     p.add_argument("--max-tasks", type=int, default=None, help="only the first N tasks (for quick runs)")
     p.add_argument("--number", type=int, default=1, help="runs per repeat (raised to reach --min-repeat-ms)")
     p.add_argument("--repeat", type=int, default=5, help="repeats kept per program")
@@ -121,6 +139,8 @@ class CollectReport:
     measured: int = 0
     failed: int = 0
     skipped_already_measured: int = 0
+    sampled: int = 0
+    stopped_at_time_limit: bool = False
     batches: int = 0
     elapsed_s: float = 0.0
     extract_s: float = 0.0
@@ -139,10 +159,12 @@ class CollectReport:
         parts = [("extract", self.extract_s), ("sample", self.sample_s), ("guided search", self.guided_s),
                  ("build", self.build_s), ("run", self.run_s), ("write", self.write_s), ("other", other)]
         share = ", ".join(f"{name} {sec:.1f} s ({100 * sec / max(self.elapsed_s, 1e-9):.0f}%)" for name, sec in parts)
+        stopped = "; stopped at the time limit (re-run to continue)" if self.stopped_at_time_limit else ""
+        sampled = f"{self.sampled} new programs sampled; " if self.sampled else ""
         return (
-            f"platform {self.platform}: {self.measured} programs measured ({self.failed} failed) on "
+            f"platform {self.platform}: {sampled}{self.measured} programs measured ({self.failed} failed) on "
             f"{self.tasks} tasks in {self.batches} batches, {self.skipped_already_measured} already measured; "
-            f"{self.elapsed_s:.1f} s, {self.programs_per_minute:.1f} programs/min\ntime: {share}"
+            f"{self.elapsed_s:.1f} s, {self.programs_per_minute:.1f} programs/min{stopped}\ntime: {share}"
         )
 
 
@@ -151,6 +173,7 @@ class _Task:
     task: str
     mod: object
     name: str
+    workload: str
 
 
 @dataclass
@@ -179,6 +202,10 @@ def collect(config: CollectConfig) -> CollectReport:
         tasks = tasks[: config.max_tasks]
     report.tasks = len(tasks)
     report.extract_s = time.perf_counter() - t0
+    if config.sample_only:
+        _sample_and_store(ds, tasks, config, target_spec, report)
+        report.elapsed_s = time.perf_counter() - start
+        return report
 
     measured = ds.existing_keys("measurements", filter=pc.field("platform") == report.platform)
     measured_ids = {p for p, _ in measured}
@@ -200,6 +227,10 @@ def collect(config: CollectConfig) -> CollectReport:
     bar = _progress(config.progress, total, f"collect {report.platform}")
     batch: list[_Pending] = []
     for item in pending:
+        if config.time_limit_s is not None and time.perf_counter() - start > config.time_limit_s:
+            report.stopped_at_time_limit = True
+            batch = []
+            break
         batch.append(item)
         if len(batch) >= config.batch_size:
             _measure_and_write(ds, batch, measurer, report)
@@ -256,7 +287,7 @@ def _extract_tasks(ds: Dataset, config: CollectConfig, target_spec: dict) -> lis
         rows["tasks"].extend(extracted.task_rows())
         rows["network_tasks"].extend(extracted.network_task_rows())
         for task in extracted.tasks:
-            tasks.setdefault(task.task, _Task(task.task, task.mod, task.task_name))
+            tasks.setdefault(task.task, _Task(task.task, task.mod, task.task_name, task.row["workload"]))
     for table, new_rows in rows.items():
         _append_missing(ds, table, new_rows)
     return list(tasks.values())
@@ -288,7 +319,7 @@ def _replay_tasks(ds: Dataset, config: CollectConfig, kind: str) -> list[_Task]:
         frame = frame[frame["task"].isin(set(links[links["network"].isin(config.networks)]["task"]))]
     if frame.empty:
         raise ValueError(f"--replay: {ds.root} has no replayable {kind} tasks")
-    return [_Task(r.task, load_workload(r.workload), r.task_name) for r in frame.itertuples()]
+    return [_Task(r.task, load_workload(r.workload), r.task_name, r.workload) for r in frame.itertuples()]
 
 
 def _program_ids(ds: Dataset, tasks: list[_Task]) -> set[str]:
@@ -318,7 +349,7 @@ def _pending_programs(ds, tasks, config, target, measured_ids, report) -> Iterat
         guided = 0 if existing is None else int((existing["source"] == "evolutionary").sum())
         count = config.programs_per_task - guided
         space = DesignSpace.of(task.mod, target, seed=1)
-        seed = int(stable_id(str(config.seed), task.task), 16) % 2**62
+        seed = _sampling_seed(config, task.task)
         traces = list(sample_programs(space, count, seed=seed, max_attempts=config.sample_attempts * count + 16))
         report.sample_s += time.perf_counter() - t0
         for trace in traces:
@@ -327,6 +358,51 @@ def _pending_programs(ds, tasks, config, target, measured_ids, report) -> Iterat
                 report.skipped_already_measured += 1
                 continue
             yield _Pending(task, pid, trace, "random", new=pid not in existing_ids)
+
+
+def _sample_and_store(ds: Dataset, tasks: list[_Task], config: CollectConfig, target_spec: dict,
+                      report: CollectReport) -> None:
+    """Sample every task's random programs (in parallel) and append the ones the dataset lacks.
+
+    Uses the same seeds as a measuring collection, so ``--sample-only`` then ``--replay`` stores the same
+    programs that a plain collection would. Programs are written every few tasks, so an interrupted run
+    keeps what it sampled and a re-run samples only the tasks that still lack programs.
+    """
+    from .sampling import SamplingJob, run_sampling_jobs
+
+    t0 = time.perf_counter()
+    programs = ds.to_pandas("programs", columns=["program", "task", "source"],
+                            filter=pc.field("task").isin([t.task for t in tasks]))
+    have = programs[programs["source"] == "random"].groupby("task").size().to_dict()
+    existing = set(programs["program"])
+    count = config.programs_per_task
+    jobs = [
+        SamplingJob(t.task, t.workload, target_spec, count, _sampling_seed(config, t.task),
+                    config.sample_attempts * count + 16)
+        for t in tasks if have.get(t.task, 0) < count
+    ]
+    bar = _progress(config.progress, len(jobs), f"sample {target_kind(target_spec)} programs")
+    bar.unit = "task"
+    pending: list[dict] = []
+    for task, traces in run_sampling_jobs(jobs, config.sample_workers):
+        for trace in traces:
+            pid = program_id(task, trace)
+            if pid not in existing:
+                existing.add(pid)
+                pending.append({"program": pid, "task": task, "encoding": "metaschedule", "trace": trace,
+                                "source": "random"})
+        bar.update(1)
+        if len(pending) >= 8 * count:
+            report.sampled += ds.append("programs", pending)
+            pending = []
+    report.sampled += ds.append("programs", pending)
+    bar.close()
+    report.sample_s += time.perf_counter() - t0
+
+
+def _sampling_seed(config: CollectConfig, task: str) -> int:
+    """The seed of a task's random programs: the same for a plain collection and for ``--sample-only``."""
+    return int(stable_id(str(config.seed), task), 16) % 2**62
 
 
 def _measure_and_write(ds: Dataset, batch: list[_Pending], measurer: Measurer, report: CollectReport) -> None:

@@ -105,3 +105,44 @@ def sample_programs(space: DesignSpace, count: int, seed: int, max_attempts: int
         if text not in seen:
             seen.add(text)
             yield text
+
+
+@dataclass(frozen=True)
+class SamplingJob:
+    """One task's sampling request, picklable so that worker processes can run it."""
+
+    task: str
+    workload: str  # the task's IRModule as TVM JSON (the ``workload`` column)
+    target: dict
+    count: int
+    seed: int
+    max_attempts: int
+
+
+def run_sampling_job(job: SamplingJob) -> tuple[str, list[str]]:
+    """Sample ``job.count`` distinct random traces of one task (in a worker process or in this one)."""
+    from .tvm_setup import make_target, prepare_tvm, target_kind
+    from .workload import load_workload
+
+    prepare_tvm(target_kind(job.target))
+    space = DesignSpace.of(load_workload(job.workload), make_target(job.target), seed=1)
+    return job.task, list(sample_programs(space, job.count, seed=job.seed, max_attempts=job.max_attempts))
+
+
+def run_sampling_jobs(jobs: list[SamplingJob], workers: int = 1) -> Iterator[tuple[str, list[str]]]:
+    """Run sampling jobs, in ``workers`` processes when more than one; yields ``(task, traces)`` as they finish.
+
+    Every job is deterministic in its seed, so the result does not depend on ``workers`` or on order.
+    """
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield run_sampling_job(job)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # spawn, not fork: TVM's runtime holds threads that a forked child must not inherit.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        futures = [pool.submit(run_sampling_job, job) for job in jobs]
+        for future in as_completed(futures):
+            yield future.result()
