@@ -9,7 +9,8 @@ OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT" "$DATASET"
 marker=$(mktemp)
 sleep 1
-bash "$(dirname "$0")/device_run.sh" tenset-study collect --dataset "$DATASET" "$@"
+# LIMIT: seconds before collect is stopped (SIGINT), so that what it wrote is still packed below.
+timeout -s INT "${LIMIT:-540}" bash "$(dirname "$0")/device_run.sh" tenset-study collect --dataset "$DATASET" "$@"
 status=$?
 parts=$(find "$DATASET" -name 'part-*.parquet' -newer "$marker" | sort)
 if [ -n "$parts" ]; then

@@ -194,7 +194,8 @@ def collect(config: CollectConfig) -> CollectReport:
     prepare_tvm(kind)
     target = make_target(target_spec)
     ds = Dataset.create(config.dataset)
-    report.platform = _register_platform(ds, config, target_spec, kind)
+    # Sampling measures nothing: the platform row (with its runner settings) is written by the measuring run.
+    report.platform = "" if config.sample_only else _register_platform(ds, config, target_spec, kind)
 
     t0 = time.perf_counter()
     tasks = _replay_tasks(ds, config, kind) if config.replay else _extract_tasks(ds, config, target_spec)
