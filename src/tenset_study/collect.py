@@ -385,7 +385,8 @@ def _sample_and_store(ds: Dataset, tasks: list[_Task], config: CollectConfig, ta
     bar = _progress(config.progress, len(jobs), f"sample {target_kind(target_spec)} programs")
     bar.unit = "task"
     pending: list[dict] = []
-    for task, traces in run_sampling_jobs(jobs, config.sample_workers):
+    deadline = None if config.time_limit_s is None else time.monotonic() + config.time_limit_s - report.extract_s
+    for task, traces in run_sampling_jobs(jobs, config.sample_workers, deadline=deadline):
         for trace in traces:
             pid = program_id(task, trace)
             if pid not in existing:
@@ -397,6 +398,7 @@ def _sample_and_store(ds: Dataset, tasks: list[_Task], config: CollectConfig, ta
             report.sampled += ds.append("programs", pending)
             pending = []
     report.sampled += ds.append("programs", pending)
+    report.stopped_at_time_limit = bar.n < len(jobs)
     bar.close()
     report.sample_s += time.perf_counter() - t0
 

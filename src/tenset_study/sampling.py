@@ -129,20 +129,38 @@ def run_sampling_job(job: SamplingJob) -> tuple[str, list[str]]:
     return job.task, list(sample_programs(space, job.count, seed=job.seed, max_attempts=job.max_attempts))
 
 
-def run_sampling_jobs(jobs: list[SamplingJob], workers: int = 1) -> Iterator[tuple[str, list[str]]]:
+def run_sampling_jobs(jobs: list[SamplingJob], workers: int = 1,
+                      deadline: float | None = None) -> Iterator[tuple[str, list[str]]]:
     """Run sampling jobs, in ``workers`` processes when more than one; yields ``(task, traces)`` as they finish.
 
     Every job is deterministic in its seed, so the result does not depend on ``workers`` or on order.
+    ``deadline`` (a ``time.monotonic()`` value) stops the run: no job starts after it, and with worker
+    processes the unfinished jobs are abandoned and the workers ended, so the caller keeps what finished.
     """
+    import time
+
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
+            if deadline is not None and time.monotonic() > deadline:
+                return
             yield run_sampling_job(job)
         return
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     # spawn, not fork: TVM's runtime holds threads that a forked child must not inherit.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-        futures = [pool.submit(run_sampling_job, job) for job in jobs]
-        for future in as_completed(futures):
-            yield future.result()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    try:
+        remaining = {pool.submit(run_sampling_job, job) for job in jobs}
+        while remaining:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            done, remaining = wait(remaining, timeout=timeout, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+            if deadline is not None and time.monotonic() > deadline:
+                return
+    finally:
+        processes = list((pool._processes or {}).values())  # noqa: SLF001 - no public way to end busy workers
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
