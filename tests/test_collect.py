@@ -120,6 +120,39 @@ def test_rerun_resumes_without_measuring_again(collected, tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
+def test_sample_only_stores_the_programs_a_collection_measures(collected, tmp_path: Path) -> None:
+    root = tmp_path / "sampled"
+    report = collect(quick_config(root, sample_only=True, sample_workers=2))
+    ds = Dataset.open(root)
+    assert ds.count("measurements") == 0 and ds.count("platforms") == 0, "sampling measures nothing"
+    sampled = set(ds.to_pandas("programs")["program"])
+    assert report.sampled == len(sampled) > 0
+    # the same seeds as the measuring collection: --sample-only then --replay gives the same program set
+    assert sampled == set(Dataset.open(collected[0]).to_pandas("programs")["program"])
+    # a re-run finds every task sampled and adds nothing
+    assert collect(quick_config(root, sample_only=True)).sampled == 0
+
+
+def test_sampling_deadline_stops_and_ends_workers(tmp_path: Path) -> None:
+    import time
+
+    from tenset_study.sampling import SamplingJob, run_sampling_jobs
+
+    job = SamplingJob("t", "{}", {"kind": "llvm", "num-cores": 1}, 1, 0, 1)
+    start = time.monotonic()
+    assert list(run_sampling_jobs([job, job], workers=2, deadline=time.monotonic() - 1)) == []
+    assert list(run_sampling_jobs([job], workers=1, deadline=time.monotonic() - 1)) == []
+    assert time.monotonic() - start < 60
+
+
+def test_config_rejects_sample_only_with_replay(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="--sample-only"):
+        CollectConfig(dataset=tmp_path, replay=True, sample_only=True)
+    with pytest.raises(ValueError, match="time_limit_s"):
+        CollectConfig(dataset=tmp_path, networks=[NETWORK], time_limit_s=0)
+
+
+@pytest.mark.slow
 def test_kill_and_resume(tmp_path: Path) -> None:
     root = tmp_path / "ds"
     cmd = [sys.executable, "-m", "tenset_study.cli", "collect", "--dataset", str(root), "--networks", NETWORK,
