@@ -8,6 +8,7 @@ times them. Measurement never overlaps building, so timings are not disturbed by
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -42,7 +43,8 @@ class MeasureSettings:
             raise ValueError("RPC needs both rpc_tracker (host:port) and rpc_key")
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The settings, plus the measurement lock in force (see :func:`quiet_machine`), as provenance."""
+        return {**asdict(self), "measure_lock": os.environ.get("TENSET_STUDY_MEASURE_LOCK")}
 
 
 @dataclass
@@ -135,9 +137,10 @@ class Measurer:
             positions.append(i)
 
         start = time.perf_counter()
-        futures = self.runner.run(inputs) if inputs else []
-        for i, future, runner_input in zip(positions, futures, inputs):
-            outcome = future.result()
+        with quiet_machine():
+            futures = self.runner.run(inputs) if inputs else []
+            outcomes = [future.result() for future in futures]
+        for i, outcome, runner_input in zip(positions, outcomes, inputs):
             if outcome.error_msg:
                 results[i] = MeasureResult(None, "run: " + _short(outcome.error_msg))
                 timing.run_errors += 1
@@ -146,6 +149,28 @@ class Measurer:
             shutil.rmtree(os.path.dirname(str(runner_input.artifact_path)), ignore_errors=True)
         timing.run_s = time.perf_counter() - start
         return results, timing  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def quiet_machine():
+    """Hold an exclusive lock on ``$TENSET_STUDY_MEASURE_LOCK`` (when set) while programs are timed.
+
+    On a machine shared with other work, wrap heavy commands in ``flock -s "$TENSET_STUDY_MEASURE_LOCK" CMD``:
+    they then wait while a measurement runs, and a measurement waits for them to finish, so that timings
+    are not disturbed by compilers or tests running beside them. Without the variable this does nothing.
+    """
+    path = os.environ.get("TENSET_STUDY_MEASURE_LOCK")
+    if not path:
+        yield
+        return
+    import fcntl
+
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _short(message: str, limit: int = 2000) -> str:
