@@ -1,0 +1,42 @@
+"""Cost models behind one interface (:class:`~tenset_study.models.base.CostModel`).
+
+``create("xgb" | "mlp" | "tlp" | "ours", **params)`` builds one by name, as MetaSchedule's
+``CostModel.create`` does; ``CostModel.load(path)`` reads any saved model back.
+"""
+
+from __future__ import annotations
+
+from .base import CostModel
+from .inputs import ModelInputs, build_inputs
+from .neural import AttentionModel, MLPModel, OursModel
+from .xgb import XGBModel
+
+MODELS: dict[str, type[CostModel]] = {
+    "xgb": XGBModel,
+    "mlp": MLPModel,
+    "tlp": AttentionModel,
+    "ours": OursModel,
+}
+
+DESCRIPTIONS = {
+    "xgb": "XGBoost regression on MetaSchedule's per-store features (TenSet's and MetaSchedule's default)",
+    "mlp": "TenSet's MLP on the same per-store features, LambdaRank loss",
+    "tlp": "TLP: attention over schedule tokens only, LambdaRank loss",
+    "ours": "attention over schedule tokens joined with hardware and workload features, LambdaRank loss",
+}
+
+
+def create(name: str, **params) -> CostModel:
+    """A new, unfitted model by name (see :data:`MODELS`) with its hyperparameters."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; valid: {sorted(MODELS)}")
+    return MODELS[name](**params)
+
+
+def families_of(names: list[str]) -> tuple[str, ...]:
+    """The feature families (see :data:`~tenset_study.models.inputs.FAMILIES`) the named models need."""
+    needed = {family for name in names for family in MODELS[name].families}
+    return tuple(f for f in ("tokens", "perstore", "context") if f in needed)
+
+
+__all__ = ["CostModel", "ModelInputs", "build_inputs", "create", "families_of", "MODELS", "DESCRIPTIONS"]

@@ -1,0 +1,104 @@
+"""The cost-model interface: hyperparameters in the constructor, ``fit``, ``predict``, ``save``, ``load``.
+
+Like scikit-learn's estimators, a model does no work in its constructor, ``fit`` returns the fitted
+model, learned state lives in attributes, and ``predict`` is pure. Every model ranks: it returns a score
+per record, higher meaning faster, and is only compared within one (task, platform) group. ``metadata``
+says what the model was trained on (platforms, records, feature versions, seed, time), and travels with
+``save``/``load``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .inputs import ModelInputs
+
+MODEL_FORMAT = 1
+
+
+class CostModel:
+    """Base class; subclasses set ``name`` and ``families`` and implement ``_fit`` and ``_predict``."""
+
+    name = "base"
+    families: tuple[str, ...] = ()
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        self.metadata: dict = {}
+
+    def params(self) -> dict:
+        """The constructor's hyperparameters."""
+        return {k: v for k, v in vars(self).items() if not k.endswith("_") and k != "metadata"}
+
+    def fit(self, inputs: ModelInputs, train: np.ndarray, valid: np.ndarray | None = None) -> "CostModel":
+        """Train on the records at positions ``train`` (``valid``: positions for monitoring only)."""
+        train = np.asarray(train, dtype=np.int64)
+        if len(train) == 0:
+            raise ValueError(f"{self.name}: no training records")
+        start = time.perf_counter()
+        self._fit(inputs, train, valid)
+        records = inputs.records.iloc[train]
+        self.metadata = {
+            "model": self.name, "format": MODEL_FORMAT, "params": self.params(),
+            "platforms": sorted(records["platform"].unique()), "kinds": sorted(records["kind"].unique()),
+            "train_records": int(len(train)), "train_tasks": int(records["task"].nunique()),
+            "feature_versions": dict(inputs.versions), "fit_seconds": time.perf_counter() - start,
+            "fitted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        return self
+
+    def predict(self, inputs: ModelInputs, positions: np.ndarray) -> np.ndarray:
+        """Scores (higher = predicted faster) of the records at ``positions``."""
+        if not self.metadata:
+            raise ValueError(f"{self.name}: predict before fit (or load)")
+        positions = np.asarray(positions, dtype=np.int64)
+        if len(positions) == 0:
+            return np.zeros(0, dtype=np.float32)
+        return np.asarray(self._predict(inputs, positions), dtype=np.float32)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the model (pickle) and its metadata (``<path>.json``) atomically."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(path, pickle.dumps(self.__getstate__()))
+        _atomic_write(path.with_suffix(path.suffix + ".json"), json.dumps(self.metadata, indent=2).encode())
+        return path
+
+    @staticmethod
+    def load(path: str | os.PathLike) -> "CostModel":
+        """Read a model written by :meth:`save` (any subclass)."""
+        from . import MODELS
+
+        state = pickle.loads(Path(path).read_bytes())
+        name = state["metadata"].get("model")
+        if name not in MODELS:
+            raise ValueError(f"{path}: unknown model {name!r}")
+        model = MODELS[name].__new__(MODELS[name])
+        model.__setstate__(state)
+        return model
+
+    def __getstate__(self) -> dict:
+        return dict(vars(self))
+
+    def __setstate__(self, state: dict) -> None:
+        vars(self).update(state)
+
+    def _fit(self, inputs: ModelInputs, train: np.ndarray, valid: np.ndarray | None) -> None:
+        raise NotImplementedError
+
+    def _predict(self, inputs: ModelInputs, positions: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)

@@ -1,0 +1,120 @@
+"""Everything a cost model reads, aligned with the records table.
+
+Programs are shared by platforms (the same program measured on several machines), so per-program arrays
+(schedule tokens, per-store features) are stored once and indexed by ``program_row``; hardware features
+once per platform (``platform_row``) and workload features once per task (``task_row``). A model gets
+the inputs and the positions of the records it trains on or scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .. import context
+from ..dataset import Dataset
+from ..records import group_ids
+
+#: Feature families a model may ask for.
+FAMILIES = ("tokens", "perstore", "context")
+
+
+@dataclass
+class ModelInputs:
+    """Records plus the feature arrays the models need (see the module docstring)."""
+
+    records: pd.DataFrame
+    groups: np.ndarray
+    program_ids: np.ndarray
+    program_row: np.ndarray
+    platform_ids: list[str]
+    platform_row: np.ndarray
+    task_ids: list[str]
+    task_row: np.ndarray
+    hardware: np.ndarray
+    workload: np.ndarray
+    tokens: np.ndarray | None = None
+    lengths: np.ndarray | None = None
+    perstore: np.ndarray | None = None
+    versions: dict = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return len(self.records)
+
+    def tokens_of(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Schedule tokens ``[n, L, F]`` and lengths of the records at ``positions``."""
+        if self.tokens is None:
+            raise ValueError("these inputs hold no schedule tokens; build them with families including 'tokens'")
+        rows = self.program_row[positions]
+        return self.tokens[rows], self.lengths[rows]
+
+    def perstore_of(self, positions: np.ndarray) -> np.ndarray:
+        """Pooled per-store features ``[n, D]`` of the records at ``positions``."""
+        if self.perstore is None:
+            raise ValueError("these inputs hold no per-store features; build them with families including 'perstore'")
+        return self.perstore[self.program_row[positions]]
+
+    def hardware_of(self, positions: np.ndarray) -> np.ndarray:
+        return self.hardware[self.platform_row[positions]]
+
+    def workload_of(self, positions: np.ndarray) -> np.ndarray:
+        return self.workload[self.task_row[positions]]
+
+
+def build_inputs(ds: Dataset, records: pd.DataFrame, families: tuple[str, ...] = FAMILIES,
+                 max_len: int = 64, perstore_workers: int = 1) -> ModelInputs:
+    """Assemble the inputs for ``records`` (from :func:`tenset_study.records.load_records`).
+
+    Token and per-store features come from the on-disk feature cache (computed on first use).
+    """
+    unknown = set(families) - set(FAMILIES)
+    if unknown:
+        raise ValueError(f"unknown feature families {sorted(unknown)}; valid: {FAMILIES}")
+    program_ids = np.array(sorted(records["program"].unique()))
+    program_row = np.searchsorted(program_ids, records["program"].to_numpy())
+    platform_ids = sorted(records["platform"].unique())
+    task_ids = sorted(records["task"].unique())
+    hardware = context.hardware_features(ds.to_pandas("platforms")).reindex(platform_ids)
+    workload = context.workload_features(ds.to_pandas("tasks")).reindex(task_ids)
+    inputs = ModelInputs(
+        records=records, groups=group_ids(records), program_ids=program_ids, program_row=program_row,
+        platform_ids=platform_ids, platform_row=_rows(platform_ids, records["platform"]),
+        task_ids=task_ids, task_row=_rows(task_ids, records["task"]),
+        hardware=np.nan_to_num(hardware.to_numpy(np.float32)), workload=np.nan_to_num(workload.to_numpy(np.float32)),
+        versions={"context": context.CONTEXT_VERSION},
+    )
+    if "tokens" in families:
+        from .. import tokens
+
+        ids, toks, lengths = tokens.program_tokens(ds, max_len=max_len)
+        rows = _align(ids, program_ids, "schedule tokens")
+        inputs.tokens, inputs.lengths = toks[rows], lengths[rows]
+        inputs.versions["tokens"] = tokens.TOKENIZER_VERSION
+    if "perstore" in families:
+        from .. import perstore
+
+        ids, feats = perstore.program_perstore(ds, workers=perstore_workers)
+        inputs.perstore = feats[_align(ids, program_ids, "per-store features")]
+        inputs.versions["perstore"] = perstore.PERSTORE_VERSION
+    return inputs
+
+
+def _rows(ids: list[str], values: pd.Series) -> np.ndarray:
+    lookup = {v: i for i, v in enumerate(ids)}
+    return values.map(lookup).to_numpy(dtype=np.int64)
+
+
+def _align(have: np.ndarray, want: np.ndarray, what: str) -> np.ndarray:
+    """Rows of ``have`` for every id of ``want`` (error naming what is missing)."""
+    have = np.asarray(have)
+    order = np.argsort(have)
+    pos = np.searchsorted(have, want, sorter=order)
+    pos = np.clip(pos, 0, len(have) - 1)
+    rows = order[pos]
+    missing = have[rows] != want
+    if missing.any():
+        raise ValueError(f"{what}: {int(missing.sum())} program(s) have no features, e.g. {want[missing][:3].tolist()}")
+    return rows

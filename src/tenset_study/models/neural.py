@@ -1,0 +1,232 @@
+"""Neural cost models trained with LambdaRank: an MLP on per-store features, and attention over schedule
+tokens (``tlp``) optionally joined with hardware and workload features (``ours``).
+
+The attention network follows TLP (Zhai et al., ASPLOS 2023): each schedule instruction's vector is
+encoded by a per-step MLP, a multi-head self-attention layer with a residual connection mixes the steps,
+two residual linear blocks follow, and a per-step decoder's outputs are summed over the steps. ``ours``
+adds two context tokens, the platform's hardware features and the task's workload features, each
+embedded to the same width and placed before the instruction tokens, so attention can condition every
+step on the machine and the operator; the decoder still sums over instruction steps only.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from .base import CostModel
+from .inputs import ModelInputs
+from .ranking import group_lists, lambdarank_loss, list_batches
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """``auto``: the first CUDA GPU when there is one, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class NeuralRanker(CostModel):
+    """Shared training loop: epochs of shuffled group lists, Adam, LambdaRank."""
+
+    def __init__(self, epochs: int = 30, lr: float = 7e-4, list_size: int = 32, lists_per_batch: int = 32,
+                 hidden: int = 256, weight_decay: float = 0.0, device: str = "auto", progress: bool = False,
+                 seed: int = 0) -> None:
+        super().__init__(seed=seed)
+        self.epochs = epochs
+        self.lr = lr
+        self.list_size = list_size
+        self.lists_per_batch = lists_per_batch
+        self.hidden = hidden
+        self.weight_decay = weight_decay
+        self.device = device
+        self.progress = progress
+
+    # subclasses -------------------------------------------------------------------------------------------
+    def _make_network(self, inputs: ModelInputs, train: np.ndarray) -> nn.Module:
+        raise NotImplementedError
+
+    def _tensors(self, inputs: ModelInputs, positions: np.ndarray, device: torch.device) -> tuple:
+        raise NotImplementedError
+
+    # training ---------------------------------------------------------------------------------------------
+    def _fit(self, inputs: ModelInputs, train: np.ndarray, valid: np.ndarray | None) -> None:
+        from tqdm.auto import tqdm
+
+        torch.manual_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
+        device = pick_device(self.device)
+        self.network_ = self._make_network(inputs, train).to(device)
+        optimizer = torch.optim.Adam(self.network_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        labels = torch.as_tensor(inputs.records["label"].to_numpy(np.float32))
+        self.history_ = []
+        bar = tqdm(range(self.epochs), desc=f"train {self.name}", unit="epoch", disable=not self.progress)
+        for epoch in bar:
+            start, losses, seen = time.perf_counter(), [], 0
+            self.network_.train()
+            lists = group_lists(inputs.groups, train, self.list_size, rng)
+            for positions, mask in list_batches(lists, self.lists_per_batch, self.list_size):
+                flat = positions.reshape(-1)
+                scores = self.network_(*self._tensors(inputs, flat, device)).reshape(positions.shape)
+                batch_labels = labels[flat].reshape(positions.shape).to(device)
+                loss = lambdarank_loss(scores, batch_labels, torch.as_tensor(mask, device=device))
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                losses.append(float(loss.detach()))
+                seen += int(mask.sum())
+            seconds = time.perf_counter() - start
+            self.history_.append({"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
+                                  "records": seen, "seconds": seconds})
+            bar.set_postfix(loss=self.history_[-1]["loss"])
+        self.network_.to("cpu").eval()
+
+    def _predict(self, inputs: ModelInputs, positions: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+        device = pick_device(self.device)
+        network = self.network_.to(device).eval()
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(positions), batch_size):
+                chunk = positions[start:start + batch_size]
+                out.append(network(*self._tensors(inputs, chunk, device)).float().cpu().numpy())
+        self.network_.to("cpu")
+        return np.concatenate(out)
+
+    # persistence: the network as a state dict plus what is needed to rebuild it ---------------------------
+    def __getstate__(self) -> dict:
+        state = dict(vars(self))
+        network = state.pop("network_", None)
+        if network is not None:
+            buffer = io.BytesIO()
+            torch.save(network.state_dict(), buffer)
+            state["network_state_"] = buffer.getvalue()
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        blob = state.pop("network_state_", None)
+        vars(self).update(state)
+        if blob is not None:
+            self.network_ = self._build_network(**self.dims_)
+            self.network_.load_state_dict(torch.load(io.BytesIO(blob), map_location="cpu"))
+            self.network_.eval()
+
+    def _build_network(self, **dims) -> nn.Module:
+        raise NotImplementedError
+
+
+class _MLP(nn.Module):
+    def __init__(self, width: int, hidden: int, mean: np.ndarray, std: np.ndarray) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
+        self.layers = nn.Sequential(
+            nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+            nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1),
+        )
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.layers((features - self.mean) / self.std).squeeze(-1)
+
+
+class MLPModel(NeuralRanker):
+    """TenSet's MLP baseline: MetaSchedule's per-store features (pooled per program), LambdaRank loss."""
+
+    name = "mlp"
+    families = ("perstore",)
+
+    def _make_network(self, inputs: ModelInputs, train: np.ndarray) -> nn.Module:
+        features = inputs.perstore_of(train)
+        mean, std = features.mean(axis=0), features.std(axis=0) + 1e-6
+        self.dims_ = {"width": features.shape[1], "mean": mean, "std": std}
+        return self._build_network(**self.dims_)
+
+    def _build_network(self, width: int, mean: np.ndarray, std: np.ndarray) -> nn.Module:
+        return _MLP(width, self.hidden, mean, std)
+
+    def _tensors(self, inputs: ModelInputs, positions: np.ndarray, device: torch.device) -> tuple:
+        return (torch.as_tensor(inputs.perstore_of(positions), device=device),)
+
+
+class _AttentionNetwork(nn.Module):
+    def __init__(self, token_width: int, hidden: int, heads: int, hardware_width: int = 0,
+                 workload_width: int = 0) -> None:
+        super().__init__()
+        self.encoder = nn.Sequential(
+            nn.Linear(token_width, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+        )
+        self.hardware = _embedding(hardware_width, hidden)
+        self.workload = _embedding(workload_width, hidden)
+        self.attention = nn.MultiheadAttention(hidden, heads, batch_first=True)
+        self.blocks = nn.ModuleList([nn.Linear(hidden, hidden) for _ in range(2)])
+        self.decoder = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor, hardware: torch.Tensor | None = None,
+                workload: torch.Tensor | None = None) -> torch.Tensor:
+        steps = tokens.shape[1]
+        valid = torch.arange(steps, device=tokens.device)[None, :] < lengths[:, None]
+        x = self.encoder(tokens)
+        context = [net(v)[:, None, :] for net, v in ((self.hardware, hardware), (self.workload, workload))
+                   if net is not None and v is not None]
+        if context:
+            x = torch.cat([*context, x], dim=1)
+            valid_all = torch.cat([torch.ones(len(x), len(context), dtype=torch.bool, device=x.device), valid], dim=1)
+        else:
+            valid_all = valid
+        attended, _ = self.attention(x, x, x, key_padding_mask=~valid_all, need_weights=False)
+        x = x + attended
+        for block in self.blocks:
+            x = x + torch.relu(block(x))
+        per_step = self.decoder(x[:, len(context):, :]).squeeze(-1)
+        return (per_step * valid).sum(dim=1)
+
+
+def _embedding(width: int, hidden: int) -> nn.Module | None:
+    if not width:
+        return None
+    return nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, hidden))
+
+
+class AttentionModel(NeuralRanker):
+    """Attention over schedule tokens; with ``use_hardware``/``use_workload`` it is ``ours``."""
+
+    name = "tlp"
+    families = ("tokens",)
+
+    def __init__(self, heads: int = 8, use_hardware: bool = False, use_workload: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.heads = heads
+        self.use_hardware = use_hardware
+        self.use_workload = use_workload
+
+    def _make_network(self, inputs: ModelInputs, train: np.ndarray) -> nn.Module:
+        tokens, _ = inputs.tokens_of(train[:1])
+        self.dims_ = {
+            "token_width": tokens.shape[2],
+            "hardware_width": inputs.hardware.shape[1] if self.use_hardware else 0,
+            "workload_width": inputs.workload.shape[1] if self.use_workload else 0,
+        }
+        return self._build_network(**self.dims_)
+
+    def _build_network(self, token_width: int, hardware_width: int, workload_width: int) -> nn.Module:
+        return _AttentionNetwork(token_width, self.hidden, self.heads, hardware_width, workload_width)
+
+    def _tensors(self, inputs: ModelInputs, positions: np.ndarray, device: torch.device) -> tuple:
+        tokens, lengths = inputs.tokens_of(positions)
+        tensors = [torch.as_tensor(tokens, device=device), torch.as_tensor(lengths.astype(np.int64), device=device)]
+        tensors.append(torch.as_tensor(inputs.hardware_of(positions), device=device) if self.use_hardware else None)
+        tensors.append(torch.as_tensor(inputs.workload_of(positions), device=device) if self.use_workload else None)
+        return tuple(tensors)
+
+
+class OursModel(AttentionModel):
+    """The study's model: attention over schedule tokens joined with hardware and workload features."""
+
+    name = "ours"
+    families = ("tokens", "context")
+
+    def __init__(self, use_hardware: bool = True, use_workload: bool = True, **kwargs) -> None:
+        super().__init__(use_hardware=use_hardware, use_workload=use_workload, **kwargs)
