@@ -37,7 +37,11 @@ CHROMIUM_FLAGS = [
 ]
 # Figures a page must show at least (page path without suffix -> count). The exploration chapter has
 # 7 figures on every dataset, 8 when two platforms of one kind can be compared.
-MIN_FIGURES = {"book/notebooks/01_tenset_exploration": 7}
+MIN_FIGURES = {
+    "book/notebooks/01_tenset_exploration": 7,
+    "book/notebooks/02_split_comparison": 2,
+    "book/notebooks/04_attention_cost_model": 7,
+}
 
 IMAGES_JS = """
 const imgs = Array.from(document.images);

@@ -27,8 +27,11 @@ def _cmd_import_metaschedule(args: argparse.Namespace) -> int:
 def _cmd_networks(args: argparse.Namespace) -> int:
     from . import zoo
 
-    for name in zoo.list_networks(family=args.family):
-        print(name)
+    try:
+        for name in zoo.list_networks(family=args.family):
+            print(name)
+    except BrokenPipeError:  # e.g. `tenset-study networks | head`
+        sys.stderr.close()
     return 0
 
 
@@ -80,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_collect_arguments(p)
     p.set_defaults(func=_cmd_collect)
+
+    from .cli_models import add_model_commands
+
+    add_model_commands(sub)
 
     p = sub.add_parser("summary", help="row counts of a dataset and a consistency check")
     p.add_argument("dataset", type=Path)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .base import CostModel
 from .inputs import ModelInputs, build_inputs
-from .neural import AttentionModel, MLPModel, OursModel
+from .neural import AttentionModel, MLPModel, OursModel, architecture_table
 from .xgb import XGBModel
 
 MODELS: dict[str, type[CostModel]] = {
@@ -39,4 +39,4 @@ def families_of(names: list[str]) -> tuple[str, ...]:
     return tuple(f for f in ("tokens", "perstore", "context") if f in needed)
 
 
-__all__ = ["CostModel", "ModelInputs", "build_inputs", "create", "families_of", "MODELS", "DESCRIPTIONS"]
+__all__ = ["CostModel", "ModelInputs", "architecture_table", "build_inputs", "create", "families_of", "MODELS", "DESCRIPTIONS"]

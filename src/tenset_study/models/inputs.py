@@ -94,12 +94,34 @@ def build_inputs(ds: Dataset, records: pd.DataFrame, families: tuple[str, ...] =
         inputs.tokens, inputs.lengths = toks[rows], lengths[rows]
         inputs.versions["tokens"] = tokens.TOKENIZER_VERSION
     if "perstore" in families:
-        from .. import perstore
-
-        ids, feats = perstore.program_perstore(ds, workers=perstore_workers)
-        inputs.perstore = feats[_align(ids, program_ids, "per-store features")]
-        inputs.versions["perstore"] = perstore.PERSTORE_VERSION
+        inputs.perstore, inputs.versions["perstore"] = _program_features(ds, program_ids, max_len, perstore_workers)
     return inputs
+
+
+def _program_features(ds: Dataset, program_ids: np.ndarray, max_len: int, workers: int) -> tuple[np.ndarray, str]:
+    """Pooled per-store features of the programs (failed extractions as zeros), or, for Ansor programs
+    (TenSet's logs: TVM 0.27 has no Ansor feature extractor), the schedule tokens pooled over steps."""
+    from .. import perstore, tokens
+
+    try:
+        ids, feats = perstore.program_perstore(ds, workers=workers)
+        version = f"perstore-{perstore.PERSTORE_VERSION}"
+    except perstore.PerStoreError:
+        ids, toks, lengths = tokens.program_tokens(ds, max_len=max_len)
+        feats = pooled_tokens(toks, lengths)
+        version = f"pooled-tokens-{tokens.TOKENIZER_VERSION}"
+    feats = np.nan_to_num(feats[_align(ids, program_ids, "program features")].astype(np.float32))
+    return feats, version
+
+
+def pooled_tokens(tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """A fixed-size vector per program from its token sequence: [log2(1 + steps), sum, mean, max] over steps."""
+    valid = (np.arange(tokens.shape[1])[None, :] < lengths[:, None])[:, :, None]
+    summed = (tokens * valid).sum(axis=1)
+    mean = summed / np.maximum(lengths, 1)[:, None]
+    largest = np.where(valid, tokens, -np.inf).max(axis=1)
+    largest[~np.isfinite(largest)] = 0.0
+    return np.hstack([np.log2(1 + lengths)[:, None], summed, mean, largest]).astype(np.float32)
 
 
 def _rows(ids: list[str], values: pd.Series) -> np.ndarray:

@@ -230,3 +230,28 @@ class OursModel(AttentionModel):
 
     def __init__(self, use_hardware: bool = True, use_workload: bool = True, **kwargs) -> None:
         super().__init__(use_hardware=use_hardware, use_workload=use_workload, **kwargs)
+
+
+def architecture_table(inputs: ModelInputs, hidden: int = 256, heads: int = 8) -> "pd.DataFrame":
+    """The attention model's layers as a table (stage, layer, output shape, parameters) for ``ours``
+    built on ``inputs`` (token width, hardware and workload feature widths) at the given width."""
+    import pandas as pd
+
+    token_width = inputs.tokens.shape[2] if inputs.tokens is not None else 0
+    steps = inputs.tokens.shape[1] if inputs.tokens is not None else 0
+    network = _AttentionNetwork(token_width, hidden, heads, inputs.hardware.shape[1], inputs.workload.shape[1])
+    stages = [
+        ("instruction encoder", "2 x (linear + ReLU), per step", f"[steps={steps}, {token_width}] -> [steps, {hidden}]",
+         network.encoder),
+        ("hardware token", "2 linear layers (ReLU between)", f"[{inputs.hardware.shape[1]}] -> [1, {hidden}]",
+         network.hardware),
+        ("workload token", "2 linear layers (ReLU between)", f"[{inputs.workload.shape[1]}] -> [1, {hidden}]",
+         network.workload),
+        ("self-attention", f"{heads} heads, residual", f"[2 + steps, {hidden}] -> same", network.attention),
+        ("residual blocks", "2 x (x + ReLU(linear x))", f"[2 + steps, {hidden}] -> same", network.blocks),
+        ("decoder", "linear + ReLU + linear per step, summed over instruction steps", f"[steps, {hidden}] -> score",
+         network.decoder),
+    ]
+    rows = [{"stage": s, "layers": layer, "shape": shape, "parameters": sum(p.numel() for p in m.parameters())}
+            for s, layer, shape, m in stages]
+    return pd.DataFrame(rows).set_index("stage")

@@ -1,0 +1,186 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The attention cost model
+#
+# Does an attention model over schedule instructions rank programs better than the cost models people
+# use today, and does joining hardware and workload features to its input let one model serve several
+# platforms? The study we reproduce proposes such a model {cite:p}`verma2023transfer,verma2024crossfeature`;
+# its architecture details are not public, so ours (below) is our design on TLP's footing
+# {cite:p}`zhai2023tlp`.
+#
+# We train four models on the same records and test them on networks they never saw (the `by-network`
+# split, chosen in {doc}`02_split_comparison`):
+#
+# | model | input | trained |
+# | --- | --- | --- |
+# | `xgb` | MetaSchedule's 164 per-store features, pooled per program | per platform (TenSet, MetaSchedule) |
+# | `mlp` | the same features | per platform (TenSet) |
+# | `tlp` | schedule tokens only | per platform (TLP) |
+# | `ours` | schedule tokens + hardware features + workload features | once, on every platform |
+#
+# Every figure is computed here from the dataset named by `dataset`; every metric comes with a bootstrap
+# interval over tasks and the spread over training seeds.
+
+# %% tags=["parameters"]
+dataset = "data/default"  # dataset folder: absolute, or relative to the repository root
+preset = "book"  # experiment size: "smoke" (tests), "book" (fits `make book`), "full" (the whole experiment)
+models = ["xgb", "mlp", "tlp", "ours"]  # cost models to compare
+split = "by-network"  # test split (see chapter 02)
+results_dir = "results"  # where the results table is written (relative to the repository root)
+
+# %% [markdown]
+# The next cell checks the parameters and opens the dataset; a wrong value stops it here with a message.
+
+# %%
+from tenset_study import experiments, explore, report, tokens
+from tenset_study.models import DESCRIPTIONS, architecture_table
+
+ds = explore.open_dataset(dataset, parameter="dataset")
+settings = experiments.resolve_preset(preset)
+models = experiments.check_model_names(models)
+explore.setup_notebook()
+settings
+
+# %% [markdown]
+# ## The records
+#
+# A record is one program measured on one platform, labelled with its normalized throughput (the best
+# latency of its task on that platform divided by its own latency, so 1 is the fastest). Failed
+# measurements are left out, as TenSet and TLP leave them out.
+
+# %%
+ds, records, inputs, links = experiments.prepare(ds, models + ["ours"], max_len=settings["max_len"])
+records.groupby(["platform", "kind"]).agg(records=("program", "size"), tasks=("task", "nunique"))
+
+# %% [markdown]
+# ## Schedule tokens
+#
+# Each program becomes a sequence of instruction vectors. Sequences are cropped or padded to `max_len`
+# steps; the figure shows how long the schedules are, and so how much a crop cuts.
+
+# %%
+lengths = tokens.length_distribution(ds.to_pandas("programs", columns=["program", "encoding", "trace"]))
+report.plot_lengths(lengths, settings["max_len"])
+
+# %% [markdown]
+# ## The architecture
+#
+# `ours` adds two context tokens before the instruction tokens: the platform's hardware features and the
+# task's workload features, each embedded to the model's width. Attention lets every instruction step look
+# at them; the decoder sums the instruction steps' outputs into the score. Widths below are those of this
+# run's preset.
+
+# %%
+architecture_table(inputs, hidden=settings["hidden"], heads=settings["heads"])
+
+# %% [markdown]
+# ## The split
+#
+# The test side holds the tasks of whole networks that training never saw.
+
+# %%
+the_split = experiments.default_split(records, links, split)
+print(the_split.description)
+print({k: v for k, v in the_split.held_out.items() if k != "tasks"})
+print(f"train: {len(the_split.train)} records, test: {len(the_split.test)} records")
+
+# %% [markdown]
+# ## Four models on held-out networks
+#
+# Each model is trained with every seed of the preset; `value` is the mean over seeds, the interval
+# `[low, high]` the bootstrap 95% interval over tasks, and `±` the standard deviation over seeds.
+
+# %%
+timings = []
+specs = experiments.model_specs(models, settings)
+results = experiments.run_experiment(specs, inputs, the_split, links, seeds=settings["seeds"],
+                                     n_boot=settings["n_boot"], timings=timings)
+summary = experiments.summarize_seeds(results)
+report.wide_table(summary, index=["platform", "variant"])
+
+# %%
+report.plot_metric_bars(summary, "pca", title="Pairwise comparison accuracy on held-out networks")
+
+# %%
+report.plot_metric_bars(summary, "top5", title="Top-5 score on held-out networks (1 = best program in the top 5)")
+
+# %% [markdown]
+# Per held-out network (top-1 and top-5 weight each task by its occurrences in the network):
+
+# %%
+report.wide_table(summary[summary["network"] != "all"], index=["network", "platform", "variant"], network=None)
+
+# %% [markdown]
+# The results table is also written to `results/`, for later chapters and for readers:
+
+# %%
+path = experiments.write_summary(summary, results_dir, f"cost_models-{the_split.name}.csv")
+print(path)
+
+# %% [markdown]
+# ## Ablations: what the context features add
+#
+# `ours` without hardware features, without workload features, and TLP trained jointly on every platform
+# (no context at all): if the context tokens matter, removing them costs accuracy.
+
+# %%
+ablation = experiments.summarize_seeds(experiments.run_experiment(
+    experiments.ablation_specs(settings), inputs, the_split, links, seeds=settings["seeds"],
+    n_boot=settings["n_boot"], timings=timings))
+report.wide_table(ablation, index=["platform", "variant"])
+
+# %%
+report.plot_metric_bars(ablation, "pca", title="Ablations of ours: PCA on held-out networks")
+
+# %% [markdown]
+# ## Learning curves
+#
+# Training loss per epoch (seed 0), and accuracy on the held-out networks when the models see only part of
+# the training programs.
+
+# %%
+neural = [s for s in specs if s.name != "xgb"]
+report.plot_learning_curves(experiments.histories(neural, inputs, the_split))
+
+# %%
+curve = experiments.data_fraction_curve(specs, inputs, the_split, links, settings["fractions"],
+                                        n_boot=settings["n_boot"])
+curve = curve[curve["network"] == "all"].groupby(["variant", "fraction", "metric"], as_index=False)[
+    ["value", "low", "high"]].mean()
+report.plot_data_curve(curve, "pca")
+
+# %% [markdown]
+# ## Speed
+#
+# Training throughput (records seen per second, epochs counted) and inference throughput (candidates
+# scored per second) on the machine that ran this chapter. MetaSchedule scores thousands of candidates
+# per search round, so inference speed decides whether a model can sit inside the tuner;
+# `benchmarks/bench_models.py` measures both with fixed inputs.
+
+# %%
+speed = experiments.timing_table(timings)
+speed[["train_records", "fit_s", "train_records_per_s", "predict_records", "predict_per_s"]]
+
+# %%
+report.plot_throughput(speed)
+
+# %% [markdown]
+# ## What it means
+#
+# The sentences below are computed from the tables above.
+
+# %%
+print(report.conclusions(summary, ablation))

@@ -1,0 +1,118 @@
+"""The ``train``, ``evaluate`` and ``experiment`` commands (cost models without the notebooks)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_split_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags that choose a test split (see :mod:`tenset_study.splits`)."""
+    p.add_argument("--dataset", type=Path, required=True)
+    p.add_argument("--split", default="by-network", help="random, within-task, by-task, by-network, by-op, by-platform")
+    p.add_argument("--test-networks", nargs="+", default=None, help="held-out networks (by-network, by-platform)")
+    p.add_argument("--test-platform", default=None, help="held-out platform (by-platform)")
+    p.add_argument("--test-ops", nargs="+", default=None, help="held-out operator classes (by-op)")
+    p.add_argument("--test-fraction", type=float, default=0.2, help="share held out (random, within-task, by-task)")
+    p.add_argument("--split-seed", type=int, default=0)
+    p.add_argument("--platforms", nargs="+", default=None, help="only these platforms' records")
+    p.add_argument("--max-len", type=int, default=64, help="schedule steps kept per program (crop/pad)")
+    p.add_argument("--workers", type=int, default=1, help="processes extracting per-store features")
+
+
+def _split(args: argparse.Namespace, records, links):
+    from .splits import make_split
+
+    return make_split(args.split, records, links, seed=args.split_seed, test_fraction=args.test_fraction,
+                      test_networks=args.test_networks, test_platform=args.test_platform, test_ops=args.test_ops)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from . import experiments
+    from .models import create
+
+    params = experiments.parse_params(args.param)
+    _, records, inputs, links = experiments.prepare(args.dataset, [args.model], args.platforms, args.max_len,
+                                                     args.workers)
+    split = _split(args, records, links)
+    model = create(args.model, seed=args.seed, **params)
+    model.fit(inputs, split.train)
+    model.metadata.update({"dataset": str(args.dataset), "split": split.name, "held_out": split.held_out})
+    path = model.save(args.out)
+    print(f"trained {args.model} on {len(split.train)} records ({', '.join(model.metadata['platforms'])}) "
+          f"in {model.metadata['fit_seconds']:.1f} s -> {path}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from . import experiments, metrics
+    from .models import CostModel
+
+    model = CostModel.load(args.model_path)
+    _, records, inputs, links = experiments.prepare(args.dataset, [model.name], args.platforms, args.max_len,
+                                                     args.workers)
+    split = _split(args, records, links)
+    scores = model.predict(inputs, split.test)
+    table = metrics.evaluate(records.iloc[split.test].reset_index(drop=True), scores, links, n_boot=args.n_boot)
+    _print_and_write(table, args.out)
+    return 0
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from . import experiments
+
+    _, records, inputs, links = experiments.prepare(args.dataset, args.models, args.platforms, args.max_len,
+                                                     args.workers)
+    split = _split(args, records, links)
+    params = experiments.parse_params(args.param)
+    specs = [experiments.ModelSpec(name, params=_params_for(name, params)) for name in args.models]
+    results = experiments.run_experiment(specs, inputs, split, links, seeds=tuple(args.seeds), n_boot=args.n_boot)
+    _print_and_write(experiments.summarize_seeds(results), args.out)
+    return 0
+
+
+def _params_for(name: str, params: dict) -> dict:
+    """Neural hyperparameters (epochs, hidden, ...) do not apply to xgb."""
+    if name == "xgb":
+        return {k: v for k, v in params.items() if k in ("rounds", "max_depth", "eta", "threads")}
+    return {k: v for k, v in params.items() if k not in ("rounds", "max_depth", "eta", "threads")}
+
+
+def _print_and_write(table, out: Path | None) -> None:
+    import pandas as pd
+
+    with pd.option_context("display.width", 160, "display.max_rows", 200):
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if out:
+        from .results import write_results
+
+        print(f"wrote {write_results(table, out)}")
+
+
+def add_model_commands(sub) -> None:
+    """Register ``train``, ``evaluate`` and ``experiment`` on the CLI's subparsers."""
+    from .models import MODELS
+
+    p = sub.add_parser("train", help="train a cost model on a dataset's training split and save it")
+    add_split_arguments(p)
+    p.add_argument("--model", choices=sorted(MODELS), required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--param", nargs="*", metavar="KEY=VALUE", help="hyperparameters, e.g. epochs=10 hidden=128")
+    p.add_argument("--out", type=Path, required=True, help="where to save the model (a .json metadata file is written beside it)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a saved model on a split's test records (PCA, top-1, top-5)")
+    add_split_arguments(p)
+    p.add_argument("--model-path", type=Path, required=True)
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples over tasks")
+    p.add_argument("--out", type=Path, default=None, help="also write the table as CSV")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("experiment", help="train and evaluate several models and seeds under one split")
+    add_split_arguments(p)
+    p.add_argument("--models", nargs="+", choices=sorted(MODELS), default=["xgb", "mlp", "tlp", "ours"])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--param", nargs="*", metavar="KEY=VALUE", help="hyperparameters for every model")
+    p.add_argument("--n-boot", type=int, default=1000)
+    p.add_argument("--out", type=Path, default=None, help="write the summary as CSV (e.g. results/by-network.csv)")
+    p.set_defaults(func=cmd_experiment)

@@ -1,0 +1,329 @@
+"""Experiments: train models under a split, score the held-out records, and tidy the metrics.
+
+One experiment = models x seeds under one split. A model is trained either once per platform on that
+platform's training records (``per-platform``: how TenSet and TLP train their models) or once on every
+platform's training records together (``joint``: how ``ours`` is meant to be trained). Results are tidy
+rows (model, scope, split, platform, network, metric, seed, value, low, high) that notebooks plot and
+``results/*.csv`` keep; :func:`summarize_seeds` folds the seeds into a mean, its spread and the bootstrap
+interval.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import metrics
+from .models import create
+from .models.inputs import ModelInputs
+from .splits import Split
+
+#: How each model is trained by default.
+DEFAULT_SCOPES = {"xgb": "per-platform", "mlp": "per-platform", "tlp": "per-platform", "ours": "joint"}
+
+RESULT_COLUMNS = ["model", "variant", "scope", "split", "platform", "network", "metric", "seed", "value",
+                  "low", "high", "tasks"]
+
+
+@dataclass
+class ModelSpec:
+    """A model to run: registry name, a label for tables (``variant``), hyperparameters and scope."""
+
+    name: str
+    params: dict = field(default_factory=dict)
+    variant: str | None = None
+    scope: str | None = None
+
+    def __post_init__(self) -> None:
+        self.variant = self.variant or self.name
+        self.scope = self.scope or DEFAULT_SCOPES.get(self.name, "joint")
+        if self.scope not in ("per-platform", "joint"):
+            raise ValueError(f"scope must be 'per-platform' or 'joint', got {self.scope!r}")
+
+
+@dataclass
+class RunTiming:
+    """Seconds spent training and scoring, and how many records each saw."""
+
+    variant: str
+    seed: int
+    platform: str
+    train_records: int
+    epochs: int
+    fit_s: float
+    predict_records: int
+    predict_s: float
+
+
+def train_and_score(spec: ModelSpec, inputs: ModelInputs, split: Split, seed: int,
+                    timings: list[RunTiming] | None = None) -> np.ndarray:
+    """Fit ``spec`` on the split's training records and score its test records (aligned with ``split.test``)."""
+    records = inputs.records
+    scores = np.full(len(split.test), np.nan, dtype=np.float32)
+    if spec.scope == "joint":
+        scopes = [("all", split.train, np.arange(len(split.test)))]
+    else:
+        train_platform = records["platform"].to_numpy()[split.train]
+        test_platform = records["platform"].to_numpy()[split.test]
+        scopes = [(p, split.train[train_platform == p], np.flatnonzero(test_platform == p))
+                  for p in sorted(set(test_platform))]
+    for platform, train, test_rows in scopes:
+        if len(train) == 0:
+            raise ValueError(
+                f"{spec.variant}: no training records on platform {platform!r} under split {split.name!r}; "
+                "a per-platform model cannot be trained for an unseen platform (use scope 'joint')")
+        model = create(spec.name, seed=seed, **spec.params)
+        start = time.perf_counter()
+        model.fit(inputs, train)
+        fit_s = time.perf_counter() - start
+        start = time.perf_counter()
+        scores[test_rows] = model.predict(inputs, split.test[test_rows])
+        predict_s = time.perf_counter() - start
+        if timings is not None:
+            epochs = int(model.params().get("epochs", 1))
+            timings.append(RunTiming(spec.variant, seed, platform, len(train), epochs, fit_s, len(test_rows), predict_s))
+    return scores
+
+
+def run_experiment(specs: list[ModelSpec], inputs: ModelInputs, split: Split, network_tasks: pd.DataFrame,
+                   seeds: tuple[int, ...] = (0,), ks: tuple[int, ...] = (1, 5), n_boot: int = 1000,
+                   timings: list[RunTiming] | None = None) -> pd.DataFrame:
+    """Every model of ``specs`` for every seed under ``split``: tidy metric rows (see :data:`RESULT_COLUMNS`)."""
+    test_records = inputs.records.iloc[split.test].reset_index(drop=True)
+    rows = []
+    for spec in specs:
+        for seed in seeds:
+            scores = train_and_score(spec, inputs, split, seed, timings)
+            table = metrics.evaluate(test_records, scores, network_tasks, ks=ks, n_boot=n_boot, seed=seed)
+            rows.append(table.assign(model=spec.name, variant=spec.variant, scope=spec.scope, split=split.name,
+                                     seed=seed))
+    return pd.concat(rows, ignore_index=True)[RESULT_COLUMNS]
+
+
+def summarize_seeds(results: pd.DataFrame) -> pd.DataFrame:
+    """Fold seeds: mean value, its standard deviation over seeds, and the mean bootstrap interval over tasks."""
+    keys = ["model", "variant", "scope", "split", "platform", "network", "metric"]
+    summary = results.groupby(keys, sort=False).agg(
+        value=("value", "mean"), seed_std=("value", "std"), low=("low", "mean"), high=("high", "mean"),
+        seeds=("seed", "nunique"), tasks=("tasks", "max"),
+    ).reset_index()
+    summary["seed_std"] = summary["seed_std"].fillna(0.0)
+    return summary
+
+
+def timing_table(timings: list[RunTiming]) -> pd.DataFrame:
+    """Training throughput (records seen per second, epochs counted) and inference throughput
+    (candidates scored per second) per model variant."""
+    frame = pd.DataFrame([vars(t) for t in timings])
+    if frame.empty:
+        return frame
+    frame["records_seen"] = frame["train_records"] * frame["epochs"]
+    per = frame.groupby("variant").agg(train_records=("train_records", "sum"), records_seen=("records_seen", "sum"),
+                                       fit_s=("fit_s", "sum"), predict_records=("predict_records", "sum"),
+                                       predict_s=("predict_s", "sum"))
+    per["train_records_per_s"] = per["records_seen"] / per["fit_s"]
+    per["predict_per_s"] = per["predict_records"] / per["predict_s"]
+    return per
+
+
+def prepare(dataset, model_names: list[str], platforms: list[str] | None = None, max_len: int = 64,
+            perstore_workers: int = 1):
+    """Open a dataset and build what the named models need: ``(ds, records, inputs, network_tasks)``."""
+    from .dataset import Dataset
+    from .models import families_of
+    from .models.inputs import build_inputs
+    from .records import load_records, network_tasks
+
+    ds = dataset if hasattr(dataset, "to_pandas") else Dataset.open(dataset)
+    records = load_records(ds, platforms=platforms)
+    if records.empty:
+        raise ValueError(f"{ds.root}: no successful measurements to train on")
+    families = families_of(model_names) + ("context",)
+    inputs = build_inputs(ds, records, families=tuple(dict.fromkeys(families)), max_len=max_len,
+                          perstore_workers=perstore_workers)
+    return ds, records, inputs, network_tasks(ds)
+
+
+def parse_params(items: list[str] | None) -> dict:
+    """``["epochs=5", "hidden=64", "device=cpu"]`` -> ``{"epochs": 5, "hidden": 64, "device": "cpu"}``."""
+    import json
+
+    params = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--param {item!r}: expected KEY=VALUE")
+        try:
+            params[key.replace("-", "_")] = json.loads(text)
+        except ValueError:
+            params[key.replace("-", "_")] = text
+    return params
+
+
+# --- presets and notebook helpers ------------------------------------------------------------------------
+
+#: Named experiment sizes. ``smoke`` is for tests, ``book`` fits ``make book``'s time budget on a 2-core
+#: machine, ``full`` is the experiment as it should be run (a GPU helps).
+PRESETS: dict[str, dict] = {
+    "smoke": {"seeds": (0,), "epochs": 1, "hidden": 32, "heads": 4, "rounds": 10, "n_boot": 100,
+              "max_len": 48, "fractions": (0.5, 1.0)},
+    "book": {"seeds": (0, 1, 2), "epochs": 6, "hidden": 64, "heads": 4, "rounds": 150, "n_boot": 1000,
+             "max_len": 48, "fractions": (0.1, 0.3, 1.0)},
+    "full": {"seeds": (0, 1, 2, 3, 4), "epochs": 40, "hidden": 256, "heads": 8, "rounds": 1000, "n_boot": 2000,
+             "max_len": 64, "fractions": (0.05, 0.1, 0.2, 0.4, 0.7, 1.0)},
+}
+
+
+def resolve_preset(name: str, parameter: str = "preset") -> dict:
+    """The settings of a named preset, or a :class:`~tenset_study.explore.ParameterError` naming the valid ones."""
+    from .explore import ParameterError
+
+    if name not in PRESETS:
+        raise ParameterError(f"parameter {parameter!r} = {name!r}: unknown preset; valid: {', '.join(PRESETS)}")
+    return dict(PRESETS[name])
+
+
+def check_model_names(names: list[str], parameter: str = "models") -> list[str]:
+    """``names`` if every one is a known model, else a ParameterError listing the valid names."""
+    from .explore import ParameterError
+    from .models import MODELS
+
+    unknown = [n for n in names if n not in MODELS]
+    if unknown or not names:
+        raise ParameterError(f"parameter {parameter!r} = {names!r}: unknown model(s) {unknown}; valid: {sorted(MODELS)}")
+    return list(names)
+
+
+def model_params(name: str, preset: dict) -> dict:
+    """Hyperparameters of a model under a preset."""
+    if name == "xgb":
+        return {"rounds": preset["rounds"]}
+    params = {"epochs": preset["epochs"], "hidden": preset["hidden"]}
+    if name in ("tlp", "ours"):
+        params["heads"] = preset["heads"]
+    return params
+
+
+def model_specs(names: list[str], preset: dict) -> list[ModelSpec]:
+    """The models to compare, each with its preset hyperparameters and default scope."""
+    return [ModelSpec(name, params=model_params(name, preset)) for name in names]
+
+
+def ablation_specs(preset: dict) -> list[ModelSpec]:
+    """``ours`` and its ablations (no hardware features, no workload features, neither), all trained jointly."""
+    base = model_params("ours", preset)
+    return [
+        ModelSpec("ours", params=base, variant="ours"),
+        ModelSpec("ours", params={**base, "use_hardware": False}, variant="ours - hardware"),
+        ModelSpec("ours", params={**base, "use_workload": False}, variant="ours - workload"),
+        ModelSpec("tlp", params=model_params("tlp", preset), variant="tlp (joint)", scope="joint"),
+    ]
+
+
+def default_split(records: pd.DataFrame, network_tasks: pd.DataFrame, strategy: str = "by-network",
+                  seed: int = 0, **kwargs) -> Split:
+    """``strategy``; a dataset with no network information (loose TenSet logs) falls back from
+    ``by-network`` to ``by-task``, and says so in the split's description."""
+    from .splits import make_split
+
+    if strategy == "by-network" and network_tasks.empty:
+        split = make_split("by-task", records, network_tasks, seed=seed)
+        note = " (the dataset names no networks, so whole tasks are held out instead of whole networks)"
+        return Split(split.name, split.train, split.test, split.held_out, split.description + note)
+    return make_split(strategy, records, network_tasks, seed=seed, **kwargs)
+
+
+def data_fraction_curve(specs: list[ModelSpec], inputs: ModelInputs, split: Split, network_tasks: pd.DataFrame,
+                        fractions: tuple[float, ...], seed: int = 0, n_boot: int = 1000) -> pd.DataFrame:
+    """Each model trained on a random share of the training tasks' programs (the same subsets for every
+    model): metrics on the unchanged test records, one row per (variant, fraction, metric, platform, network)."""
+    rng = np.random.default_rng(seed)
+    programs = np.unique(inputs.records["program"].to_numpy()[split.train])
+    order = rng.permutation(programs)
+    rows = []
+    for fraction in fractions:
+        keep = set(order[: max(1, int(round(fraction * len(order))))])
+        train = split.train[np.isin(inputs.records["program"].to_numpy()[split.train], list(keep))]
+        sub = Split(split.name, train, split.test, split.held_out, split.description)
+        table = run_experiment(specs, inputs, sub, network_tasks, seeds=(seed,), n_boot=n_boot)
+        rows.append(table.assign(fraction=fraction, train_records=len(train)))
+    return pd.concat(rows, ignore_index=True)
+
+
+def histories(specs: list[ModelSpec], inputs: ModelInputs, split: Split, seed: int = 0) -> dict[str, list[dict]]:
+    """Per-epoch training loss of each neural model trained jointly on the split's training records."""
+    from .models import create
+
+    out = {}
+    for spec in specs:
+        model = create(spec.name, seed=seed, **spec.params)
+        if not hasattr(model, "epochs"):
+            continue
+        model.fit(inputs, split.train)
+        out[spec.variant] = model.history_
+    return out
+
+
+def write_summary(summary: pd.DataFrame, results_dir: str, name: str) -> "Path":
+    """Write a summary under ``results_dir`` (relative paths: to the repository root) with the columns
+    model, variant, scope, split, platform, network, metric, value, low, high, seed_std, seeds, tasks."""
+    from .explore import resolve_path
+    from .results import write_results
+
+    return write_results(summary, resolve_path(results_dir) / name)
+
+
+def check_split_names(names: list[str], parameter: str = "splits") -> list[str]:
+    """``names`` if every one is a split strategy, else a ParameterError listing the valid ones."""
+    from .explore import ParameterError
+    from .splits import STRATEGIES
+
+    unknown = [n for n in names if n not in STRATEGIES]
+    if unknown or not names:
+        raise ParameterError(f"parameter {parameter!r} = {names!r}: unknown split(s) {unknown}; "
+                             f"valid: {', '.join(STRATEGIES)}")
+    return list(names)
+
+
+def applicable_splits(names: list[str], records: pd.DataFrame, network_tasks: pd.DataFrame,
+                      seed: int = 0) -> list[Split]:
+    """The named splits this dataset supports (each printed with the reason when it is skipped)."""
+    from .splits import make_split
+
+    out = []
+    for name in names:
+        try:
+            out.append(make_split(name, records, network_tasks, seed=seed))
+        except ValueError as err:
+            print(f"skipped {name}: {err}")
+    return out
+
+
+def split_table(splits: list[Split], records: pd.DataFrame) -> pd.DataFrame:
+    """Per split: what is held out, and the records, tasks and platforms on each side."""
+    rows = []
+    for split in splits:
+        train, test = records.iloc[split.train], records.iloc[split.test]
+        held = {k: (v if not isinstance(v, (list, tuple)) or len(v) <= 5 else f"{len(v)} {k}")
+                for k, v in split.held_out.items()}
+        rows.append({"split": split.name, "held out": held, "train records": len(train),
+                     "test records": len(test), "train tasks": train["task"].nunique(),
+                     "test tasks": test["task"].nunique(), "test platforms": test["platform"].nunique()})
+    return pd.DataFrame(rows).set_index("split")
+
+
+def compare_splits(models: list[str], preset: dict, inputs: ModelInputs, splits: list[Split],
+                   network_tasks: pd.DataFrame) -> pd.DataFrame:
+    """Every model under every split (per-platform models are trained jointly under ``by-platform``, where
+    the test platform has no training records)."""
+    frames = []
+    for split in splits:
+        specs = model_specs(models, preset)
+        if split.name == "by-platform":
+            specs = [ModelSpec(s.name, s.params, s.variant, "joint") for s in specs]
+        frames.append(run_experiment(specs, inputs, split, network_tasks, seeds=preset["seeds"],
+                                     n_boot=preset["n_boot"]))
+    return pd.concat(frames, ignore_index=True)

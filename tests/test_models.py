@@ -1,0 +1,151 @@
+"""Cost models on real data: the LambdaRank loss against a brute-force version, fit / predict / save / load
+for every model on the default dataset's records, learning beats chance, metadata, the experiment runner
+and the ``train`` / ``evaluate`` commands."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tenset_study import experiments, models
+from tenset_study.cli import main as cli_main
+from tenset_study.dataset import Dataset
+from tenset_study.metrics import pairwise_accuracy
+from tenset_study.models.ranking import group_lists, lambdarank_loss, list_batches
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATASET = ROOT / "data" / "default"
+SMALL = {"xgb": {"rounds": 20}, "mlp": {"epochs": 3, "hidden": 32}, "tlp": {"epochs": 3, "hidden": 32, "heads": 4},
+         "ours": {"epochs": 3, "hidden": 32, "heads": 4}}
+
+
+# --- ranking loss and list batching (fast) ---------------------------------------------------------------
+
+
+def _brute_lambdarank(scores: list[float], labels: list[float]) -> float:
+    gains = [2.0 ** y - 1.0 for y in labels]
+    order = sorted(range(len(scores)), key=lambda i: -scores[i])
+    rank = {i: r for r, i in enumerate(order)}
+    ideal = sorted(gains, reverse=True)
+    idcg = sum(g / math.log2(r + 2) for r, g in enumerate(ideal))
+    total = 0.0
+    for i, j in itertools.permutations(range(len(scores)), 2):
+        if labels[i] > labels[j]:
+            delta = abs((gains[i] - gains[j]) * (1 / math.log2(rank[i] + 2) - 1 / math.log2(rank[j] + 2))) / idcg
+            total += delta * math.log1p(math.exp(-(scores[i] - scores[j])))
+    return total
+
+
+def test_lambdarank_matches_brute_force_with_padding() -> None:
+    rng = np.random.default_rng(0)
+    lists = [(rng.normal(size=5).tolist(), rng.uniform(0.1, 1, size=5).tolist()),
+             (rng.normal(size=3).tolist(), [1.0, 0.5, 0.25])]
+    scores = torch.zeros(2, 5)
+    labels = torch.zeros(2, 5)
+    mask = torch.zeros(2, 5, dtype=torch.bool)
+    for i, (s, y) in enumerate(lists):
+        scores[i, : len(s)] = torch.tensor(s)
+        labels[i, : len(y)] = torch.tensor(y)
+        mask[i, : len(s)] = True
+    expected = np.mean([_brute_lambdarank(s, y) for s, y in lists])
+    assert float(lambdarank_loss(scores, labels, mask)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_lambdarank_prefers_the_right_order() -> None:
+    labels = torch.tensor([[1.0, 0.5, 0.1]])
+    mask = torch.ones(1, 3, dtype=torch.bool)
+    right = lambdarank_loss(torch.tensor([[3.0, 2.0, 1.0]]), labels, mask)
+    wrong = lambdarank_loss(torch.tensor([[1.0, 2.0, 3.0]]), labels, mask)
+    assert float(right) < float(wrong)
+
+
+def test_group_lists_stay_within_one_group() -> None:
+    groups = np.array([0, 0, 0, 1, 1, 2, 3, 3, 3, 3, 3])
+    lists = group_lists(groups, np.arange(len(groups)), list_size=2, rng=np.random.default_rng(0))
+    assert all(len(set(groups[chunk])) == 1 and 1 < len(chunk) <= 2 for chunk in lists)
+    covered = np.concatenate(lists)
+    assert 5 not in covered, "a group of one program cannot be ranked"
+    assert len(covered) == len(set(covered.tolist()))
+    positions, mask = next(list_batches(lists, 3, 2))
+    assert positions.shape == mask.shape == (3, 2)
+
+
+# --- models on the default dataset (slower: features and training) -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def prepared():
+    return experiments.prepare(Dataset.open(DEFAULT_DATASET), list(models.MODELS), max_len=32)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(models.MODELS))
+def test_fit_predict_save_load(name: str, prepared, tmp_path: Path) -> None:
+    _, records, inputs, links = prepared
+    split = experiments.default_split(records, links, "by-network")
+    model = models.create(name, seed=1, **SMALL[name]).fit(inputs, split.train)
+    scores = model.predict(inputs, split.test)
+    assert scores.shape == (len(split.test),) and np.isfinite(scores).all()
+    assert model.metadata["model"] == name and model.metadata["train_records"] == len(split.train)
+    assert set(model.metadata["platforms"]) == set(records.iloc[split.train]["platform"])
+    path = model.save(tmp_path / f"{name}.model")
+    assert json.loads(path.with_suffix(".model.json").read_text())["model"] == name
+    again = models.CostModel.load(path)
+    np.testing.assert_allclose(again.predict(inputs, split.test), scores, rtol=1e-5, atol=1e-5)
+    # the same seed gives the same model
+    twice = models.create(name, seed=1, **SMALL[name]).fit(inputs, split.train).predict(inputs, split.test)
+    np.testing.assert_allclose(twice, scores, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_trained_model_ranks_better_than_chance(prepared) -> None:
+    _, records, inputs, links = prepared
+    split = experiments.default_split(records, links, "within-task")
+    model = models.create("ours", seed=0, epochs=6, hidden=32, heads=4).fit(inputs, split.train)
+    test = records.iloc[split.test].reset_index(drop=True)
+    assert pairwise_accuracy(test, model.predict(inputs, split.test)) > 0.6
+    assert model.history_[-1]["loss"] < model.history_[0]["loss"]
+
+
+def test_predict_before_fit_and_unknown_model() -> None:
+    with pytest.raises(ValueError, match="unknown model"):
+        models.create("nope")
+    with pytest.raises(ValueError, match="before fit"):
+        models.create("xgb").predict(None, np.arange(3))
+
+
+@pytest.mark.slow
+def test_experiment_rows_have_intervals_and_seeds(prepared) -> None:
+    _, records, inputs, links = prepared
+    split = experiments.default_split(records, links, "by-network")
+    specs = experiments.model_specs(["xgb", "ours"], experiments.resolve_preset("smoke"))
+    timings = []
+    results = experiments.run_experiment(specs, inputs, split, links, seeds=(0, 1), n_boot=50, timings=timings)
+    assert set(results["seed"]) == {0, 1} and set(results["model"]) == {"xgb", "ours"}
+    assert (results["low"] <= results["value"] + 1e-9).all() and (results["value"] <= results["high"] + 1e-9).all()
+    summary = experiments.summarize_seeds(results)
+    assert (summary["seeds"] == 2).all()
+    # xgb is trained per platform, ours once
+    assert len([t for t in timings if t.variant == "xgb"]) == 2 * records.iloc[split.test]["platform"].nunique()
+    assert len([t for t in timings if t.variant == "ours"]) == 2
+
+
+@pytest.mark.slow
+def test_train_and_evaluate_commands(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "ours.model"
+    common = ["--dataset", str(DEFAULT_DATASET), "--split", "by-network", "--max-len", "32"]
+    assert cli_main(["train", *common, "--model", "ours", "--param", "epochs=1", "hidden=16", "heads=2",
+                     "--out", str(out)]) == 0
+    assert out.exists()
+    csv = tmp_path / "eval.csv"
+    assert cli_main(["evaluate", *common, "--model-path", str(out), "--n-boot", "20", "--out", str(csv)]) == 0
+    text = csv.read_text()
+    assert "pca" in text and "top5" in text
+    assert cli_main(["train", *common, "--model", "ours", "--param", "epochs", "--out", str(out)]) == 2
+    assert "KEY=VALUE" in capsys.readouterr().err
