@@ -170,10 +170,10 @@ def parse_params(items: list[str] | None) -> dict:
 PRESETS: dict[str, dict] = {
     "smoke": {"seeds": (0,), "epochs": 1, "hidden": 32, "heads": 4, "rounds": 10, "n_boot": 100,
               "max_len": 48, "fractions": (0.5, 1.0)},
-    "book": {"seeds": (0, 1, 2), "epochs": 6, "hidden": 64, "heads": 4, "rounds": 150, "n_boot": 1000,
-             "max_len": 48, "fractions": (0.1, 0.3, 1.0)},
+    "book": {"seeds": (0, 1, 2), "epochs": 12, "hidden": 64, "heads": 4, "rounds": 150, "n_boot": 1000,
+             "max_len": 64, "fractions": (0.1, 0.3, 1.0)},
     "full": {"seeds": (0, 1, 2, 3, 4), "epochs": 40, "hidden": 256, "heads": 8, "rounds": 1000, "n_boot": 2000,
-             "max_len": 64, "fractions": (0.05, 0.1, 0.2, 0.4, 0.7, 1.0)},
+             "max_len": 80, "fractions": (0.05, 0.1, 0.2, 0.4, 0.7, 1.0)},
 }
 
 

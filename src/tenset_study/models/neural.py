@@ -33,7 +33,7 @@ def pick_device(device: str = "auto") -> torch.device:
 class NeuralRanker(CostModel):
     """Shared training loop: epochs of shuffled group lists, Adam, LambdaRank."""
 
-    def __init__(self, epochs: int = 30, lr: float = 7e-4, list_size: int = 32, lists_per_batch: int = 32,
+    def __init__(self, epochs: int = 30, lr: float = 1e-3, list_size: int = 32, lists_per_batch: int = 8,
                  hidden: int = 256, weight_decay: float = 0.0, device: str = "auto", progress: bool = False,
                  seed: int = 0) -> None:
         super().__init__(seed=seed)
