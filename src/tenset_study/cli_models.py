@@ -33,7 +33,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     params = experiments.parse_params(args.param)
     _, records, inputs, links = experiments.prepare(args.dataset, [args.model], args.platforms, args.max_len,
-                                                     args.workers)
+                                                     args.workers, progress=True)
     split = _split(args, records, links)
     model = create(args.model, seed=args.seed, **params)
     model.fit(inputs, split.train)
@@ -50,7 +50,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     model = CostModel.load(args.model_path)
     _, records, inputs, links = experiments.prepare(args.dataset, [model.name], args.platforms, args.max_len,
-                                                     args.workers)
+                                                     args.workers, progress=True)
     split = _split(args, records, links)
     scores = model.predict(inputs, split.test)
     table = metrics.evaluate(records.iloc[split.test].reset_index(drop=True), scores, links, n_boot=args.n_boot)
@@ -62,7 +62,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     from . import experiments
 
     _, records, inputs, links = experiments.prepare(args.dataset, args.models, args.platforms, args.max_len,
-                                                     args.workers)
+                                                     args.workers, progress=True)
     split = _split(args, records, links)
     params = experiments.parse_params(args.param)
     specs = [experiments.ModelSpec(name, params=_params_for(name, params)) for name in args.models]

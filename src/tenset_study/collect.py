@@ -247,7 +247,7 @@ def collect(config: CollectConfig) -> CollectReport:
 
 
 def _progress(enabled: bool, total: int | None, desc: str):
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit="prog", disable=not enabled, smoothing=0.1)
 

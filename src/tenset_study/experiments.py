@@ -130,7 +130,7 @@ def timing_table(timings: list[RunTiming]) -> pd.DataFrame:
 
 
 def prepare(dataset, model_names: list[str], platforms: list[str] | None = None, max_len: int = 64,
-            perstore_workers: int = 1):
+            perstore_workers: int = 1, progress: bool = False):
     """Open a dataset and build what the named models need: ``(ds, records, inputs, network_tasks)``."""
     from .dataset import Dataset
     from .models import families_of
@@ -143,7 +143,7 @@ def prepare(dataset, model_names: list[str], platforms: list[str] | None = None,
         raise ValueError(f"{ds.root}: no successful measurements to train on")
     families = families_of(model_names) + ("context",)
     inputs = build_inputs(ds, records, families=tuple(dict.fromkeys(families)), max_len=max_len,
-                          perstore_workers=perstore_workers)
+                          perstore_workers=perstore_workers, progress=progress)
     return ds, records, inputs, network_tasks(ds)
 
 

@@ -224,7 +224,7 @@ def perstore_arrays(ds: Dataset, programs: pd.DataFrame, workers: int = 1, batch
     One float32 array per program; None where the trace did not replay or extraction failed.
     Raises :class:`PerStoreError` for Ansor programs and tasks without a replayable workload.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     results: list[np.ndarray | None] = [None] * len(programs)
     if len(programs) == 0:

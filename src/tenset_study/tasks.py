@@ -186,7 +186,7 @@ def tables_for_networks(names: Iterable[str], target: dict | str, layout: str = 
     Tasks shared by several networks appear once. A tqdm progress bar runs over the networks when there
     is more than one (or when ``progress`` is true).
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     names = list(names)
     show = len(names) > 1 if progress is None else progress

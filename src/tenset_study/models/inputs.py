@@ -65,10 +65,11 @@ class ModelInputs:
 
 
 def build_inputs(ds: Dataset, records: pd.DataFrame, families: tuple[str, ...] = FAMILIES,
-                 max_len: int = 64, perstore_workers: int = 1) -> ModelInputs:
+                 max_len: int = 64, perstore_workers: int = 1, progress: bool = False) -> ModelInputs:
     """Assemble the inputs for ``records`` (from :func:`tenset_study.records.load_records`).
 
-    Token and per-store features come from the on-disk feature cache (computed on first use).
+    Token and per-store features come from the on-disk feature cache (computed on first use, with a
+    progress bar when ``progress``).
     """
     unknown = set(families) - set(FAMILIES)
     if unknown:
@@ -94,17 +95,19 @@ def build_inputs(ds: Dataset, records: pd.DataFrame, families: tuple[str, ...] =
         inputs.tokens, inputs.lengths = toks[rows], lengths[rows]
         inputs.versions["tokens"] = tokens.TOKENIZER_VERSION
     if "perstore" in families:
-        inputs.perstore, inputs.versions["perstore"] = _program_features(ds, program_ids, max_len, perstore_workers)
+        inputs.perstore, inputs.versions["perstore"] = _program_features(ds, program_ids, max_len, perstore_workers,
+                                                                         progress)
     return inputs
 
 
-def _program_features(ds: Dataset, program_ids: np.ndarray, max_len: int, workers: int) -> tuple[np.ndarray, str]:
+def _program_features(ds: Dataset, program_ids: np.ndarray, max_len: int, workers: int,
+                      progress: bool) -> tuple[np.ndarray, str]:
     """Pooled per-store features of the programs (failed extractions as zeros), or, for Ansor programs
     (TenSet's logs: TVM 0.27 has no Ansor feature extractor), the schedule tokens pooled over steps."""
     from .. import perstore, tokens
 
     try:
-        ids, feats = perstore.program_perstore(ds, workers=workers)
+        ids, feats = perstore.program_perstore(ds, workers=workers, progress=progress)
         version = f"perstore-{perstore.PERSTORE_VERSION}"
     except perstore.PerStoreError:
         ids, toks, lengths = tokens.program_tokens(ds, max_len=max_len)

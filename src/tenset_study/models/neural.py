@@ -55,7 +55,7 @@ class NeuralRanker(CostModel):
 
     # training ---------------------------------------------------------------------------------------------
     def _fit(self, inputs: ModelInputs, train: np.ndarray, valid: np.ndarray | None) -> None:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
