@@ -186,6 +186,13 @@ print(explore.describe_noise_vs_gap(cv, gap))
 # second than the second's own best. High agreement means a cost model transfers cheaply; low agreement
 # is what transfer learning has to overcome.
 
+# %% [markdown]
+# Comparisons are program by program, so every platform of a kind should have measured the same program
+# set; a platform that lacks programs of its kind is still being collected (or is a defect):
+
+# %%
+explore.program_set_coverage(ds)
+
 # %%
 agreement = explore.cross_platform_agreement(frame)
 print(explore.describe_agreement(frame, agreement))

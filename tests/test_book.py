@@ -100,6 +100,21 @@ def test_reproduce_guide_matches_the_collect_cli() -> None:
     assert {"--networks", "--dataset", "--replay"} <= used
 
 
+def test_reproduce_guide_matches_the_model_commands() -> None:
+    from tenset_study.cli import build_parser
+
+    guide = (ROOT / "book" / "reproduce.md").read_text()
+    subparsers = next(a for a in build_parser()._actions if a.dest == "command")
+    section = guide.split("## Train and evaluate", 1)[1].split("\n## ", 1)[0]
+    for command in ("train", "evaluate", "experiment"):
+        options = {opt for action in subparsers.choices[command]._actions for opt in action.option_strings}
+        lines = [line for line in section.split("```bash", 1)[1].split("```", 1)[0].split("tenset-study ")
+                 if line.startswith(command + " ")]
+        assert lines, f"the guide shows no `tenset-study {command}`"
+        used = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", lines[0]))
+        assert used <= options, f"{command}: options in the guide that it does not have: {used - options}"
+
+
 def test_check_book_reads_the_toc() -> None:
     spec = importlib.util.spec_from_file_location("check_book", ROOT / "scripts" / "check_book.py")
     check_book = importlib.util.module_from_spec(spec)

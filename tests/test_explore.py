@@ -19,6 +19,7 @@ from tenset_study import explore
 from tenset_study.dataset import Dataset
 
 NOW = dt.datetime(2025, 11, 21, 12, 0, tzinfo=dt.timezone.utc)
+DEFAULT_DATASET = Path(__file__).resolve().parents[1] / "data" / "default"
 
 # latencies in seconds: platform -> program -> latency (None = failed)
 LATENCIES = {
@@ -284,3 +285,24 @@ def test_plots_survive_empty_inputs(frame: pd.DataFrame) -> None:
     explore.plot_best_median_gap(explore.best_median_gap(empty))
     explore.plot_cross_platform(explore.cross_platform_agreement(empty))
     explore.plot_flops_by_op(pd.DataFrame({"op": ["x"], "flops": [np.nan]}))
+
+
+def test_program_set_coverage_finds_missing_programs(tmp_path) -> None:
+    import shutil
+
+    from tenset_study.dataset import Dataset
+    from tenset_study.explore import program_set_coverage
+
+    root = tmp_path / "ds"
+    shutil.copytree(DEFAULT_DATASET, root, ignore=shutil.ignore_patterns(".cache"))
+    ds = Dataset.open(root)
+    coverage = program_set_coverage(ds)
+    assert coverage["complete"].all(), coverage
+    # one program more on the CPU side, measured nowhere: every CPU platform now lacks it
+    tasks = ds.to_pandas("tasks")
+    cpu_task = tasks[tasks["kind"] == "cpu"]["task"].iloc[0]
+    ds.append("programs", [{"program": "extra", "task": cpu_task, "encoding": "metaschedule", "trace": "[]",
+                            "source": "random"}])
+    coverage = program_set_coverage(ds)
+    assert (coverage.loc[coverage["kind"] == "cpu", "missing"] == 1).all()
+    assert coverage.loc[coverage["kind"] == "gpu", "complete"].all()

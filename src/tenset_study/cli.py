@@ -49,6 +49,12 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 
     ds = Dataset.open(args.dataset)
     print(json.dumps({"root": str(ds.root), "rows": ds.summary(), "bytes": ds.size_bytes()}, indent=2))
+    from .explore import program_set_coverage
+
+    coverage = program_set_coverage(ds)
+    for platform, row in coverage[~coverage["complete"]].iterrows():
+        print(f"note: platform {platform} lacks {row['missing']} of the {row['programs_of_kind']} "
+              f"{row['kind']} programs (collection unfinished?)", file=sys.stderr)
     problems = ds.validate()
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)

@@ -399,6 +399,24 @@ def cv_summary(cv: pd.DataFrame) -> pd.DataFrame:
 # --- agreement between platforms ----------------------------------------------------------------------------
 
 
+def program_set_coverage(ds: Dataset) -> pd.DataFrame:
+    """Per platform: the programs of its kind in the dataset, how many it measured (successfully or not)
+    and how many it lacks. Every platform of a kind should measure the same set: a platform with missing
+    programs is either still being collected or a defect (index: platform)."""
+    programs = ds.to_pandas("programs", columns=["program", "task"])
+    kinds = ds.to_pandas("tasks", columns=["task", "kind"]).drop_duplicates("task", keep="last")
+    programs = programs.merge(kinds, on="task", how="left")
+    per_kind = programs.groupby("kind")["program"].nunique()
+    platforms = ds.to_pandas("platforms", columns=["platform", "kind"]).drop_duplicates("platform", keep="last")
+    measured = ds.to_pandas("measurements", columns=["program", "platform"]).groupby("platform")["program"].nunique()
+    out = platforms.set_index("platform").sort_index()
+    out["programs_of_kind"] = out["kind"].map(per_kind).fillna(0).astype(int)
+    out["measured"] = measured.reindex(out.index).fillna(0).astype(int)
+    out["missing"] = out["programs_of_kind"] - out["measured"]
+    out["complete"] = out["missing"] == 0
+    return out
+
+
 def comparable_platforms(frame: pd.DataFrame) -> dict[str, list[str]]:
     """Platform kinds (``cpu``/``gpu``) with two or more platforms in ``frame``: kind -> sorted platforms."""
     kinds = frame[["platform", "kind"]].drop_duplicates().dropna()
