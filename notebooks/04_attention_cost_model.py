@@ -137,9 +137,9 @@ print(path)
 # (no context at all): if the context tokens matter, removing them costs accuracy.
 
 # %%
-ablation = experiments.summarize_seeds(experiments.run_experiment(
-    experiments.ablation_specs(settings), inputs, the_split, links, seeds=settings["seeds"],
-    n_boot=settings["n_boot"], timings=timings))
+ablation_results = experiments.run_experiment(experiments.ablation_specs(settings), inputs, the_split, links,
+                                              seeds=settings["seeds"], n_boot=settings["n_boot"], timings=timings)
+ablation = experiments.summarize_seeds(results[results["variant"] == "ours"], ablation_results)
 report.wide_table(ablation, index=["platform", "variant"])
 
 # %%
@@ -148,16 +148,16 @@ report.plot_metric_bars(ablation, "pca", title="Ablations of ours: PCA on held-o
 # %% [markdown]
 # ## Learning curves
 #
-# Training loss per epoch (seed 0), and accuracy on the held-out networks when the models see only part of
-# the training programs.
+# Training loss per epoch (seed 0), and accuracy on the held-out networks when `xgb` and `ours` see only
+# part of the training programs (the same random subsets for both).
 
 # %%
 neural = [s for s in specs if s.name != "xgb"]
 report.plot_learning_curves(experiments.histories(neural, inputs, the_split))
 
 # %%
-curve = experiments.data_fraction_curve(specs, inputs, the_split, links, settings["fractions"],
-                                        n_boot=settings["n_boot"])
+curve = experiments.data_fraction_curve([s for s in specs if s.name in ("xgb", "ours")], inputs, the_split, links,
+                                        settings["fractions"], n_boot=settings["n_boot"])
 curve = curve[curve["network"] == "all"].groupby(["variant", "fraction", "metric"], as_index=False)[
     ["value", "low", "high"]].mean()
 report.plot_data_curve(curve, "pca")

@@ -103,8 +103,10 @@ def run_experiment(specs: list[ModelSpec], inputs: ModelInputs, split: Split, ne
     return pd.concat(rows, ignore_index=True)[RESULT_COLUMNS]
 
 
-def summarize_seeds(results: pd.DataFrame) -> pd.DataFrame:
-    """Fold seeds: mean value, its standard deviation over seeds, and the mean bootstrap interval over tasks."""
+def summarize_seeds(*results: pd.DataFrame) -> pd.DataFrame:
+    """Fold seeds: mean value, its standard deviation over seeds, and the mean bootstrap interval over tasks
+    (several result tables are concatenated first)."""
+    results = pd.concat(results, ignore_index=True) if len(results) > 1 else results[0]
     keys = ["model", "variant", "scope", "split", "platform", "network", "metric"]
     summary = results.groupby(keys, sort=False).agg(
         value=("value", "mean"), seed_std=("value", "std"), low=("low", "mean"), high=("high", "mean"),
@@ -213,10 +215,10 @@ def model_specs(names: list[str], preset: dict) -> list[ModelSpec]:
 
 
 def ablation_specs(preset: dict) -> list[ModelSpec]:
-    """``ours`` and its ablations (no hardware features, no workload features, neither), all trained jointly."""
+    """The ablations of ``ours`` (no hardware features, no workload features, neither: TLP trained jointly);
+    ``ours`` itself is the one of :func:`model_specs`, so its results can be reused."""
     base = model_params("ours", preset)
     return [
-        ModelSpec("ours", params=base, variant="ours"),
         ModelSpec("ours", params={**base, "use_hardware": False}, variant="ours - hardware"),
         ModelSpec("ours", params={**base, "use_workload": False}, variant="ours - workload"),
         ModelSpec("tlp", params=model_params("tlp", preset), variant="tlp (joint)", scope="joint"),
