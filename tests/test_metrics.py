@@ -245,17 +245,6 @@ def test_evaluate_agrees_with_the_metrics():
 # --- the shipped dataset -----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def default_records():
-    if not (DEFAULT_DATA / "dataset.json").exists():
-        pytest.skip("data/default is not present")
-    from tenset_study import records
-    from tenset_study.dataset import Dataset
-
-    ds = Dataset.open(DEFAULT_DATA)
-    return records.load_records(ds), records.network_tasks(ds)
-
-
 def test_default_data_with_perfect_scores(default_records):
     records, network_tasks = default_records
     per_group = metrics.pairwise_accuracy_per_group(records, -records["latency_s"].to_numpy())

@@ -189,17 +189,6 @@ def test_by_network_needs_network_tasks_and_a_present_network():
 # --- the shipped dataset -----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def default_records():
-    if not (DEFAULT_DATA / "dataset.json").exists():
-        pytest.skip("data/default is not present")
-    from tenset_study import records
-    from tenset_study.dataset import Dataset
-
-    ds = Dataset.open(DEFAULT_DATA)
-    return records.load_records(ds), records.network_tasks(ds)
-
-
 def test_default_data_splits_do_not_leak(default_records):
     records, network_tasks = default_records
     for strategy in splits.STRATEGIES:

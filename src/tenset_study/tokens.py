@@ -178,6 +178,17 @@ def _fill(row: list[float], start: int, size: int, values: list[float]) -> None:
             row[start + j] = _slog(x)
 
 
+def _fill_slots(row: list[float], factors: list, numbers: list, strings: list[str]) -> list[float]:
+    """Write the factor, attribute and string slots of a token row (empty lists leave their slots 0)."""
+    if factors:
+        _fill(row, _FACTOR, N_FACTORS, factors)
+    if numbers:
+        _fill(row, _ATTR, N_ATTRS, numbers)
+    if strings:
+        _fill_strings(row, strings)
+    return row
+
+
 def _fill_strings(row: list[float], strings: list[str]) -> None:
     for j, s in enumerate(strings[:N_STRINGS]):
         row[_STRING + j] = string_id(s)
@@ -249,13 +260,7 @@ def _ms_token(kind: str, inputs: list, attrs: list, outputs: list, decision, val
             _ms_inputs(inputs, values, factors, strings)
         if attrs:
             _ms_attrs(attrs, numbers, strings)
-    if factors:
-        _fill(row, _FACTOR, N_FACTORS, [f if f is not None else 0 for f in factors])
-    if numbers:
-        _fill(row, _ATTR, N_ATTRS, numbers)
-    if strings:
-        _fill_strings(row, strings)
-    return row
+    return _fill_slots(row, [f if f is not None else 0 for f in factors], numbers, strings)
 
 
 def metaschedule_tokens(trace: list) -> tuple[list[int], list[list[float]]]:
@@ -308,13 +313,7 @@ def _ansor_token(step: list) -> list[float]:
                     strings.append(value)
         else:  # a number keeps its place; None and anything else count as 0
             numbers.append(x if t in _NUMBERS else 0)
-    if factors:
-        _fill(row, _FACTOR, N_FACTORS, factors)
-    if numbers:
-        _fill(row, _ATTR, N_ATTRS, numbers)
-    if strings:
-        _fill_strings(row, strings)
-    return row
+    return _fill_slots(row, factors, numbers, strings)
 
 
 def ansor_tokens(steps: list) -> tuple[list[int], list[list[float]]]:
