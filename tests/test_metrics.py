@@ -6,7 +6,6 @@ The small frames below are test fixtures, never shown in the book.
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,7 +13,6 @@ import pytest
 
 from tenset_study import metrics
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1] / "data" / "default"
 
 
 # --- fixtures and brute force ------------------------------------------------------------------------

@@ -5,7 +5,6 @@ The small frames below are test fixtures, never shown in the book.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,7 +13,6 @@ import pytest
 from tenset_study import splits
 from tenset_study.splits import make_split
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1] / "data" / "default"
 
 OP_OF = {"t1": "conv2d", "t2": "conv2d", "t3": "dense", "t4": "dense", "t5": "pool", "t6": "softmax"}
 NETWORK_TASKS = pd.DataFrame(
