@@ -100,7 +100,8 @@ print(f"train: {len(the_split.train)} records, test: {len(the_split.test)} recor
 # %% [markdown]
 # ## Four models on held-out networks
 #
-# Each model is trained with every seed of the preset; `value` is the mean over seeds, the interval
+# Each model is trained with every seed of the preset (`xgb`, whose training uses no randomness, once);
+# `value` is the mean over seeds, the interval
 # `[low, high]` the bootstrap 95% interval over tasks, and `±` the standard deviation over seeds.
 
 # %%

@@ -28,6 +28,8 @@ class CostModel:
 
     name = "base"
     families: tuple[str, ...] = ()
+    #: True when training uses no randomness, so other seeds would give the same model.
+    deterministic = False
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed

@@ -17,6 +17,7 @@ class XGBModel(CostModel):
 
     name = "xgb"
     families = ("perstore",)
+    deterministic = True  # exact greedy-histogram trees without row or column subsampling
 
     def __init__(self, rounds: int = 300, max_depth: int = 10, eta: float = 0.2, min_child_weight: float = 0.0,
                  gamma: float = 0.001, early_stopping: int = 30, threads: int | None = None, seed: int = 0) -> None:
