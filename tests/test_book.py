@@ -216,7 +216,8 @@ def test_bad_dataset_parameter_fails_at_the_first_cell(notebook: Path, tmp_path:
 @pytest.mark.book
 @pytest.mark.timeout(900)
 def test_book_builds_with_warnings_as_errors(tmp_path: Path) -> None:
-    """The whole book, notebooks executed on the default dataset, builds with ``jupyter-book build -W``."""
+    """The whole book, notebooks executed on the default dataset (smoke presets), builds with
+    ``jupyter-book build -W``."""
     import shutil
     import subprocess
     import sys
@@ -229,7 +230,7 @@ def test_book_builds_with_warnings_as_errors(tmp_path: Path) -> None:
     (site / "book" / "notebooks").mkdir()
     for notebook in NOTEBOOKS:
         book.run_notebook(notebook, site / "book" / "notebooks" / f"{notebook.stem}.ipynb",
-                          parameters={"dataset": str(DEFAULT_DATASET)}, cwd=tmp_path)
+                          parameters=_smoke_parameters(notebook, DEFAULT_DATASET, tmp_path), cwd=tmp_path)
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     proc = subprocess.run([str(jupyter_book), "build", "-W", "--all", "--quiet", str(site)],
                           capture_output=True, text=True, timeout=600)
