@@ -145,6 +145,20 @@ def test_sampling_deadline_stops_and_ends_workers(tmp_path: Path) -> None:
     assert time.monotonic() - start < 60
 
 
+def test_time_limit_starts_no_batch_that_would_end_past_it(tmp_path: Path) -> None:
+    import time
+
+    from tenset_study.collect import _no_time_for_batch
+
+    config = CollectConfig(dataset=tmp_path, replay=True, time_limit_s=100)
+    now = time.perf_counter()
+    assert not _no_time_for_batch(config, now, longest_batch_s=0.0)
+    assert not _no_time_for_batch(config, now - 50, longest_batch_s=40.0)
+    assert _no_time_for_batch(config, now - 50, longest_batch_s=60.0), "50 s used + a 60 s batch > 100 s"
+    assert _no_time_for_batch(config, now - 101, longest_batch_s=0.0)
+    assert not _no_time_for_batch(CollectConfig(dataset=tmp_path, replay=True), now - 1e6, longest_batch_s=1e6)
+
+
 def test_config_rejects_sample_only_with_replay(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="--sample-only"):
         CollectConfig(dataset=tmp_path, replay=True, sample_only=True)

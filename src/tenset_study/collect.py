@@ -10,7 +10,8 @@ the dataset (of the target's kind) on this platform instead of sampling new ones
 of a kind gets the same program set. ``sample_only`` samples and stores the programs without measuring
 them (in several processes: GPU design spaces reject most random samples, so sampling them is slow), so
 that every platform, this one included, then measures the same set with ``replay``. ``time_limit_s``
-stops before the next batch once the limit has passed, for machines lent for a few minutes at a time.
+starts no batch that would end past the limit (judged by the longest batch so far), for machines lent for
+a few minutes at a time.
 """
 
 from __future__ import annotations
@@ -115,7 +116,8 @@ def add_collect_arguments(p: argparse.ArgumentParser) -> None:
                    help="sample and store the programs without measuring them (measure later with --replay)")
     p.add_argument("--sample-workers", type=int, default=1, help="processes that sample programs (with --sample-only)")
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
-                   help="start no new batch after this many seconds (re-run the command to continue)")
+                   help="start no batch that would end after this many seconds, judged by the longest batch so far "
+                        "(re-run the command to continue)")
     p.add_argument("--max-tasks", type=int, default=None, help="only the first N tasks (for quick runs)")
     p.add_argument("--number", type=int, default=1, help="runs per repeat (raised to reach --min-repeat-ms)")
     p.add_argument("--repeat", type=int, default=5, help="repeats kept per program")
@@ -227,14 +229,14 @@ def collect(config: CollectConfig) -> CollectReport:
         total = max(0, len(tasks) * config.programs_per_task - len(measured_ids & _program_ids(ds, tasks)))
     bar = _progress(config.progress, total, f"collect {report.platform}")
     batch: list[_Pending] = []
+    longest_batch_s = 0.0
     for item in pending:
-        if config.time_limit_s is not None and time.perf_counter() - start > config.time_limit_s:
+        if not batch and _no_time_for_batch(config, start, longest_batch_s):
             report.stopped_at_time_limit = True
-            batch = []
             break
         batch.append(item)
         if len(batch) >= config.batch_size:
-            _measure_and_write(ds, batch, measurer, report)
+            longest_batch_s = max(longest_batch_s, _timed_batch(ds, batch, measurer, report))
             bar.update(len(batch))
             bar.set_postfix(failed=report.failed)
             batch = []
@@ -244,6 +246,20 @@ def collect(config: CollectConfig) -> CollectReport:
     bar.close()
     report.elapsed_s = time.perf_counter() - start
     return report
+
+
+def _no_time_for_batch(config: CollectConfig, start: float, longest_batch_s: float) -> bool:
+    """True when the next batch, if it takes as long as the longest so far, would end past the time limit."""
+    if config.time_limit_s is None:
+        return False
+    return time.perf_counter() - start + longest_batch_s > config.time_limit_s
+
+
+def _timed_batch(ds: Dataset, batch: list[_Pending], measurer: Measurer, report: CollectReport) -> float:
+    """Measure and write one batch; its wall time in seconds."""
+    t0 = time.perf_counter()
+    _measure_and_write(ds, batch, measurer, report)
+    return time.perf_counter() - t0
 
 
 def _progress(enabled: bool, total: int | None, desc: str):
