@@ -263,13 +263,18 @@ def _ms_token(kind: str, inputs: list, attrs: list, outputs: list, decision, val
     return _fill_slots(row, [f if f is not None else 0 for f in factors], numbers, strings)
 
 
-def metaschedule_tokens(trace: list) -> tuple[list[int], list[list[float]]]:
-    """Kind indices and numeric token parts of a parsed MetaSchedule trace ``[instructions, decisions]``."""
+def _split_trace(trace: list) -> tuple[list, dict]:
+    """A parsed MetaSchedule trace's instructions and its decisions by instruction index."""
     try:
         instructions, decisions = trace
-        decided = {int(i): d for i, d in decisions}
+        return instructions, {int(i): d for i, d in decisions}
     except (TypeError, ValueError) as err:
         raise TokenizerError(f"not a MetaSchedule trace [instructions, decisions]: {err}") from err
+
+
+def metaschedule_tokens(trace: list) -> tuple[list[int], list[list[float]]]:
+    """Kind indices and numeric token parts of a parsed MetaSchedule trace ``[instructions, decisions]``."""
+    instructions, decided = _split_trace(trace)
     values: dict = {}
     kinds: list[int] = []
     rows: list[list[float]] = []
@@ -381,11 +386,7 @@ class TokenTable:
         ``text``, the trace's JSON, lets the part before ``EnterPostproc`` be looked up whole: programs of
         one sketch share it verbatim and differ only in their decisions.
         """
-        try:
-            instructions, decisions = trace
-            decided = {int(i): d for i, d in decisions}
-        except (TypeError, ValueError) as err:
-            raise TokenizerError(f"not a MetaSchedule trace [instructions, decisions]: {err}") from err
+        instructions, decided = _split_trace(trace)
         values: dict = {}
         skeleton = self._skeleton(text, instructions) if text is not None else None
         if skeleton is None:
