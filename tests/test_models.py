@@ -113,6 +113,24 @@ def test_trained_model_ranks_better_than_chance(prepared) -> None:
     assert model.history_[-1]["loss"] < model.history_[0]["loss"]
 
 
+def test_attention_scores_do_not_depend_on_batching_or_cropping(prepared) -> None:
+    _, records, inputs, _ = prepared
+    rng = np.random.default_rng(0)
+    positions = rng.choice(len(records), size=300, replace=False)
+    model = models.create("ours", seed=0, epochs=1, hidden=16, heads=2)
+    model.fit(inputs, np.arange(len(records)))
+    scores = model.predict(inputs, positions)
+    shuffled = rng.permutation(len(positions))
+    assert np.allclose(model.predict(inputs, positions[shuffled]), scores[shuffled], atol=1e-4)
+    tokens, lengths = inputs.tokens_of(positions)  # full max_len, no sorting: the plain forward pass
+    assert lengths.min() < tokens.shape[1], "some programs must be shorter than max_len for this test"
+    with torch.inference_mode():
+        plain = model.network_(torch.as_tensor(tokens), torch.as_tensor(lengths.astype(np.int64)),
+                               torch.as_tensor(inputs.hardware_of(positions)),
+                               torch.as_tensor(inputs.workload_of(positions))).numpy()
+    assert np.allclose(scores, plain, rtol=1e-4, atol=1e-4)
+
+
 def test_predict_before_fit_and_unknown_model() -> None:
     with pytest.raises(ValueError, match="unknown model"):
         models.create("nope")

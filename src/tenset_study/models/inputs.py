@@ -44,12 +44,20 @@ class ModelInputs:
     def size(self) -> int:
         return len(self.records)
 
-    def tokens_of(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Schedule tokens ``[n, L, F]`` and lengths of the records at ``positions``."""
+    def tokens_of(self, positions: np.ndarray, crop: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Schedule tokens ``[n, L, F]`` and lengths of the records at ``positions``; with ``crop``, ``L`` is
+        the longest of their lengths (at least 1) instead of ``max_len``."""
+        lengths = self.lengths_of(positions)
+        rows = self.program_row[positions]
+        if not crop:
+            return self.tokens[rows], lengths
+        return self.tokens[rows, : max(1, int(lengths.max(initial=0)))], lengths
+
+    def lengths_of(self, positions: np.ndarray) -> np.ndarray:
+        """Schedule token counts (after cropping to ``max_len``) of the records at ``positions``."""
         if self.tokens is None:
             raise ValueError("these inputs hold no schedule tokens; build them with families including 'tokens'")
-        rows = self.program_row[positions]
-        return self.tokens[rows], self.lengths[rows]
+        return self.lengths[self.program_row[positions]]
 
     def perstore_of(self, positions: np.ndarray) -> np.ndarray:
         """Pooled per-store features ``[n, D]`` of the records at ``positions``."""

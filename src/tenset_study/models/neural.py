@@ -55,16 +55,37 @@ class NeuralRanker(CostModel):
 
     # training ---------------------------------------------------------------------------------------------
     def _fit(self, inputs: ModelInputs, train: np.ndarray, valid: np.ndarray | None) -> None:
-        from tqdm import tqdm
-
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
-        device = pick_device(self.device)
-        self.network_ = self._make_network(inputs, train).to(device)
-        optimizer = torch.optim.Adam(self.network_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        labels = torch.as_tensor(inputs.records["label"].to_numpy(np.float32))
+        self.network_ = self._make_network(inputs, train)
         self.history_ = []
-        bar = tqdm(range(self.epochs), desc=f"train {self.name}", unit="epoch", disable=not self.progress)
+        self._train_epochs(inputs, train, self.epochs, self.lr, rng, f"train {self.name}")
+
+    def fine_tune(self, inputs: ModelInputs, positions: np.ndarray, epochs: int = 2, lr: float | None = None,
+                  seed: int | None = None) -> "NeuralRanker":
+        """Continue training from the current weights: ``epochs`` epochs of LambdaRank on the records at
+        ``positions`` (fresh Adam state, learning rate ``lr`` or the model's). The network's shape and
+        normalization stay those of the original fit; ``metadata`` is left to the caller; the epochs are
+        appended to ``history_``. ``seed`` (default: the model's) shuffles the lists."""
+        if getattr(self, "network_", None) is None:
+            raise ValueError(f"{self.name}: fine_tune before fit (or load)")
+        positions = np.asarray(positions, dtype=np.int64)
+        rng = np.random.default_rng(self.seed if seed is None else seed)
+        if not hasattr(self, "history_"):
+            self.history_ = []
+        self._train_epochs(inputs, positions, epochs, self.lr if lr is None else lr, rng, f"fine-tune {self.name}")
+        return self
+
+    def _train_epochs(self, inputs: ModelInputs, train: np.ndarray, epochs: int, lr: float,
+                      rng: np.random.Generator, desc: str) -> None:
+        """Epochs of shuffled group lists through ``self.network_`` (Adam, LambdaRank); ends on the CPU, in eval mode."""
+        from tqdm import tqdm
+
+        device = pick_device(self.device)
+        self.network_ = self.network_.to(device)
+        optimizer = torch.optim.Adam(self.network_.parameters(), lr=lr, weight_decay=self.weight_decay)
+        labels = torch.as_tensor(inputs.records["label"].to_numpy(np.float32))
+        bar = tqdm(range(epochs), desc=desc, unit="epoch", disable=not self.progress)
         for epoch in bar:
             start, losses, seen = time.perf_counter(), [], 0
             self.network_.train()
@@ -88,13 +109,20 @@ class NeuralRanker(CostModel):
     def _predict(self, inputs: ModelInputs, positions: np.ndarray, batch_size: int = 4096) -> np.ndarray:
         device = pick_device(self.device)
         network = self.network_.to(device).eval()
+        order = self._inference_order(inputs, positions)
         out = []
         with torch.inference_mode():
             for start in range(0, len(positions), batch_size):
-                chunk = positions[start:start + batch_size]
+                chunk = positions[order[start:start + batch_size]]
                 out.append(network(*self._tensors(inputs, chunk, device)).float().cpu().numpy())
         self.network_.to("cpu")
-        return np.concatenate(out)
+        scores = np.empty(len(positions), dtype=np.float32)
+        scores[order] = np.concatenate(out) if out else scores[:0]
+        return scores
+
+    def _inference_order(self, inputs: ModelInputs, positions: np.ndarray) -> np.ndarray:
+        """The order in which records are scored (batches of similar records can be cheaper)."""
+        return np.arange(len(positions))
 
     # persistence: the network as a state dict plus what is needed to rebuild it ---------------------------
     def __getstate__(self) -> dict:
@@ -232,8 +260,12 @@ class AttentionModel(NeuralRanker):
     def _build_network(self, token_width: int, hardware_width: int, workload_width: int) -> nn.Module:
         return _AttentionNetwork(token_width, self.hidden, self.heads, hardware_width, workload_width)
 
+    def _inference_order(self, inputs: ModelInputs, positions: np.ndarray) -> np.ndarray:
+        """Records sorted by token count, so that each batch is cropped to its own longest program."""
+        return np.argsort(inputs.lengths_of(positions), kind="stable")
+
     def _tensors(self, inputs: ModelInputs, positions: np.ndarray, device: torch.device) -> tuple:
-        tokens, lengths = inputs.tokens_of(positions)
+        tokens, lengths = inputs.tokens_of(positions, crop=True)  # padding beyond the longest is masked anyway
         tensors = [torch.as_tensor(tokens, device=device), torch.as_tensor(lengths.astype(np.int64), device=device)]
         tensors.append(torch.as_tensor(inputs.hardware_of(positions), device=device) if self.use_hardware else None)
         tensors.append(torch.as_tensor(inputs.workload_of(positions), device=device) if self.use_workload else None)
