@@ -61,6 +61,16 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _cmd_prune(args: argparse.Namespace) -> int:
+    from .pruning import prune_dataset
+
+    result = prune_dataset(args.src, args.dest, args.strategy, args.fraction, seed=args.seed,
+                           platforms=args.platforms, overwrite=args.overwrite, workers=args.workers,
+                           progress=not args.quiet)
+    print(f"{result.summary()} -> {args.dest}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tenset-study", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -93,6 +103,19 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_models import add_model_commands
 
     add_model_commands(sub)
+
+    p = sub.add_parser("prune", help="write a pruned copy of a dataset (a share of its programs, by a strategy)")
+    p.add_argument("src", type=Path, help="the dataset to prune")
+    p.add_argument("dest", type=Path, help="folder for the pruned dataset (new or empty)")
+    p.add_argument("--strategy", required=True, help="random, per-task-cap, task-cluster, diversity, "
+                   "latency-spread or clean (tenset_study.pruning.DESCRIPTIONS says what each keeps)")
+    p.add_argument("--fraction", type=float, required=True, help="share of the programs kept, in (0, 1]")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--platforms", nargs="+", default=None, help="platforms whose measurements the strategy reads")
+    p.add_argument("--overwrite", action="store_true", help="replace dest when it holds a dataset")
+    p.add_argument("--workers", type=int, default=1, help="processes extracting per-store features")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_prune)
 
     p = sub.add_parser("summary", help="row counts of a dataset and a consistency check")
     p.add_argument("dataset", type=Path)
