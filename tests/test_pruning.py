@@ -124,6 +124,7 @@ def test_proportional_quotas():
     assert proportional_quotas(np.array([1, 1, 98]), 10).tolist() == [1, 1, 8]  # at least one each
     assert proportional_quotas(np.array([1, 1, 98]), 2).tolist() == [0, 0, 2]  # the total does not allow it
     assert proportional_quotas(np.array([3, 3, 3]), 4).tolist() == [2, 1, 1]  # ties by position
+    assert proportional_quotas(np.array([3, 3, 3]), 4, priority=np.array([2, 0, 1])).tolist() == [1, 2, 1]
     quotas = proportional_quotas(np.array([5, 2, 7, 1, 30]), 17)
     assert quotas.sum() == 17 and (quotas >= 1).all() and (quotas <= [5, 2, 7, 1, 30]).all()
 
@@ -168,11 +169,21 @@ def test_diversity_prefers_programs_with_features():
 
 
 def test_diversity_quota_follows_task_size():
-    result = select("diversity", 0.5)
+    result = select("diversity", 25 / 60)
     counts = pd.Series(result.kept).str.split("-").str[0].value_counts()
-    sizes = pd.Series(SIZES)
-    expected = pd.Series(proportional_quotas(sizes.sort_index().to_numpy(), 30), index=sizes.sort_index().index)
+    sizes = pd.Series(SIZES).sort_index()
+    expected = pd.Series(proportional_quotas(sizes.to_numpy(), 25), index=sizes.index)  # no equal remainders
+    assert expected.tolist() == [1, 3, 5, 8, 1, 7]  # t1, t2, t3, t4, t5, t6
     assert counts.reindex(expected.index, fill_value=0).tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("strategy", ["diversity", "latency-spread"])
+def test_equal_tasks_share_the_quota_by_seed(strategy):
+    records = make_records({f"t{i}": 2 for i in range(10)})
+    features = random_features(records)
+    kept = [kept_tasks(select(strategy, 0.25, seed, records=records, features=features)) for seed in range(3)]
+    assert all(len(tasks) == 5 for tasks in kept)  # one program in each of 5 of the 10 tasks
+    assert len({tuple(sorted(tasks)) for tasks in kept}) > 1  # which 5: drawn by the seed, not the task ids
 
 
 def test_latency_spread_keeps_fastest_and_slowest():

@@ -244,18 +244,19 @@ def task_sizes(pool: CandidatePool) -> pd.Series:
     return pool.programs.groupby("task", sort=True).size()
 
 
-def proportional_quotas(sizes: np.ndarray, total: int) -> np.ndarray:
-    """Integer quotas proportional to ``sizes`` summing to ``total`` (largest remainder, ties by position).
+def proportional_quotas(sizes: np.ndarray, total: int, priority: np.ndarray | None = None) -> np.ndarray:
+    """Integer quotas proportional to ``sizes`` summing to ``total`` (largest remainder method).
 
-    Every entry gets at least 1 when ``total >= len(sizes)``, taken from the most over-served entries;
-    no entry exceeds its size.
+    Equal remainders go first to the lowest ``priority`` (default: the position). Every entry gets at
+    least 1 when ``total >= len(sizes)``, taken from the most over-served entries; no entry exceeds its size.
     """
     sizes = np.asarray(sizes, dtype=np.int64)
     if total >= sizes.sum():
         return sizes.copy()
     ideal = total * sizes / sizes.sum()
     quotas = np.floor(ideal).astype(np.int64)
-    order = np.lexsort((np.arange(len(sizes)), -(ideal - quotas)))
+    priority = np.arange(len(sizes)) if priority is None else np.asarray(priority)
+    order = np.lexsort((priority, -(ideal - quotas)))
     quotas[order[: total - quotas.sum()]] += 1
     if total >= len(sizes):
         for empty in np.flatnonzero(quotas == 0):
@@ -426,9 +427,12 @@ def k_center(points: np.ndarray, k: int, priority: np.ndarray) -> np.ndarray:
 
 
 def select_diversity(pool: CandidatePool, target: int, rng: np.random.Generator) -> Selection:
-    """Per task, greedy k-center on standardized features; programs with NaN features come last."""
+    """Per task, greedy k-center on standardized features; programs with NaN features come last.
+
+    Quotas follow task size (:func:`proportional_quotas`, equal remainders in a random task order).
+    """
     sizes = task_sizes(pool)
-    quotas = dict(zip(sizes.index, proportional_quotas(sizes.to_numpy(), target)))
+    quotas = dict(zip(sizes.index, proportional_quotas(sizes.to_numpy(), target, rng.permutation(len(sizes)))))
     priority = rng.permutation(pool.size)
     finite = np.isfinite(pool.features).all(axis=1)
     kept = []
@@ -452,7 +456,7 @@ def spread_ranks(m: int, k: int) -> np.ndarray:
 def select_latency_spread(pool: CandidatePool, target: int, rng: np.random.Generator) -> Selection:
     """Per task, programs at evenly spaced ranks of mean log latency; failed programs only to fill the quota."""
     sizes = task_sizes(pool)
-    quotas = dict(zip(sizes.index, proportional_quotas(sizes.to_numpy(), target)))
+    quotas = dict(zip(sizes.index, proportional_quotas(sizes.to_numpy(), target, rng.permutation(len(sizes)))))
     priority = rng.permutation(pool.size)
     log_latency = pool.programs["log_latency"].to_numpy()
     kept = []
