@@ -106,7 +106,7 @@ class NeuralRanker(CostModel):
             bar.set_postfix(loss=self.history_[-1]["loss"])
         self.network_.to("cpu").eval()
 
-    def _predict(self, inputs: ModelInputs, positions: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    def _predict(self, inputs: ModelInputs, positions: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         device = pick_device(self.device)
         network = self.network_.to(device).eval()
         order = self._inference_order(inputs, positions)
