@@ -40,6 +40,7 @@ CHROMIUM_FLAGS = [
 MIN_FIGURES = {
     "book/notebooks/01_tenset_exploration": 7,
     "book/notebooks/02_split_comparison": 2,
+    "book/notebooks/03_dataset_pruning": 2,
     "book/notebooks/04_attention_cost_model": 7,
 }
 

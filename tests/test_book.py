@@ -20,7 +20,8 @@ SHARED_LOGS = ROOT.parent / "shared" / "tenset-format"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
 DEFAULT_DATASET = ROOT / "data" / "default"
 # Figures each chapter must show (the browser check of the built book uses the same counts).
-MIN_FIGURES = {"01_tenset_exploration": 7, "02_split_comparison": 2, "04_attention_cost_model": 7}
+MIN_FIGURES = {"01_tenset_exploration": 7, "02_split_comparison": 2, "03_dataset_pruning": 2,
+               "04_attention_cost_model": 7}
 
 
 # --- generated documentation and configuration (fast) ----------------------------------------------------

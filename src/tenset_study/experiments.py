@@ -168,15 +168,24 @@ def parse_params(items: list[str] | None) -> dict:
 
 # --- presets and notebook helpers ------------------------------------------------------------------------
 
+#: The pruning strategies of :mod:`tenset_study.pruning`, in the book's order.
+PRUNE_STRATEGIES = ("random", "per-task-cap", "task-cluster", "diversity", "latency-spread", "clean")
+
 #: Named experiment sizes. ``smoke`` is for tests, ``book`` fits ``make book``'s time budget on a 2-core
 #: machine, ``full`` is the experiment as it should be run (a GPU helps).
 PRESETS: dict[str, dict] = {
     "smoke": {"seeds": (0,), "epochs": 1, "hidden": 32, "heads": 4, "rounds": 10, "n_boot": 100,
-              "max_len": 48, "fractions": (0.5, 1.0)},
+              "max_len": 48, "fractions": (0.5, 1.0),
+              "prune_fractions": (0.5,), "prune_seeds": (0,), "prune_epochs": 1,
+              "prune_strategies": ("random", "task-cluster"), "prune_splits": ("by-network",)},
     "book": {"seeds": (0, 1, 2), "epochs": 12, "hidden": 64, "heads": 4, "rounds": 150, "n_boot": 1000,
-             "max_len": 64, "fractions": (0.1, 0.3, 1.0)},
+             "max_len": 64, "fractions": (0.1, 0.3, 1.0),
+             "prune_fractions": (0.45, 0.2), "prune_seeds": (0, 1), "prune_epochs": 3,
+             "prune_strategies": PRUNE_STRATEGIES, "prune_splits": ("by-network", "by-platform")},
     "full": {"seeds": (0, 1, 2, 3, 4), "epochs": 40, "hidden": 256, "heads": 8, "rounds": 1000, "n_boot": 2000,
-             "max_len": 80, "fractions": (0.05, 0.1, 0.2, 0.4, 0.7, 1.0)},
+             "max_len": 80, "fractions": (0.05, 0.1, 0.2, 0.4, 0.7, 1.0),
+             "prune_fractions": (0.8, 0.6, 0.45, 0.3, 0.2, 0.1), "prune_seeds": (0, 1, 2), "prune_epochs": 40,
+             "prune_strategies": PRUNE_STRATEGIES, "prune_splits": ("by-network", "by-platform")},
 }
 
 

@@ -190,3 +190,35 @@ def split_verdict(summary: pd.DataFrame, reference: str = "by-network") -> str:
         if split != reference:
             lines.append(f"{split}: {value:.3f} ({value - ref:+.3f} against {reference}).")
     return "\n".join(lines)
+
+
+def plot_pruning_curves(summary: pd.DataFrame, metric: str = "pca", network: str = "all") -> Figure:
+    """A metric against the share of training programs kept, one line per pruning strategy, one panel per
+    (model variant, platform); the band is the full-data model's bootstrap interval.
+
+    ``summary``: :func:`tenset_study.pruning_study.summarize_curve` rows of one split."""
+    part = summary[(summary["metric"] == metric) & (summary["network"] == network)]
+    variants, platforms = list(dict.fromkeys(part["variant"])), list(dict.fromkeys(part["platform"]))
+    fig, axes = plt.subplots(len(variants), len(platforms), figsize=(3.6 * len(platforms), 3 * len(variants)),
+                             squeeze=False, sharex=True)
+    strategies = [s for s in dict.fromkeys(part["strategy"]) if s != "full"]
+    colors = dict(zip(strategies, sns.color_palette(n_colors=len(strategies))))
+    for (i, variant), (j, platform) in ((a, b) for a in enumerate(variants) for b in enumerate(platforms)):
+        ax = axes[i][j]
+        cell = part[(part["variant"] == variant) & (part["platform"] == platform)]
+        full = cell[cell["strategy"] == "full"]
+        if len(full):
+            ax.axhspan(full["low"].iloc[0], full["high"].iloc[0], color="grey", alpha=0.2)
+            ax.axhline(full["value"].iloc[0], color="grey", lw=1)
+        for strategy in strategies:
+            line = pd.concat([cell[cell["strategy"] == strategy], full]).sort_values("kept_fraction")
+            ax.plot(line["kept_fraction"] * 100, line["value"], marker="o", ms=3, color=colors[strategy],
+                    label=strategy)
+        ax.set_title(f"{variant} / {platform}", fontsize=9)
+        ax.set_xlabel("training programs kept (%)" if i == len(variants) - 1 else "")
+        ax.set_ylabel(METRIC_LABELS.get(metric, metric) if j == 0 else "")
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"{METRIC_LABELS.get(metric, metric)} against data kept (band: full data's 95% interval)")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

@@ -1,0 +1,133 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # How much data a cost model needs
+#
+# Measuring programs is the expensive part of a cost model: TenSet took thousands of machine-hours. The
+# study we reproduce reports that up to 45% of the training data (53% in the journal version) can be
+# removed without losing pairwise comparison accuracy {cite:p}`verma2023transfer,verma2024crossfeature`.
+# Which data can go, by what rule, and does the answer hold on networks and hardware the model never saw?
+#
+# Each strategy of `tenset_study.pruning` keeps a share of the *training* programs (test programs are
+# never candidates); the models are trained on what is kept and tested on the unchanged test records.
+# Keeping everything is the reference (`full`), and its bootstrap interval over tasks is the bar: a
+# pruning "loses nothing" while the mean PCA over seeds stays at or above the interval's low end.
+
+# %% tags=["parameters"]
+dataset = "data/default"  # dataset folder: absolute, or relative to the repository root
+preset = "book"  # experiment size: "smoke" (tests), "book" (fits `make book`), "full"
+models = ["xgb", "ours"]  # a classical baseline and the study's model
+strategies = None  # pruning strategies; None: the preset's (book, full: all six; smoke: two)
+splits = None  # None: the preset's (book, full: "by-network" and "by-platform", unseen networks and hardware)
+results_dir = "results"  # where the results table is written (relative to the repository root)
+
+# %% [markdown]
+# The next cell checks the parameters and opens the dataset; a wrong value stops it here with a message.
+
+# %%
+from tenset_study import context, experiments, explore, pruning, pruning_study, report
+
+ds = explore.open_dataset(dataset, parameter="dataset")
+settings = experiments.resolve_preset(preset)
+models = experiments.check_model_names(models)
+strategies = pruning_study.check_strategies(list(strategies or settings["prune_strategies"]))
+splits = experiments.check_split_names(list(splits or settings["prune_splits"]))
+fractions = pruning_study.check_fractions(list(settings["prune_fractions"]))
+explore.setup_notebook()
+{"strategies": strategies, "splits": splits,
+ **{k: settings[k] for k in ("prune_fractions", "prune_seeds", "prune_epochs", "hidden", "rounds", "n_boot")}}
+
+# %% [markdown]
+# The strategies:
+
+# %%
+import pandas as pd
+
+pd.DataFrame({"keeps": pruning.DESCRIPTIONS}).loc[strategies]
+
+# %% [markdown]
+# ## What cleaning alone removes
+#
+# Programs that failed on every platform teach a ranking model nothing, and programs that lower to the
+# same code (identical per-store features) are the same data point twice.
+
+# %%
+from tenset_study.records import load_records
+
+ds, records, inputs, links = experiments.prepare(ds, models + ["xgb"], max_len=settings["max_len"])
+with_failures = load_records(ds, keep_failed=True)
+pruning.clean_report(with_failures, features=pruning_study.program_features(inputs, with_failures["program"]))
+
+# %% [markdown]
+# ## The pruning grid
+#
+# Every strategy at every kept fraction of the preset, with every seed of the preset, for each model, on
+# each split. The models are trained with the preset's `prune_epochs` (neural models), the same for every
+# strategy and for the `full` reference, so that the comparison is fair within this chapter.
+
+# %%
+workload = context.workload_features(ds.to_pandas("tasks"))
+curves = {}
+for split in pruning_study.pruning_splits(splits, records, links):
+    specs = pruning_study.pruning_specs(models, settings, split.name)
+    curves[split.name] = pruning_study.pruning_curve(
+        specs, inputs, split, links, strategies, fractions, seeds=settings["prune_seeds"], workload=workload,
+        n_boot=settings["n_boot"], progress=False)
+curve = pd.concat(curves.values(), ignore_index=True)
+summary = pruning_study.summarize_curve(curve)
+path = experiments.write_summary(summary, results_dir, "pruning.csv")
+print(path)
+
+# %% [markdown]
+# ## PCA against the data kept
+#
+# One panel per model and platform; the grey band is the full-data model's interval.
+
+# %%
+for split_name in curves:
+    display(report.plot_pruning_curves(summary[summary["split"] == split_name], "pca"))  # noqa: F821
+
+# %% [markdown]
+# Top-5 (the best program of a task found among the model's five favourites) on held-out networks:
+
+# %%
+report.plot_pruning_curves(summary[summary["split"] == next(iter(curves))], "top5")
+
+# %% [markdown]
+# ## How far each strategy prunes without loss
+#
+# Per model, platform and strategy: the smallest share kept whose mean PCA stays within the full-data
+# interval, so `pruned` is the largest share of training programs removed "for free" at the fractions
+# this preset tries.
+
+# %%
+verdicts = pd.concat({s: pruning_study.pruning_verdict(summary[summary["split"] == s]) for s in curves},
+                     names=["split"]).reset_index(level=0)
+verdicts.pivot_table(index=["split", "variant", "strategy"], columns="platform", values="pruned").round(2)
+
+# %% [markdown]
+# ## Training time saved
+
+# %%
+pruning_study.training_time(curve)
+
+# %% [markdown]
+# ## Recommendation
+#
+# Computed from the table above: the strategy that prunes the most without loss, on average over models,
+# platforms and splits.
+
+# %%
+print(pruning_study.recommendation(verdicts))
