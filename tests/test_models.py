@@ -94,6 +94,7 @@ def test_fit_predict_save_load(name: str, prepared, tmp_path: Path) -> None:
     assert scores.shape == (len(split.test),) and np.isfinite(scores).all()
     assert model.metadata["model"] == name and model.metadata["train_records"] == len(split.train)
     assert set(model.metadata["platforms"]) == set(records.iloc[split.train]["platform"])
+    assert model.metadata["max_len"] == inputs.tokens.shape[1] == 32, "the token length a model needs travels with it"
     path = model.save(tmp_path / f"{name}.model")
     assert json.loads(path.with_suffix(".model.json").read_text())["model"] == name
     again = models.CostModel.load(path)

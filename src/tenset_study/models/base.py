@@ -51,7 +51,9 @@ class CostModel:
             "model": self.name, "format": MODEL_FORMAT, "params": self.params(),
             "platforms": sorted(records["platform"].unique()), "kinds": sorted(records["kind"].unique()),
             "train_records": int(len(train)), "train_tasks": int(records["task"].nunique()),
-            "feature_versions": dict(inputs.versions), "fit_seconds": time.perf_counter() - start,
+            "feature_versions": dict(inputs.versions),
+            "max_len": int(inputs.tokens.shape[1]) if inputs.tokens is not None else None,
+            "fit_seconds": time.perf_counter() - start,
             "fitted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         return self
