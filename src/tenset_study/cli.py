@@ -71,6 +71,12 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from .tuning import run_tune_command
+
+    return run_tune_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tenset-study", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -116,6 +122,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="processes extracting per-store features")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_prune)
+
+    p = sub.add_parser("tune", help="tune a zoo network with MetaSchedule (all tasks), compile it, time it end to end")
+    p.add_argument("network", help="zoo network name, e.g. resnet_18-b1-224 (tenset-study networks)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--target", default=None, help="TVM target as JSON (default: this CPU)")
+    where.add_argument("--gpu", default=None, metavar="ARCH", help="tune for the CUDA GPU with this arch, e.g. sm_90")
+    p.add_argument("--trials", type=int, required=True, help="global budget of measured programs")
+    p.add_argument("--work-dir", type=Path, required=True, help="folder for the MetaSchedule database, logs, results")
+    p.add_argument("--cost-model", default="xgb",
+                   help="xgb, random (MetaSchedule's) or the path of a model saved by `tenset-study train`")
+    p.add_argument("--platform", default=None, help="platforms row (id) whose hardware features our model gets "
+                   "(default: read off this machine); needs --platform-dataset")
+    p.add_argument("--platform-dataset", type=Path, default=None, help="dataset holding the --platform row")
+    p.add_argument("--no-online", action="store_true", help="our model: keep the pretrained model (no online updates)")
+    p.add_argument("--trials-per-task", type=int, default=None)
+    p.add_argument("--num-trials-per-iter", type=int, default=64)
+    p.add_argument("--layout", choices=["NCHW", "NHWC"], default="NCHW")
+    p.add_argument("--number", type=int, default=None, help="runner: runs per repeat (default 1)")
+    p.add_argument("--repeat", type=int, default=None, help="runner: repeats per program (default 5)")
+    p.add_argument("--min-repeat-ms", type=int, default=None, help="runner: minimum ms per repeat (default 20)")
+    p.add_argument("--builder-workers", type=int, default=None)
+    p.add_argument("--population", type=int, default=None, help="evolutionary search population (default 512)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--time-repeat", type=int, default=30, help="end-to-end timing: repeats")
+    p.add_argument("--time-min-repeat-ms", type=int, default=100, help="end-to-end timing: minimum ms per repeat")
+    p.add_argument("--no-time", action="store_true", help="tune only (no compile, no end-to-end timing)")
+    p.add_argument("--overwrite", action="store_true", help="replace a database already in --work-dir")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_tune)
 
     p = sub.add_parser("summary", help="row counts of a dataset and a consistency check")
     p.add_argument("dataset", type=Path)
