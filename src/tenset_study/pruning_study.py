@@ -180,7 +180,7 @@ def pruning_verdict(summary: pd.DataFrame, metric: str = "pca", network: str = "
 def training_time(curve: pd.DataFrame) -> pd.DataFrame:
     """Mean training seconds (pruning included) per model variant and kept fraction, over strategies and seeds,
     with the share of the full-data training time it is."""
-    runs = curve.drop_duplicates(["strategy", "fraction", "seed", "variant"]).assign(
+    runs = curve.drop_duplicates(["split", "strategy", "fraction", "seed", "variant"]).assign(
         seconds=lambda f: f["fit_s"] + f["prune_s"])
     table = runs.groupby(["variant", "fraction"])["seconds"].mean().unstack(0).sort_index(ascending=False)
     return pd.concat({"seconds": table, "share of full": table / table.loc[1.0]}, axis=1).round(3)
