@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import small_cpu_inputs
 from tenset_study import tvm_setup
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATASET = ROOT / "data" / "default"
 NETWORK = "dcgan-b1-16"  # the smallest zoo variant: 6 tasks (4 transposed convolutions, a dense, a reshape)
 N_TASKS = 6
 CPU = {"kind": "llvm", "num-cores": 2}
@@ -42,20 +42,10 @@ def tuned_random(tmp_path_factory):
 
 def _tiny_model(name: str):
     """A tiny fitted model on six CPU tasks of data/default (as tests/test_tuning_model.py trains them)."""
-    if not (DEFAULT_DATASET / "dataset.json").exists():
-        pytest.skip("data/default is not present")
-    from tenset_study import models, records
-    from tenset_study.dataset import Dataset
-    from tenset_study.models.inputs import build_inputs
+    from tenset_study import models
 
-    tvm_setup.prepare_tvm("cpu")
-    ds = Dataset.open(DEFAULT_DATASET)
-    recs = records.load_records(ds)
-    cpu = recs[recs["kind"] == "cpu"]
-    tasks = sorted(cpu["task"].unique())[:6]
-    sub = cpu[cpu["task"].isin(tasks)].reset_index(drop=True)
     families = ("perstore",) if name == "xgb" else ("tokens", "context")
-    inputs = build_inputs(ds, sub, families=families, max_len=32)
+    _, sub, inputs = small_cpu_inputs(families, max_len=32)
     params = {"xgb": {"rounds": 10, "threads": 1},
               "ours": {"epochs": 1, "hidden": 16, "heads": 2, "device": "cpu"}}[name]
     model = models.create(name, seed=0, **params).fit(inputs, np.arange(len(sub)))

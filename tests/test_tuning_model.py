@@ -12,11 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import small_cpu_inputs
 from tenset_study import models, tvm_setup
 from tenset_study.models.base import CostModel
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATASET = ROOT / "data" / "default"
 MAX_LEN = 32
 TINY = {"xgb": {"rounds": 10, "threads": 1}, "mlp": {"epochs": 1, "hidden": 16, "device": "cpu"},
         "tlp": {"epochs": 1, "hidden": 16, "heads": 2, "device": "cpu"},
@@ -26,19 +25,7 @@ TINY = {"xgb": {"rounds": 10, "threads": 1}, "mlp": {"epochs": 1, "hidden": 16, 
 @pytest.fixture(scope="module")
 def trained():
     """Six CPU tasks of data/default, their inputs, one tiny fitted model per kind."""
-    if not (DEFAULT_DATASET / "dataset.json").exists():
-        pytest.skip("data/default is not present")
-    from tenset_study import records
-    from tenset_study.dataset import Dataset
-    from tenset_study.models.inputs import build_inputs
-
-    tvm_setup.prepare_tvm("cpu")
-    ds = Dataset.open(DEFAULT_DATASET)
-    recs = records.load_records(ds)
-    cpu = recs[recs["kind"] == "cpu"]
-    tasks = sorted(cpu["task"].unique())[:6]
-    sub = cpu[cpu["task"].isin(tasks)].reset_index(drop=True)
-    inputs = build_inputs(ds, sub, families=("tokens", "perstore", "context"), max_len=MAX_LEN)
+    ds, sub, inputs = small_cpu_inputs(("tokens", "perstore", "context"), max_len=MAX_LEN)
     positions = np.arange(len(sub))
     fitted = {name: models.create(name, seed=0, **TINY[name]).fit(inputs, positions) for name in TINY}
     return {"ds": ds, "records": sub, "inputs": inputs, "models": fitted}
