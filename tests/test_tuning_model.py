@@ -118,13 +118,13 @@ def test_predict_scores_every_candidate_in_model_order(trained, dataset_candidat
 def test_labels_count_failed_runs_as_worst() -> None:
     from types import SimpleNamespace
 
-    from tenset_study.tuning_model import _latency, normalized_labels
+    from tenset_study.tuning_model import normalized_labels, result_latency
 
     ok = SimpleNamespace(run_secs=[2e-3, 4e-3], error_msg=None)
-    assert _latency(ok) == pytest.approx(3e-3)
-    assert _latency(SimpleNamespace(run_secs=None, error_msg="build failed")) is None
-    assert _latency(SimpleNamespace(run_secs=[1e10], error_msg=None)) is None, "MetaSchedule's failure sentinel"
-    assert _latency(SimpleNamespace(run_secs=[], error_msg=None)) is None
+    assert result_latency(ok) == pytest.approx(3e-3)
+    assert result_latency(SimpleNamespace(run_secs=None, error_msg="build failed")) is None
+    assert result_latency(SimpleNamespace(run_secs=[1e10], error_msg=None)) is None, "MetaSchedule's failure sentinel"
+    assert result_latency(SimpleNamespace(run_secs=[], error_msg=None)) is None
     np.testing.assert_allclose(normalized_labels([2.0, None, 1.0, 4.0]), [0.5, 0.0, 1.0, 0.25])
     np.testing.assert_array_equal(normalized_labels([None, None]), [0.0, 0.0])
 

@@ -104,13 +104,15 @@ def run_experiment(specs: list[ModelSpec], inputs: ModelInputs, split: Split, ne
     return pd.concat(rows, ignore_index=True)[RESULT_COLUMNS]
 
 
-def summarize_seeds(*results: pd.DataFrame) -> pd.DataFrame:
+def summarize_seeds(*results: pd.DataFrame, by: tuple[str, ...] = (), means: tuple[str, ...] = ()) -> pd.DataFrame:
     """Fold seeds: mean value, its standard deviation over seeds, and the mean bootstrap interval over tasks
-    (several result tables are concatenated first)."""
+    (several result tables are concatenated first). ``by``: further key columns in front of the usual ones;
+    ``means``: further columns averaged over the seeds."""
     results = pd.concat(results, ignore_index=True) if len(results) > 1 else results[0]
-    keys = ["model", "variant", "scope", "split", "platform", "network", "metric"]
+    keys = [*by, "model", "variant", "scope", "split", "platform", "network", "metric"]
     summary = results.groupby(keys, sort=False).agg(
         value=("value", "mean"), seed_std=("value", "std"), low=("low", "mean"), high=("high", "mean"),
+        **{column: (column, "mean") for column in means},
         seeds=("seed", "nunique"), tasks=("tasks", "max"),
     ).reset_index()
     summary["seed_std"] = summary["seed_std"].fillna(0.0)

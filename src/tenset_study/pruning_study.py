@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import pruning
-from .experiments import ModelSpec, RunTiming, run_experiment
+from .experiments import ModelSpec, RunTiming, run_experiment, summarize_seeds
 from .models.inputs import ModelInputs
 from .splits import Split
 
@@ -143,15 +143,7 @@ def pruning_curve(specs: list[ModelSpec], inputs: ModelInputs, split: Split, net
 def summarize_curve(curve: pd.DataFrame) -> pd.DataFrame:
     """Fold seeds per (strategy, fraction, model, platform, network, metric): mean value, its standard
     deviation over seeds, the mean bootstrap interval, the mean kept fraction and training records."""
-    keys = ["strategy", "fraction", "model", "variant", "scope", "split", "platform", "network", "metric"]
-    summary = curve.groupby(keys, sort=False).agg(
-        value=("value", "mean"), seed_std=("value", "std"), low=("low", "mean"), high=("high", "mean"),
-        kept_fraction=("kept_fraction", "mean"), train_records=("train_records", "mean"),
-        seeds=("seed", "nunique"), tasks=("tasks", "max"),
-    ).reset_index()
-    summary["seed_std"] = summary["seed_std"].fillna(0.0)
-    return summary
-
+    return summarize_seeds(curve, by=("strategy", "fraction"), means=("kept_fraction", "train_records"))
 
 def pruning_verdict(summary: pd.DataFrame, metric: str = "pca", network: str = "all") -> pd.DataFrame:
     """Per model, platform and strategy: the smallest kept fraction whose mean ``metric`` stays at or above

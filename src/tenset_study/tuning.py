@@ -65,13 +65,12 @@ from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
 
 from . import tvm_setup
 from .measure import MeasureSettings
+from .tuning_model import result_latency, run_latency
 
 WORKLOAD_FILE = "database_workload.json"
 RECORD_FILE = "database_tuning_record.json"
 RESULT_FILE = "tuning_result.json"
 TIMELINE_FILE = "tuning_timeline.json"
-#: MetaSchedule writes 1e10 s for a failed build or run.
-FAILED_RUN_S = 1e9
 #: Runner settings of tuning runs: the dataset's (``MeasureSettings``' defaults), shared libraries linked in
 #: the build workers.
 DEFAULT_SETTINGS = MeasureSettings()
@@ -280,7 +279,7 @@ class _Timeline(PyMeasureCallback):
 
     def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results) -> None:
         name = self.names[int(task_id)]
-        latencies = [_result_latency(r) for r in runner_results]
+        latencies = [result_latency(r) for r in runner_results]
         valid = [v for v in latencies if v is not None]
         if valid:
             self.best[name] = min(self.best.get(name, math.inf), min(valid))
@@ -292,23 +291,6 @@ class _Timeline(PyMeasureCallback):
             estimate = sum(w * self.best[n] for n, w in self.all_weights.items() if n in self.best)
             self.bar.set_postfix_str(f"{covered}/{len(self.all_weights)} tasks, est. {estimate * 1e3:.3f} ms"
                                      + ("" if covered == len(self.all_weights) else " (partial)"))
-
-
-def _result_latency(result) -> float | None:
-    if getattr(result, "error_msg", None):
-        return None
-    return _latency(getattr(result, "run_secs", None))
-
-
-def _latency(run_secs) -> float | None:
-    """Mean of a record's repeats in seconds; None for a failed or missing measurement."""
-    if not run_secs:
-        return None
-    values = [float(getattr(s, "value", s)) for s in run_secs]
-    mean = float(np.mean(values))
-    if not math.isfinite(mean) or mean <= 0 or mean >= FAILED_RUN_S:
-        return None
-    return mean
 
 
 # --- tuning -------------------------------------------------------------------------------------------------
@@ -574,7 +556,7 @@ def read_database(work_dir: str | os.PathLike) -> tuple[list[str], pd.DataFrame]
     rows = []
     for line in _lines(paths[1]):
         index, record = json.loads(line)
-        latency = _latency(record[1] if len(record) > 1 else None)
+        latency = run_latency(record[1] if len(record) > 1 else None)
         rows.append({"workload": int(index), "workload_shash": shashes[int(index)],
                      "latency_s": np.nan if latency is None else latency})
     frame = pd.DataFrame(rows, columns=["workload", "workload_shash", "latency_s"])

@@ -189,15 +189,19 @@ def workload_vector(row: dict) -> np.ndarray:
     return np.nan_to_num(frame.to_numpy(np.float32)[0])
 
 
-def _latency(result) -> float | None:
+def result_latency(result) -> float | None:
     """Mean of a ``RunnerResult``'s repeats in seconds; None for a failed run."""
     if result is None or getattr(result, "error_msg", None):
         return None
-    secs = getattr(result, "run_secs", None)
-    if not secs:
+    return run_latency(getattr(result, "run_secs", None))
+
+
+def run_latency(run_secs) -> float | None:
+    """Mean of MetaSchedule run seconds (floats or ``FloatImm``); None when missing, non-finite, not positive
+    or MetaSchedule's failure sentinel (1e10 s)."""
+    if not run_secs:
         return None
-    values = [float(getattr(s, "value", s)) for s in secs]
-    mean = float(np.mean(values))
+    mean = float(np.mean([float(getattr(s, "value", s)) for s in run_secs]))
     if not math.isfinite(mean) or mean <= 0 or mean >= FAILED_LATENCY_S:
         return None
     return mean
@@ -316,7 +320,7 @@ class ProjectCostModel(PyCostModel):
                 online.lengths.append(features["lengths"])
             if features.get("perstore") is not None:
                 online.perstore.append(features["perstore"])
-            online.latencies.extend(_latency(r) for r in results)
+            online.latencies.extend(result_latency(r) for r in results)
             if self.online and self.online_records() >= self.min_online:
                 train_start = time.perf_counter()
                 self._learn()

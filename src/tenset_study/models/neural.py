@@ -117,7 +117,7 @@ class NeuralRanker(CostModel):
                 out.append(network(*self._tensors(inputs, chunk, device)).float().cpu().numpy())
         self.network_.to("cpu")
         scores = np.empty(len(positions), dtype=np.float32)
-        scores[order] = np.concatenate(out) if out else scores[:0]
+        scores[order] = np.concatenate(out)
         return scores
 
     def _inference_order(self, inputs: ModelInputs, positions: np.ndarray) -> np.ndarray:
