@@ -148,8 +148,33 @@ def split_claim(summary: pd.DataFrame, source: str = "split_comparison.csv", ref
 
 # --- the table -------------------------------------------------------------------------------------------
 
-def _read(results_dir: Path, name: str) -> pd.DataFrame | None:
-    path = results_dir / name
+def results_folder(path: str | os.PathLike, parameter: str = "results_dir") -> Path:
+    """The results folder (relative paths: to the repository root). It may not exist yet (no chapter has
+    written to it); a path that exists but is not a folder is a ParameterError."""
+    from .explore import ParameterError, resolve_path
+
+    folder = resolve_path(path)
+    if folder.exists() and not folder.is_dir():
+        raise ParameterError(f"parameter {parameter!r} = {str(path)!r}: {folder} is not a folder")
+    return folder
+
+
+def describe_results(results_dir: Path) -> str:
+    """Which result tables the folder holds, and when each was last written."""
+    import time
+
+    tables = sorted(results_dir.glob("*.csv")) if results_dir.is_dir() else []
+    if not tables:
+        return f"{results_dir}: no result tables yet; run the chapters before this one"
+    lines = [f"{results_dir}:"] + [
+        f"  {t.name} (written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(t.stat().st_mtime))})"
+        for t in tables]
+    return "\n".join(lines)
+
+
+def read_table(results_dir: str | os.PathLike, name: str) -> pd.DataFrame | None:
+    """A chapter's results table, or None when that chapter has not written it."""
+    path = Path(results_dir) / name
     return pd.read_csv(path) if path.exists() else None
 
 
@@ -157,11 +182,31 @@ def claims_table(results_dir: str | os.PathLike) -> pd.DataFrame:
     """Every claim with its verdict, read from the chapters' CSVs under ``results_dir``."""
     results_dir = Path(results_dir)
     claims = []
-    split = _read(results_dir, "split_comparison.csv")
+    split = read_table(results_dir, "split_comparison.csv")
     claims.append(split_claim(split) if split is not None else
                   _not_run("split comparison", "split choice matters", results_dir / "split_comparison.csv",
                            "notebook 02"))
-    pruning = _read(results_dir, "pruning.csv")
+    pruning = read_table(results_dir, "pruning.csv")
     claims.append(pruning_claim(pruning) if pruning is not None else
                   _not_run("pruning", _paper_pruning(), results_dir / "pruning.csv", "notebook 03"))
     return pd.DataFrame([c.as_dict() for c in claims])
+
+
+def plot_pruning_claim(best: pd.DataFrame):
+    """Bars: every strategy's mean share pruned without loss, per split, beside the paper's 45% and 53%."""
+    import matplotlib.pyplot as plt
+
+    splits = list(dict.fromkeys(best["split"]))
+    fig, axes = plt.subplots(1, len(splits), figsize=(3.6 * len(splits), 3.4), sharey=True, squeeze=False)
+    for ax, split in zip(axes[0], splits):
+        part = best[best["split"] == split].sort_values("pruned")
+        ax.barh(part["strategy"], part["pruned"], color="#4c72b0")
+        for share, style in zip(PAPER_PRUNED, ("--", ":")):
+            ax.axvline(share, color="black", linestyle=style, linewidth=1)
+        ax.set_xlim(0, 1)
+        ax.set_title(split)
+        ax.set_xlabel("share pruned without a PCA loss")
+    axes[0][0].text(PAPER_PRUNED[1], -0.9, " paper: 45% / 53%", fontsize=8, va="bottom")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

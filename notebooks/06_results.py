@@ -1,0 +1,75 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Results against the paper
+#
+# The study we reproduce {cite:p}`verma2023transfer,verma2024crossfeature` states its results in two
+# abstracts; the full texts were not available to us. This chapter sets each claim beside the figure this
+# book measured, and gives a verdict: *reproduced*, *partly*, or *not reproduced*. How a claim is measured
+# (which split, which bar counts as "no loss", which budget) is our reading of the abstract, and the
+# `basis` column says what it is.
+#
+# Nothing here is typed by hand. Every number is read from the tables that the earlier chapters wrote to
+# `results/` (a chapter that has not run shows up as *not run*), and every verdict is computed by
+# `tenset_study.claims`, so a reader who re-runs the chapters on their own hardware gets their own verdicts.
+
+# %% tags=["parameters"]
+dataset = "data/default"  # the dataset the chapters ran on (shown for provenance)
+results_dir = "results"  # where the chapters wrote their tables (relative to the repository root)
+
+# %% [markdown]
+# The next cell checks the parameters; a wrong value stops it here with a message.
+
+# %%
+from tenset_study import claims, explore
+
+ds = explore.open_dataset(dataset, parameter="dataset")
+results = claims.results_folder(results_dir, parameter="results_dir")
+explore.setup_notebook()
+print(explore.describe_dataset(ds))
+print(claims.describe_results(results))
+
+# %% [markdown]
+# ## The verdicts
+
+# %%
+table = claims.claims_table(results)
+explore.styled(table.set_index("claim"))
+
+# %% [markdown]
+# ## Split comparison
+#
+# How much each split that lets test tasks into training flatters a model, against the split that holds
+# whole networks out (PCA, mean over platforms; `separated` is the share of platforms where the two
+# bootstrap intervals do not overlap). Details in {doc}`02_split_comparison`.
+
+# %%
+split_table = claims.read_table(results, "split_comparison.csv")
+claims.split_flattery(split_table) if split_table is not None else "notebook 02 has not run"
+
+# %% [markdown]
+# ## Pruning
+#
+# Per split, every strategy's share of training programs removed while PCA stays within the full-data
+# interval, averaged over models and platforms (`pruned_min`: the least over them). Details in
+# {doc}`03_dataset_pruning`.
+
+# %%
+pruning_table = claims.read_table(results, "pruning.csv")
+best = claims.best_pruning(pruning_table) if pruning_table is not None else None
+best if best is not None else "notebook 03 has not run"
+
+# %%
+claims.plot_pruning_claim(best) if best is not None else None
