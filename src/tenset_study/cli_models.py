@@ -1,8 +1,9 @@
-"""The ``train``, ``evaluate`` and ``experiment`` commands (cost models without the notebooks)."""
+"""The ``train``, ``evaluate``, ``experiment`` and ``features`` commands (cost models without the notebooks)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 
@@ -32,6 +33,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .models import create
 
     params = experiments.parse_params(args.param)
+    if args.stream:
+        return _train_streaming(args, params)
     _, records, inputs, links = experiments.prepare(args.dataset, [args.model], args.platforms, args.max_len,
                                                      args.workers, progress=True)
     split = _split(args, records, links)
@@ -41,6 +44,35 @@ def cmd_train(args: argparse.Namespace) -> int:
     path = model.save(args.out)
     print(f"trained {args.model} on {len(split.train)} records ({', '.join(model.metadata['platforms'])}) "
           f"in {model.metadata['fit_seconds']:.1f} s -> {path}")
+    return 0
+
+
+def _train_streaming(args: argparse.Namespace, params: dict) -> int:
+    """``train --stream``: train from the dataset's feature store shard by shard (several ranks under torchrun)."""
+    from .streaming import train_stream
+
+    model = train_stream(args.dataset, args.model, args.out, params=params, seed=args.seed, store_dir=args.store,
+                         max_len=args.max_len, split=args.split, split_seed=args.split_seed,
+                         test_fraction=args.test_fraction, test_networks=args.test_networks,
+                         test_platform=args.test_platform, test_ops=args.test_ops, loader_workers=args.loader_workers,
+                         shuffle_shards=args.shuffle_shards)
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun every rank returns here; rank 0 reports
+        seen = sum(row["records"] for row in model.history_)
+        print(f"trained {args.model} by streaming {model.metadata['train_records']} records "
+              f"({model.metadata['stream']['shards']} shards, {model.metadata['stream']['world_size']} rank(s); "
+              f"{seen} records seen in {len(model.history_)} epochs on this rank) "
+              f"in {model.metadata['fit_seconds']:.1f} s -> {args.out}")
+    return 0
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    from .feature_store import build_feature_store
+
+    store = build_feature_store(args.dataset, args.out, max_len=args.max_len, shard_programs=args.shard_programs,
+                                bucket_rows=args.bucket_rows, progress=True)
+    manifest = store.manifest
+    print(f"feature store {store.root}: {manifest['programs']} programs, {manifest['records']} records "
+          f"in {len(manifest['shards'])} shards (max_len {store.max_len})")
     return 0
 
 
@@ -99,7 +131,23 @@ def add_model_commands(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--param", nargs="*", metavar="KEY=VALUE", help="hyperparameters, e.g. epochs=10 hidden=128")
     p.add_argument("--out", type=Path, required=True, help="where to save the model (a .json metadata file is written beside it)")
+    p.add_argument("--stream", action="store_true",
+                   help="train tlp or ours from an on-disk feature store, shard by shard (bounded memory; "
+                        "several GPUs or processes under torchrun --nproc_per_node=N)")
+    p.add_argument("--store", type=Path, default=None,
+                   help="the feature store (--stream; built or updated first; default: in the dataset's feature cache)")
+    p.add_argument("--loader-workers", type=int, default=0, help="DataLoader processes reading shards (--stream)")
+    p.add_argument("--shuffle-shards", type=int, default=2, help="shards mixed in the shuffle buffer (--stream)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("features", help="build or update a dataset's feature store for train --stream")
+    p.add_argument("--dataset", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="the store's folder")
+    p.add_argument("--max-len", type=int, default=64, help="schedule steps kept per program (crop/pad)")
+    p.add_argument("--shard-programs", type=int, default=None,
+                   help="programs per feature shard (bounds memory; default: the existing store's, else 4096)")
+    p.add_argument("--bucket-rows", type=int, default=500_000, help="rows per bucket of the measurement join")
+    p.set_defaults(func=cmd_features)
 
     p = sub.add_parser("evaluate", help="score a saved model on a split's test records (PCA, top-1, top-5)")
     add_split_arguments(p)

@@ -47,16 +47,22 @@ class CostModel:
         start = time.perf_counter()
         self._fit(inputs, train, valid)
         records = inputs.records.iloc[train]
-        self.metadata = {
+        self.metadata = self._training_metadata(
+            records, inputs.versions, int(inputs.tokens.shape[1]) if inputs.tokens is not None else None,
+            time.perf_counter() - start)
+        return self
+
+    def _training_metadata(self, records, versions: dict, max_len: int | None, seconds: float) -> dict:
+        """``metadata`` after training on ``records`` (a frame with ``platform``, ``kind``, ``task`` and, when
+        rows stand for several records, ``records``)."""
+        count = int(records["records"].sum()) if "records" in records else int(len(records))
+        return {
             "model": self.name, "format": MODEL_FORMAT, "params": self.params(),
             "platforms": sorted(records["platform"].unique()), "kinds": sorted(records["kind"].unique()),
-            "train_records": int(len(train)), "train_tasks": int(records["task"].nunique()),
-            "feature_versions": dict(inputs.versions),
-            "max_len": int(inputs.tokens.shape[1]) if inputs.tokens is not None else None,
-            "fit_seconds": time.perf_counter() - start,
+            "train_records": count, "train_tasks": int(records["task"].nunique()),
+            "feature_versions": dict(versions), "max_len": max_len, "fit_seconds": seconds,
             "fitted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        return self
 
     def predict(self, inputs: ModelInputs, positions: np.ndarray) -> np.ndarray:
         """Scores (higher = predicted faster) of the records at ``positions``."""

@@ -78,33 +78,68 @@ class NeuralRanker(CostModel):
 
     def _train_epochs(self, inputs: ModelInputs, train: np.ndarray, epochs: int, lr: float,
                       rng: np.random.Generator, desc: str) -> None:
-        """Epochs of shuffled group lists through ``self.network_`` (Adam, LambdaRank); ends on the CPU, in eval mode."""
-        from tqdm import tqdm
+        """Epochs of shuffled group lists of the in-memory records at ``train`` (see :meth:`_run_epochs`)."""
+        labels = inputs.records["label"].to_numpy(np.float32)
 
-        device = pick_device(self.device)
-        self.network_ = self.network_.to(device)
-        optimizer = torch.optim.Adam(self.network_.parameters(), lr=lr, weight_decay=self.weight_decay)
-        labels = torch.as_tensor(inputs.records["label"].to_numpy(np.float32))
-        bar = tqdm(range(epochs), desc=desc, unit="epoch", disable=not self.progress)
-        for epoch in bar:
-            start, losses, seen = time.perf_counter(), [], 0
-            self.network_.train()
+        def batches(epoch: int, device: torch.device):
             lists = group_lists(inputs.groups, train, self.list_size, rng)
             for positions, mask in list_batches(lists, self.lists_per_batch, self.list_size):
                 flat = positions.reshape(-1)
-                scores = self.network_(*self._tensors(inputs, flat, device)).reshape(positions.shape)
-                batch_labels = labels[flat].reshape(positions.shape).to(device)
-                loss = lambdarank_loss(scores, batch_labels, torch.as_tensor(mask, device=device))
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                losses.append(float(loss.detach()))
-                seen += int(mask.sum())
+                yield self._tensors(inputs, flat, device), labels[flat].reshape(positions.shape), mask
+
+        self._run_epochs(batches, epochs, lr, desc)
+
+    def _run_epochs(self, batches, epochs: int, lr: float, desc: str, device: torch.device | None = None,
+                    wrap=None) -> None:
+        """The training loop both the in-memory and the streaming path use: Adam over ``self.network_``,
+        one :meth:`_train_step` per batch, a ``history_`` row per epoch; ends on the CPU, in eval mode.
+
+        ``batches(epoch, device)`` yields ``(network arguments, labels [B, N], mask [B, N])``; ``device``
+        defaults to :func:`pick_device` of the model's ``device``; ``wrap`` (e.g. DistributedDataParallel)
+        wraps the network for training, its parameters being the network's own.
+        """
+        from tqdm import tqdm
+
+        device = device or pick_device(self.device)
+        self.network_ = self.network_.to(device)
+        network = wrap(self.network_) if wrap else self.network_
+        optimizer = torch.optim.Adam(network.parameters(), lr=lr, weight_decay=self.weight_decay)
+        bar = tqdm(range(epochs), desc=desc, unit="epoch", disable=not self.progress)
+        for epoch in bar:
+            start, losses, seen = time.perf_counter(), [], 0
+            network.train()
+            for args, labels, mask in batches(epoch, device):
+                loss, count = self._train_step(network, optimizer, args, labels, mask, device)
+                losses.append(loss)
+                seen += count
             seconds = time.perf_counter() - start
             self.history_.append({"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
                                   "records": seen, "seconds": seconds})
             bar.set_postfix(loss=self.history_[-1]["loss"])
         self.network_.to("cpu").eval()
+
+    @staticmethod
+    def _train_step(network: nn.Module, optimizer: torch.optim.Optimizer, args: tuple, labels, mask,
+                    device: torch.device) -> tuple[float, int]:
+        """One LambdaRank step on a batch of lists; returns the loss and the number of real records."""
+        mask = torch.as_tensor(mask, device=device)
+        scores = network(*args).reshape(mask.shape)
+        loss = lambdarank_loss(scores, torch.as_tensor(labels, device=device), mask)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach()), int(mask.sum())
+
+    def fit_stream(self, stream, **kwargs) -> "NeuralRanker":
+        """Train from a :class:`~tenset_study.streaming.RankingStream` (records read shard by shard from a
+        feature store) instead of in-memory inputs; see :func:`tenset_study.streaming.fit_stream`."""
+        from ..streaming import fit_stream
+
+        return fit_stream(self, stream, **kwargs)
+
+    def _stream_args(self, batch: dict, device: torch.device) -> tuple:
+        """The network's arguments from a stream batch (models that can stream override this)."""
+        raise NotImplementedError(f"{self.name}: cannot be trained from a stream")
 
     def _predict(self, inputs: ModelInputs, positions: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         device = pick_device(self.device)
@@ -250,12 +285,22 @@ class AttentionModel(NeuralRanker):
 
     def _make_network(self, inputs: ModelInputs, train: np.ndarray) -> nn.Module:
         tokens, _ = inputs.tokens_of(train[:1])
+        return self._network_for_widths(tokens.shape[2], inputs.hardware.shape[1], inputs.workload.shape[1])
+
+    def _network_for_widths(self, token_width: int, hardware_width: int, workload_width: int) -> nn.Module:
+        """A new network (and ``dims_``) for inputs of these widths; context widths count only when used."""
         self.dims_ = {
-            "token_width": tokens.shape[2],
-            "hardware_width": inputs.hardware.shape[1] if self.use_hardware else 0,
-            "workload_width": inputs.workload.shape[1] if self.use_workload else 0,
+            "token_width": token_width,
+            "hardware_width": hardware_width if self.use_hardware else 0,
+            "workload_width": workload_width if self.use_workload else 0,
         }
         return self._build_network(**self.dims_)
+
+    def _stream_args(self, batch: dict, device: torch.device) -> tuple:
+        """``_tensors``' arguments from a stream batch (keys ``tokens``, ``lengths``, ``hardware``, ``workload``)."""
+        return (torch.as_tensor(batch["tokens"], device=device), torch.as_tensor(batch["lengths"], device=device),
+                torch.as_tensor(batch["hardware"], device=device) if self.use_hardware else None,
+                torch.as_tensor(batch["workload"], device=device) if self.use_workload else None)
 
     def _build_network(self, token_width: int, hardware_width: int, workload_width: int) -> nn.Module:
         return _AttentionNetwork(token_width, self.hidden, self.heads, hardware_width, workload_width)
