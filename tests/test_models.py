@@ -22,7 +22,7 @@ from tenset_study.models.ranking import group_lists, lambdarank_loss, list_batch
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATASET = ROOT / "data" / "default"
 SMALL = {"xgb": {"rounds": 20}, "mlp": {"epochs": 3, "hidden": 32}, "tlp": {"epochs": 3, "hidden": 32, "heads": 4},
-         "ours": {"epochs": 3, "hidden": 32, "heads": 4}}
+         "ours": {"epochs": 3, "hidden": 32, "heads": 4}, "mtl": {"epochs": 3, "hidden": 32, "heads": 4}}
 
 
 # --- ranking loss and list batching (fast) ---------------------------------------------------------------

@@ -173,21 +173,33 @@ def parse_params(items: list[str] | None) -> dict:
 #: The pruning strategies of :mod:`tenset_study.pruning`, in the book's order.
 PRUNE_STRATEGIES = ("random", "per-task-cap", "task-cluster", "diversity", "latency-spread", "clean")
 
+#: The arms of the transfer experiment (:mod:`tenset_study.transfer`) that the presets run.
+TRANSFER_ARMS = ("zero-shot", "fine-tune", "mtl", "scratch", "xgb", "mlp")
+
 #: Named experiment sizes. ``smoke`` is for tests, ``book`` fits ``make book``'s time budget on a 2-core
 #: machine, ``full`` is the experiment as it should be run (a GPU helps).
 PRESETS: dict[str, dict] = {
     "smoke": {"seeds": (0,), "epochs": 1, "hidden": 32, "heads": 4, "rounds": 10, "n_boot": 100,
               "max_len": 48, "fractions": (0.5, 1.0),
               "prune_fractions": (0.5,), "prune_seeds": (0,), "prune_epochs": 1,
-              "prune_strategies": ("random", "task-cluster"), "prune_splits": ("by-network",)},
+              "prune_strategies": ("random", "task-cluster"), "prune_splits": ("by-network",),
+              "transfer_fractions": (0.5,), "transfer_seeds": (0,), "transfer_epochs": 1,
+              "transfer_finetune_epochs": 1, "transfer_finetune_lr": 5e-4, "transfer_min_per_task": 2,
+              "transfer_arms": TRANSFER_ARMS, "transfer_directions": ("cpu->cpu", "cpu->gpu")},
     "book": {"seeds": (0, 1, 2), "epochs": 12, "hidden": 64, "heads": 4, "rounds": 150, "n_boot": 1000,
              "max_len": 64, "fractions": (0.1, 0.3, 1.0),
              "prune_fractions": (0.45, 0.2), "prune_seeds": (0, 1), "prune_epochs": 3,
-             "prune_strategies": PRUNE_STRATEGIES, "prune_splits": ("by-network", "by-platform")},
+             "prune_strategies": PRUNE_STRATEGIES, "prune_splits": ("by-network", "by-platform"),
+             "transfer_fractions": (0.05, 0.25), "transfer_seeds": (0, 1), "transfer_epochs": 6,
+             "transfer_finetune_epochs": 6, "transfer_finetune_lr": 5e-4, "transfer_min_per_task": 2,
+             "transfer_arms": TRANSFER_ARMS, "transfer_directions": ("cpu->cpu", "cpu->gpu")},
     "full": {"seeds": (0, 1, 2, 3, 4), "epochs": 40, "hidden": 256, "heads": 8, "rounds": 1000, "n_boot": 2000,
              "max_len": 80, "fractions": (0.05, 0.1, 0.2, 0.4, 0.7, 1.0),
              "prune_fractions": (0.8, 0.6, 0.45, 0.3, 0.2, 0.1), "prune_seeds": (0, 1, 2), "prune_epochs": 40,
-             "prune_strategies": PRUNE_STRATEGIES, "prune_splits": ("by-network", "by-platform")},
+             "prune_strategies": PRUNE_STRATEGIES, "prune_splits": ("by-network", "by-platform"),
+             "transfer_fractions": (0.01, 0.05, 0.1), "transfer_seeds": (0, 1, 2), "transfer_epochs": 40,
+             "transfer_finetune_epochs": 20, "transfer_finetune_lr": 5e-4, "transfer_min_per_task": 2,
+             "transfer_arms": (*TRANSFER_ARMS, "tlp"), "transfer_directions": ("cpu->cpu", "cpu->gpu", "gpu->cpu")},
 }
 
 
@@ -216,7 +228,7 @@ def model_params(name: str, preset: dict) -> dict:
     if name == "xgb":
         return {"rounds": preset["rounds"]}
     params = {"epochs": preset["epochs"], "hidden": preset["hidden"]}
-    if name in ("tlp", "ours"):
+    if name in ("tlp", "ours", "mtl"):
         params["heads"] = preset["heads"]
     return params
 

@@ -1,6 +1,6 @@
 """Cost models behind one interface (:class:`~tenset_study.models.base.CostModel`).
 
-``create("xgb" | "mlp" | "tlp" | "ours", **params)`` builds one by name, as MetaSchedule's
+``create("xgb" | "mlp" | "tlp" | "ours" | "mtl", **params)`` builds one by name, as MetaSchedule's
 ``CostModel.create`` does; ``CostModel.load(path)`` reads any saved model back.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .base import CostModel
 from .inputs import ModelInputs, build_inputs
+from .multihead import MultiHeadModel
 from .neural import AttentionModel, MLPModel, OursModel, architecture_table
 from .xgb import XGBModel
 
@@ -16,6 +17,7 @@ MODELS: dict[str, type[CostModel]] = {
     "mlp": MLPModel,
     "tlp": AttentionModel,
     "ours": OursModel,
+    "mtl": MultiHeadModel,
 }
 
 DESCRIPTIONS = {
@@ -23,6 +25,7 @@ DESCRIPTIONS = {
     "mlp": "TenSet's MLP on the same per-store features, LambdaRank loss",
     "tlp": "TLP: attention over schedule tokens only, LambdaRank loss",
     "ours": "attention over schedule tokens joined with hardware and workload features, LambdaRank loss",
+    "mtl": "MTL-TLP: TLP's attention trunk shared by all platforms, one output head per platform, LambdaRank loss",
 }
 
 
