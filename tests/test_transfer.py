@@ -270,3 +270,18 @@ def test_zero_shot_predictions_do_not_change_when_a_copy_is_fine_tuned(tiny, set
     assert not np.allclose(tuned.predict(inputs, data.target_test), before), "fine-tuning changed nothing"
     assert tuned.metadata["fine_tuned"]["records"] == len(share)
     assert direction.target in tuned.metadata["platforms"] and direction.target not in pretrained.metadata["platforms"]
+
+
+def test_transfer_command_writes_the_tables(default_records, tmp_path: Path, capsys) -> None:
+    from tenset_study.cli import main as cli_main
+
+    records, _ = default_records
+    gpu = sorted(records.loc[records["kind"] == "gpu", "platform"].unique())[0]
+    common = ["transfer", "--dataset", str(DEFAULT_DATA), "--preset", "smoke", "--out", str(tmp_path)]
+    assert cli_main([*common, "--target", gpu, "--arms", "zero-shot", "xgb", "--fractions", "0.3"]) == 0
+    runs = pd.read_csv(tmp_path / "transfer_runs.csv")
+    assert set(runs["platform"]) == {gpu} and set(runs["arm"]) == {"zero-shot", "xgb"}
+    assert set(runs["direction"]) == {"cpu->gpu"} and set(runs.loc[runs["arm"] == "xgb", "fraction"]) == {0.3}
+    assert (tmp_path / "transfer.csv").exists() and f"to {gpu}" in capsys.readouterr().out
+    assert cli_main([*common, "--target", "no-such-platform", "--arms", "xgb"]) == 2
+    assert "'--target'" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""The ``train``, ``evaluate``, ``experiment`` and ``features`` commands (cost models without the notebooks)."""
+"""The ``train``, ``evaluate``, ``experiment``, ``features`` and ``transfer`` commands (cost models without the
+notebooks)."""
 
 from __future__ import annotations
 
@@ -103,6 +104,33 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_transfer(args: argparse.Namespace) -> int:
+    """The transfer experiment (:mod:`tenset_study.transfer`) for one target platform or all of them."""
+    import pandas as pd
+
+    from . import experiments, transfer, transfer_report
+
+    settings = experiments.resolve_preset(args.preset, "--preset")
+    arms = transfer.check_arms(args.arms or list(settings["transfer_arms"]), "--arms")
+    fractions = transfer.check_fractions(args.fractions or list(settings["transfer_fractions"]), "--fractions")
+    labels = transfer.check_direction_labels(args.directions or list(settings["transfer_directions"]), "--directions")
+    _, records, inputs, links = experiments.prepare(args.dataset, sorted({transfer.ARMS[a][0] for a in arms}),
+                                                     max_len=settings["max_len"], perstore_workers=args.workers,
+                                                     progress=True)
+    directions = transfer.select_directions(records, labels, [args.target] if args.target else None,
+                                            names=("--directions", "--target"))
+    split = experiments.default_split(records, links, "by-network")
+    runs = transfer.run_transfer(inputs, links, split, directions, settings, arms, fractions,
+                                 tuple(args.seeds) if args.seeds else None)
+    summary = transfer.summarize_transfer(runs)
+    with pd.option_context("display.width", 200, "display.max_rows", 200, "display.max_colwidth", 40):
+        print(transfer_report.transfer_table(summary))
+    print(transfer_report.findings(summary))
+    for path in transfer.write_transfer(runs, summary, str(args.out.resolve())):
+        print(f"wrote {path}")
+    return 0
+
+
 def _params_for(name: str, params: dict) -> dict:
     """Neural hyperparameters (epochs, hidden, ...) do not apply to xgb."""
     if name == "xgb":
@@ -122,7 +150,7 @@ def _print_and_write(table, out: Path | None) -> None:
 
 
 def add_model_commands(sub) -> None:
-    """Register ``train``, ``evaluate`` and ``experiment`` on the CLI's subparsers."""
+    """Register ``train``, ``features``, ``evaluate``, ``experiment`` and ``transfer`` on the CLI's subparsers."""
     from .models import MODELS
 
     p = sub.add_parser("train", help="train a cost model on a dataset's training split and save it")
@@ -164,3 +192,19 @@ def add_model_commands(sub) -> None:
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--out", type=Path, default=None, help="write the summary as CSV (e.g. results/by-network.csv)")
     p.set_defaults(func=cmd_experiment)
+
+    from .transfer import ARMS
+
+    p = sub.add_parser("transfer", help="transfer to unseen hardware: pretrain on other platforms, then zero-shot, "
+                       "fine-tuned, multi-head and from-scratch models on shares of the target's data")
+    p.add_argument("--dataset", type=Path, required=True)
+    p.add_argument("--target", default=None, help="the platform left out (default: every platform a direction allows)")
+    p.add_argument("--directions", nargs="+", default=None, help="e.g. cpu->cpu cpu->gpu (default: the preset's)")
+    p.add_argument("--fractions", nargs="+", type=float, default=None,
+                   help="shares of the target's training records, e.g. 0.01 0.05 0.1 (default: the preset's)")
+    p.add_argument("--arms", nargs="+", choices=list(ARMS), default=None, help="default: the preset's")
+    p.add_argument("--seeds", nargs="+", type=int, default=None, help="default: the preset's transfer_seeds")
+    p.add_argument("--preset", default="book", help="smoke, book or full: epochs, widths and the defaults above")
+    p.add_argument("--workers", type=int, default=1, help="processes extracting per-store features")
+    p.add_argument("--out", type=Path, default=Path("results"), help="folder for transfer.csv and transfer_runs.csv")
+    p.set_defaults(func=cmd_transfer)

@@ -326,18 +326,19 @@ def write_transfer(runs: pd.DataFrame, summary: pd.DataFrame, results_dir: str,
 
 
 def select_directions(records: pd.DataFrame, labels: list[str] | None = None, targets: list[str] | None = None,
-                      ) -> list[Direction]:
-    """:func:`transfer_directions` for notebook parameters: a ParameterError naming ``targets`` or
-    ``directions`` when nothing matches, with the directions this dataset offers."""
+                      names: tuple[str, str] = ("directions", "targets")) -> list[Direction]:
+    """:func:`transfer_directions` for notebook or command-line parameters (``names``: those of ``labels``
+    and ``targets``): a ParameterError naming the parameter when nothing matches, with the directions this
+    dataset offers."""
     from .explore import ParameterError
 
     try:
         found = transfer_directions(records, labels, targets)
     except ValueError as err:
-        raise ParameterError(f"parameter 'targets' = {targets!r}: {err}") from err
+        raise ParameterError(f"parameter {names[1]!r} = {targets!r}: {err}") from err
     if not found:
         available = [f"{d.label} to {d.target}" for d in transfer_directions(records)]
-        raise ParameterError(f"parameter 'directions' = {labels!r} with targets {targets!r}: no such direction in "
-                             f"this dataset (a direction needs a target platform and another platform to pretrain "
-                             f"on); available: {available or 'none'}")
+        raise ParameterError(f"parameter {names[0]!r} = {labels!r} with {names[1]} {targets!r}: no such direction "
+                             "in this dataset (a direction needs a target platform and another platform to "
+                             f"pretrain on); available: {available or 'none'}")
     return found
