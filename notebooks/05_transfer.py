@@ -36,6 +36,7 @@
 # | `mtl` | shared attention trunk, one head per platform (MTL-TLP) | sources and target share jointly |
 # | `scratch` | `ours` | the target share only |
 # | `xgb`, `mlp` | TenSet's baselines on per-store features | the target share only |
+# | `random` | random scores | nothing: the reference (top-k of a random pick depends on the programs per task) |
 #
 # Every metric is computed here from the dataset named by `dataset`, with a bootstrap interval over tasks
 # and the spread over seeds.
@@ -110,8 +111,8 @@ transfer_report.transfer_table(summary)
 
 # %% [markdown]
 # Pairwise comparison accuracy against the share of the target's data, one panel per direction and
-# target. The grey line and band are the zero-shot model (no target data); the dotted line is a random
-# ranking. The x axis is the share actually used, which the per-task minimum can raise above the share asked.
+# target. The grey line and band are the zero-shot model (no target data); the dotted line is random
+# scores. The x axis is the share actually used, which the per-task minimum can raise above the share asked.
 
 # %%
 transfer_report.plot_transfer_curves(summary, "pca")

@@ -174,7 +174,7 @@ def parse_params(items: list[str] | None) -> dict:
 PRUNE_STRATEGIES = ("random", "per-task-cap", "task-cluster", "diversity", "latency-spread", "clean")
 
 #: The arms of the transfer experiment (:mod:`tenset_study.transfer`) that the presets run.
-TRANSFER_ARMS = ("zero-shot", "fine-tune", "mtl", "scratch", "xgb", "mlp")
+TRANSFER_ARMS = ("zero-shot", "fine-tune", "mtl", "scratch", "xgb", "mlp", "random")
 
 #: Named experiment sizes. ``smoke`` is for tests, ``book`` fits ``make book``'s time budget on a 2-core
 #: machine, ``full`` is the experiment as it should be run (a GPU helps).

@@ -16,7 +16,8 @@ The arms (:data:`ARMS`) compared at each share of the target data:
 * ``mtl``: the MTL-TLP-style multi-head model (:mod:`tenset_study.models.multihead`) trained jointly on the
   source records and the target share, the target with its own head;
 * ``scratch``: ``ours`` trained on the target share alone;
-* ``xgb``, ``mlp`` (and optionally ``tlp``): the classical baselines trained on the target share alone.
+* ``xgb``, ``mlp`` (and optionally ``tlp``): the classical baselines trained on the target share alone;
+* ``random``: random scores, the reference (top-k of a random pick depends on how many programs a task has).
 
 The pretrained model is trained once per (direction, seed) and reused at every share. Results are the tidy
 rows of :mod:`tenset_study.experiments` plus ``direction``, ``sources``, ``fraction`` (requested share),
@@ -48,7 +49,11 @@ ARMS: dict[str, tuple[str, str]] = {
     "xgb": ("xgb", "target"),
     "mlp": ("mlp", "target"),
     "tlp": ("tlp", "target"),
+    "random": ("random", "nothing"),
 }
+
+#: Arms that use no target data: scored once per direction and seed, at ``fraction`` 0.
+REFERENCE_ARMS = ("zero-shot", "random")
 
 ARM_DESCRIPTIONS = {
     "zero-shot": "ours pretrained on the source platforms, scored on the target with its hardware features",
@@ -58,6 +63,7 @@ ARM_DESCRIPTIONS = {
     "xgb": "XGBoost on per-store features, trained on the target share only",
     "mlp": "TenSet's MLP on per-store features, trained on the target share only",
     "tlp": "TLP (tokens only), trained on the target share only",
+    "random": "random scores: the reference every ranking must beat (PCA 0.5; top-k by the luck of the draw)",
 }
 
 #: Columns of a transfer run table: the experiment columns and what says which data each model saw.
@@ -237,8 +243,8 @@ def train_arm(arm: str, inputs: ModelInputs, data: TransferData, target: np.ndar
               pretrained: CostModel | None = None) -> CostModel:
     """The model of ``arm`` trained on what the arm may see: the ``target`` positions (a share of the target
     pool), plus the source training records for ``mtl``, or starting from ``pretrained`` for ``fine-tune``."""
-    if arm == "zero-shot":
-        raise ValueError("the zero-shot arm is the pretrained model itself; it trains on no target data")
+    if arm in REFERENCE_ARMS:
+        raise ValueError(f"the {arm} arm trains on no target data (zero-shot: the pretrained model itself)")
     if arm == "fine-tune":
         if pretrained is None:
             raise ValueError("fine-tune needs the pretrained model")
@@ -251,7 +257,17 @@ def train_arm(arm: str, inputs: ModelInputs, data: TransferData, target: np.ndar
 # --- the experiment --------------------------------------------------------------------------------------
 
 
-def score_rows(model: CostModel, inputs: ModelInputs, data: TransferData, network_tasks: pd.DataFrame,
+class RandomRanker:
+    """Random scores (seeded): the ranking every cost model must beat."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+
+    def predict(self, inputs: ModelInputs, positions: np.ndarray) -> np.ndarray:
+        return np.random.default_rng(self.seed).random(len(positions)).astype(np.float32)
+
+
+def score_rows(model: CostModel | RandomRanker, inputs: ModelInputs, data: TransferData, network_tasks: pd.DataFrame,
                n_boot: int, seed: int) -> pd.DataFrame:
     """PCA, top-1 and top-5 of ``model`` on the target's test records, with bootstrap intervals over tasks."""
     scores = model.predict(inputs, data.target_test)
@@ -275,8 +291,9 @@ def run_transfer(inputs: ModelInputs, network_tasks: pd.DataFrame, split: Split,
     min_per_task = settings.get("transfer_min_per_task", 1)
     records = inputs.records
     data = [transfer_data(records, split, d) for d in directions]
-    later = [a for a in arms if a != "zero-shot"]
-    bar = tqdm(total=len(data) * len(seeds) * (("zero-shot" in arms) + len(later) * len(fractions)),
+    later = [a for a in arms if a not in REFERENCE_ARMS]
+    references = [a for a in arms if a in REFERENCE_ARMS]
+    bar = tqdm(total=len(data) * len(seeds) * (len(references) + len(later) * len(fractions)),
                desc="transfer runs", disable=not progress)
     rows = []
 
@@ -296,8 +313,11 @@ def run_transfer(inputs: ModelInputs, network_tasks: pd.DataFrame, split: Split,
                 start = time.perf_counter()
                 pretrained = pretrain(inputs, d, settings, seed)
                 pretrain_s = time.perf_counter() - start
+            nothing = np.zeros(0, dtype=np.int64)
             if "zero-shot" in arms:
-                add(pretrained, d, "zero-shot", 0.0, np.zeros(0, dtype=np.int64), pretrain_s, seed)
+                add(pretrained, d, "zero-shot", 0.0, nothing, pretrain_s, seed)
+            if "random" in arms:
+                add(RandomRanker(seed), d, "random", 0.0, nothing, 0.0, seed)
             for fraction in fractions:
                 target = target_subsample(records, d.target_pool, fraction, seed, min_per_task)
                 for arm in later:

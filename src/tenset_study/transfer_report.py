@@ -12,6 +12,8 @@ from matplotlib.figure import Figure
 from .report import METRIC_LABELS, wide_table
 
 ZERO_SHOT = "zero-shot"
+RANDOM = "random"
+REFERENCES = (ZERO_SHOT, RANDOM)
 
 
 def transfer_table(summary: pd.DataFrame, network: str | None = "all") -> pd.DataFrame:
@@ -33,7 +35,7 @@ def _panels(frame: pd.DataFrame) -> list[tuple[str, str]]:
 def plot_transfer_curves(summary: pd.DataFrame, metric: str = "pca", network: str = "all") -> Figure:
     """``metric`` against the share of the target's training data used, one line per arm, one panel per
     (direction, target); error bars are the bootstrap 95% interval over tasks (mean over seeds), the grey
-    line and band the zero-shot model's value and interval. The x axis is the realized share (mean over
+    line and band the zero-shot model's value and interval, the dotted line random scores. The x axis is the realized share (mean over
     seeds), which can exceed the requested one where every task keeps a minimum of records."""
     frame = summary[(summary["metric"] == metric) & (summary["network"] == network)]
     panels = _panels(frame)
@@ -42,7 +44,7 @@ def plot_transfer_curves(summary: pd.DataFrame, metric: str = "pca", network: st
     columns = min(3, len(panels))
     rows = -(-len(panels) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(4.4 * columns, 3.6 * rows), squeeze=False, sharey=True)
-    arms = [a for a in dict.fromkeys(frame["variant"]) if a != ZERO_SHOT]
+    arms = [a for a in dict.fromkeys(frame["variant"]) if a not in REFERENCES]
     colors = dict(zip(arms, sns.color_palette(n_colors=len(arms))))
     label = METRIC_LABELS.get(metric, metric)
     for ax, (direction, platform) in zip(axes.flat, panels):
@@ -51,6 +53,9 @@ def plot_transfer_curves(summary: pd.DataFrame, metric: str = "pca", network: st
         if len(zero):
             ax.axhspan(zero["low"].iloc[0], zero["high"].iloc[0], color="grey", alpha=0.2)
             ax.axhline(zero["value"].iloc[0], color="grey", lw=1.2, label=ZERO_SHOT)
+        chance = cell[cell["variant"] == RANDOM]
+        if len(chance):
+            ax.axhline(chance["value"].iloc[0], color="black", lw=0.9, ls=":", label=RANDOM)
         for j, arm in enumerate(arms):
             line = cell[cell["variant"] == arm].sort_values("fraction")
             if line.empty:
@@ -59,8 +64,6 @@ def plot_transfer_curves(summary: pd.DataFrame, metric: str = "pca", network: st
             err = np.vstack([line["value"] - line["low"], line["high"] - line["value"]]).clip(min=0)
             ax.errorbar(x, line["value"], yerr=err, marker="o", ms=3.5, capsize=2, lw=1.2, color=colors[arm],
                         label=arm)
-        if metric == "pca":
-            ax.axhline(0.5, color="black", lw=0.8, ls=":")
         ax.set_xscale("log")
         ax.set_title(f"{direction}: {platform}", fontsize=9)
         ax.set_xlabel("target training records used (%)")
@@ -70,7 +73,7 @@ def plot_transfer_curves(summary: pd.DataFrame, metric: str = "pca", network: st
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncols=min(7, len(labels)), fontsize=8, frameon=False)
     fig.suptitle(f"{label} on the unseen platform's held-out networks "
-                 "(bars: bootstrap 95% interval over tasks; grey: zero-shot)", fontsize=10)
+                 "(bars: bootstrap 95% interval over tasks; grey: zero-shot; dotted: random)", fontsize=10)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     plt.close(fig)
     return fig
@@ -109,7 +112,7 @@ def findings(summary: pd.DataFrame, claim_top5: float = 0.9) -> str:
     """Sentences read off the summary (whole-platform rows): per direction and target the zero-shot
     metrics, then per share the best arm by PCA and by top-5 and what fine-tuning adds over zero-shot and
     over training from scratch (PCA); finally which arms reach top-5 >= ``claim_top5`` on an unseen
-    platform, the study's claim for transfer."""
+    platform, the study's claim for transfer (to be read against random scores' top-5 on the same tasks)."""
     frame = summary[summary["network"] == "all"]
     lines = []
     for direction, platform in _panels(frame):
@@ -117,17 +120,19 @@ def findings(summary: pd.DataFrame, claim_top5: float = 0.9) -> str:
         sources = cell["sources"].iloc[0]
         lines.append(f"{direction} to {platform} (pretrained on {sources}):")
         zero = cell[cell["variant"] == ZERO_SHOT]
-        if len(zero):
-            metrics = ", ".join(f"{METRIC_LABELS.get(r['metric'], r['metric'])} {r['value']:.3f} "
-                                f"[{r['low']:.3f}, {r['high']:.3f}]" for _, r in zero.iterrows())
-            lines.append(f"  zero-shot: {metrics}.")
-        for fraction, part in cell[cell["variant"] != ZERO_SHOT].groupby("fraction", sort=True):
+        for reference in REFERENCES:
+            rows = cell[cell["variant"] == reference]
+            if len(rows):
+                metrics = ", ".join(f"{METRIC_LABELS.get(r['metric'], r['metric'])} {r['value']:.3f} "
+                                    f"[{r['low']:.3f}, {r['high']:.3f}]" for _, r in rows.iterrows())
+                lines.append(f"  {reference}: {metrics}.")
+        for fraction, part in cell[~cell["variant"].isin(REFERENCES)].groupby("fraction", sort=True):
             records, share = part["target_records"].mean(), part["target_share"].mean()
             parts = [_best(part, "pca"), _best(part, "top5"), _delta(part, zero, "pca", "fine-tune", ZERO_SHOT),
                      _delta(part, zero, "pca", "fine-tune", "scratch")]
             lines.append(f"  {fraction:.0%} share ({records:.0f} target records, {share:.0%} of the pool): "
                          + "; ".join(p for p in parts if p) + ".")
-    top5 = frame[(frame["metric"] == "top5") & (frame["value"] >= claim_top5)]
+    top5 = frame[(frame["metric"] == "top5") & (frame["value"] >= claim_top5) & (frame["variant"] != RANDOM)]
     if top5.empty:
         lines.append(f"No arm reaches top-5 >= {claim_top5:.2f} on an unseen platform here.")
     else:
