@@ -77,6 +77,12 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     return run_tune_command(args)
 
 
+def _cmd_transfer_tune(args: argparse.Namespace) -> int:
+    from .tuning_study import run_transfer_tune_command
+
+    return run_transfer_tune_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tenset-study", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -151,6 +157,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace a database already in --work-dir")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_tune)
+
+    p = sub.add_parser("transfer-tune", help="transfer tuning: MetaSchedule's xgb with budget B against our model "
+                       "pretrained on other platforms with 25%% and 40%% of B, every network timed end to end")
+    p.add_argument("--dataset", type=Path, default=None, help="dataset to pretrain on (every platform but the target)")
+    p.add_argument("--target-platform", default=None, help="the dataset's platform id of the machine tuned for "
+                   "(held out of pretraining; default: this machine, read off with lscpu / nvidia-smi)")
+    p.add_argument("--networks", nargs="+", default=None, help="zoo networks (default: the preset's)")
+    p.add_argument("--preset", default="book", help="smoke, book or full (experiments.PRESETS[...]['tuning'])")
+    p.add_argument("--study-dir", type=Path, required=True,
+                   help="folder for the pretrained model and every arm's database")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--target", default=None, help="TVM target as JSON (default: this CPU)")
+    where.add_argument("--gpu", default=None, metavar="ARCH", help="tune for the CUDA GPU with this arch, e.g. sm_90")
+    p.add_argument("--budget", type=int, default=None, help="B for every network (default: the preset's)")
+    p.add_argument("--seeds", nargs="+", type=int, default=None, help="tuning seeds (default: the preset's)")
+    p.add_argument("--no-random", action="store_true", help="leave out the random@fraction arms")
+    p.add_argument("--train-platforms", nargs="+", default=None, help="pretrain on these platforms only")
+    p.add_argument("--time-only", action="store_true", help="no tuning: time and tabulate the arms already tuned")
+    p.add_argument("--no-time", action="store_true", help="tune only (time later with --time-only)")
+    p.add_argument("--retime", action="store_true", help="time every arm again (e.g. on a quiet machine)")
+    p.add_argument("--results-dir", type=Path, default=Path("results"),
+                   help="merge the result tables into this folder too (default: results)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_transfer_tune)
 
     p = sub.add_parser("summary", help="row counts of a dataset and a consistency check")
     p.add_argument("dataset", type=Path)

@@ -202,6 +202,38 @@ PRESETS: dict[str, dict] = {
              "transfer_arms": (*TRANSFER_ARMS, "tlp"), "transfer_directions": ("cpu->cpu", "cpu->gpu", "gpu->cpu")},
 }
 
+# Transfer tuning (:mod:`tenset_study.tuning_study`): B per network, the arms' fractions of it, the search,
+# runner and timing settings every arm shares, and the size of the pretrained model. ``smoke`` is for the
+# tests (dcgan-b1-16, 6 tasks, 12 trials); ``book`` is a small stand-in that fits ``make book`` (one small
+# network, 8 trials per task); ``full`` is the experiment (about 32 trials per task, MetaSchedule's default
+# search; see tuning_study's docstring and book/reproduce.md for how B was chosen).
+PRESETS["smoke"]["tuning"] = {
+    "networks": ("dcgan-b1-16",), "budgets": {"dcgan-b1-16": 12}, "trials_per_task": 2, "fractions": (0.5,),
+    "random_arms": False, "seeds": (0,), "num_trials_per_iter": 64,
+    "search": {"population_size": 16, "init_min_unmeasured": 8, "genetic_num_iters": 1},
+    "runner": {"repeat": 1, "min_repeat_ms": 5, "builder_workers": 2},
+    "timing": {"repeat": 5, "min_repeat_ms": 5, "n_boot": 200},
+    "model": "ours", "model_params": {"epochs": 1, "hidden": 16, "heads": 2, "device": "cpu"}, "max_len": 32,
+    "max_pretrain_records": 400, "online": {"min_online": 4},
+}
+PRESETS["book"]["tuning"] = {
+    "networks": ("dcgan-b1-16",), "budgets": {"dcgan-b1-16": 48}, "trials_per_task": 8, "fractions": (0.25, 0.40),
+    "random_arms": False, "seeds": (0,), "num_trials_per_iter": 8,
+    "search": {"population_size": 64, "init_min_unmeasured": 16, "genetic_num_iters": 2},
+    "runner": {"repeat": 3, "min_repeat_ms": 10},
+    "timing": {"repeat": 30, "min_repeat_ms": 20, "n_boot": 1000},
+    "model": "ours", "model_params": {"epochs": 3, "hidden": 32, "heads": 4}, "max_len": 64,
+    "max_pretrain_records": 1500, "online": {},
+}
+PRESETS["full"]["tuning"] = {
+    "networks": ("bert_tiny-b1-128", "mobilenet_v2-b1-224", "resnet_50-b1-224"),
+    "budgets": {"bert_tiny-b1-128": 576, "mobilenet_v2-b1-224": 1056, "resnet_50-b1-224": 896},
+    "trials_per_task": 32, "fractions": (0.25, 0.40), "random_arms": True, "seeds": (0,), "num_trials_per_iter": 16,
+    "search": None, "runner": {}, "timing": {"repeat": 100, "min_repeat_ms": 100, "n_boot": 2000},
+    "model": "ours", "model_params": {"epochs": 10, "hidden": 64, "heads": 4}, "max_len": 64,
+    "online": {},
+}
+
 
 def resolve_preset(name: str, parameter: str = "preset") -> dict:
     """The settings of a named preset, or a :class:`~tenset_study.explore.ParameterError` naming the valid ones."""

@@ -1,0 +1,779 @@
+"""The transfer-tuning experiment: MetaSchedule's XGBoost with a full budget against our transferred model
+with a quarter and two fifths of it, on whole networks, timed end to end.
+
+The question is the paper's tuning claim (brief, section 1): does a cost model pretrained on *other*
+hardware give the same end-to-end inference time with 25-40% of the tuning budget that MetaSchedule's
+default cost model, which learns from scratch on the target, needs?
+
+For one target (a platform and its TVM target) and a list of zoo networks:
+
+1. :func:`pretrain_for_target` trains the transferred model (``ours`` by default) on every platform of a
+   dataset except the target and saves it under ``study_dir/pretrained/`` with metadata saying which
+   platforms, records, dataset and seed it saw; a later call with the same settings reuses the file.
+2. :func:`run_transfer_tuning` tunes every network with every arm (:func:`make_arms`):
+   ``baseline-xgb`` (MetaSchedule's XGBoost, budget B), ``ours@25%`` and ``ours@40%`` (the pretrained
+   model inside :class:`~tenset_study.tuning_model.ProjectCostModel`, which keeps learning from the
+   measurements, with 25% and 40% of B) and, optionally, ``random@25%`` / ``random@40%`` (MetaSchedule's
+   random model with the same reduced budgets: what "fewer trials" alone gives, so that a good result of
+   ``ours`` is not just the search doing well with fewer trials). Each arm tunes in its own work dir
+   ``study_dir/<network>/<arm>-s<seed>`` (the MetaSchedule database and logs are kept, with
+   ``tuning_result.json`` and ``arm.json``, the arm's settings). An arm whose ``tuning_result.json``
+   exists and whose ``arm.json`` matches is skipped; an interrupted arm (a database without a result) is
+   tuned again from scratch, because MetaSchedule cannot continue a run; a finished arm with other
+   settings is an error (pick another study dir) so that one study never mixes settings.
+3. :func:`time_tuned_networks` compiles every tuned arm with its database and times it in the Relax VM
+   (``end_to_end.json``: every repeat, mean, standard deviation, percentile-bootstrap interval of the
+   mean). It is a separate, resumable step, so the timing can be redone on a quiet machine
+   (``overwrite=True``) without tuning again.
+4. :func:`collect_results` and :func:`collect_curves` read the study dir back into the results table and
+   the tuning curves; :func:`write_study_results` writes them atomically (``transfer_tuning.csv``,
+   ``transfer_tuning_curves.csv``) into the study dir and, merged by (platform, network, arm, seed), into
+   a shared results folder. :func:`compare_to_baseline` turns the results into the comparison table.
+
+**Same everything but the cost model.** Every arm of a study uses the same search
+(``EvolutionarySearch`` settings), runner settings, ``num_trials_per_iter``, gradient task scheduler and
+seed; only the cost model and the trial budget differ. ``tune_network`` lowers ``num_trials_per_iter`` to
+``budget // tasks`` when the budget is small, so that every task is tuned; the value used is recorded in
+``tuning_result.json``.
+
+**Budgets.** B is per network (:func:`network_budget`): the preset names it for its networks, or gives
+``trials_per_task`` (B = that x the network's tasks). An arm with fraction f gets ``round(f * B)`` trials,
+which must still be at least one per task. MetaSchedule's XGBoost model scores candidates at random until
+it holds 100 measurements (``num_warmup_samples``), and its gradient task scheduler only moves trials to
+the tasks that improve most after every task had its first round, so B must be well above both for the
+baseline to learn (see the ``full`` preset in :data:`tenset_study.experiments.PRESETS`).
+
+**Scoring share.** ``scoring_s`` is the time the cost model spent in ``predict`` (candidate features
+included; ``TimedCostModel`` counts it for MetaSchedule's own models) and ``scoring_share`` its share of
+the tuning wall time: our model must not be the tuning bottleneck.
+
+**Intervals and verdicts.** The end-to-end latency of an arm carries the 95% percentile-bootstrap
+interval of its mean over the timing repeats; with several tuning seeds the rows are folded like
+:func:`tenset_study.experiments.summarize_seeds` (mean value, standard deviation over seeds, mean
+interval) and the interval is widened by one standard deviation over seeds on each side.
+:func:`compare_to_baseline` calls an arm "on par" with the baseline when their intervals overlap or the
+arm's is entirely below (faster), "slower" otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import tuning
+
+BASELINE = "baseline-xgb"
+ARM_FILE = "arm.json"
+END_TO_END_FILE = "end_to_end.json"
+RESULTS_FILE = "transfer_tuning.csv"
+CURVES_FILE = "transfer_tuning_curves.csv"
+PRETRAINED_DIR = "pretrained"
+#: Rows of the shared results files are replaced by key when a study writes them again.
+RESULT_KEYS = ["target_platform", "network", "arm", "seed"]
+RESULT_COLUMNS = [
+    "target_platform", "network", "arm", "cost_model", "budget_fraction", "budget", "trials_budget", "trials",
+    "valid_trials", "tasks", "untuned_tasks", "tuning_s", "scoring_s", "scoring_share", "update_s",
+    "estimated_latency_s", "estimate_tasks", "e2e_mean_s", "e2e_std_s", "e2e_low_s", "e2e_high_s", "e2e_repeats",
+    "seed", "target", "work_dir",
+]
+CURVE_COLUMNS = ["target_platform", "network", "arm", "budget_fraction", "seed", "trial", "seconds", "time_source",
+                 "task_name", "latency_s", "task_best_latency_s", "tasks_covered", "estimated_latency_s"]
+
+
+def _log(message: str) -> None:
+    print(f"[transfer-tune {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# --- arms and settings ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One way of tuning: a cost model (``xgb``, ``random`` or ``pretrained``) and a share of the budget B."""
+
+    name: str
+    cost_model: str
+    fraction: float
+
+    @property
+    def slug(self) -> str:
+        """The arm's name as a folder name (``ours@25%`` -> ``ours-25``)."""
+        return self.name.replace("@", "-").replace("%", "")
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:.4g}%"
+
+
+def make_arms(fractions: tuple[float, ...] = (0.25, 0.40), random_arms: bool = True, model: str = "ours") -> list[Arm]:
+    """``baseline-xgb`` at the full budget, ``<model>@<f>`` for each fraction and, with ``random_arms``,
+    ``random@<f>`` for each fraction."""
+    for fraction in fractions:
+        if not 0 < float(fraction) <= 1:
+            raise ValueError(f"fractions must be in (0, 1], got {fraction}")
+    arms = [Arm(BASELINE, "xgb", 1.0)]
+    arms += [Arm(f"{model}@{_percent(f)}", "pretrained", float(f)) for f in fractions]
+    if random_arms:
+        arms += [Arm(f"random@{_percent(f)}", "random", float(f)) for f in fractions]
+    return arms
+
+
+def transfer_settings(preset: str | dict) -> dict:
+    """The transfer-tuning settings of a preset: ``experiments.PRESETS[name]["tuning"]`` (or a dict of
+    them, or a preset dict holding them). Keys: networks, budgets, trials_per_task, fractions, random_arms,
+    seeds, num_trials_per_iter, search, runner, timing, model, model_params, max_len, max_pretrain_records,
+    online."""
+    if isinstance(preset, dict):
+        return dict(preset.get("tuning", preset))
+    from .experiments import resolve_preset
+
+    settings = resolve_preset(preset).get("tuning")
+    if settings is None:
+        from .explore import ParameterError
+
+        raise ParameterError(f"parameter 'preset' = {preset!r}: the preset has no transfer-tuning settings")
+    return dict(settings)
+
+
+def network_budget(network: str, settings: dict, n_tasks: int | None = None) -> int:
+    """B of a network: the preset's ``budgets[network]``, else ``trials_per_task`` x its tasks (``n_tasks``;
+    counted by extracting the tasks when not given, which needs the target: see :func:`count_tasks`)."""
+    budgets = settings.get("budgets") or {}
+    if network in budgets:
+        return int(budgets[network])
+    per_task = settings.get("trials_per_task")
+    if not per_task:
+        raise ValueError(f"no budget for {network}: the settings name none (budgets) and give no trials_per_task")
+    if n_tasks is None:
+        raise ValueError(f"budget of {network}: pass n_tasks (count_tasks) to use trials_per_task")
+    return int(per_task) * int(n_tasks)
+
+
+def count_tasks(network: str, target: dict | str, layout: str = "NCHW") -> int:
+    """Tunable tasks of a network for a target (MetaSchedule's task extraction)."""
+    return len(tuning.extract_tuning_tasks(network, target, layout)[1])
+
+
+def arm_trials(budget: int, fraction: float) -> int:
+    """Trials of an arm with ``fraction`` of ``budget`` (rounded, at least 1)."""
+    return max(1, int(round(budget * fraction)))
+
+
+# --- the target platform and the pretrained model ----------------------------------------------------------
+
+
+def target_platform_row(dataset: str | os.PathLike | None, target_platform: str | None, target: dict) -> dict:
+    """The platforms row whose hardware features our model gets: the dataset's row ``target_platform``, or,
+    with ``target_platform=None``, the row read off this machine for ``target`` (lscpu / nvidia-smi).
+    The row's kind must match the target's (a CPU row for an LLVM target, a GPU row for CUDA)."""
+    from . import tvm_setup
+    from .tuning_model import platform_row_for
+
+    if target_platform:
+        if dataset is None:
+            raise ValueError("target_platform needs the dataset that holds its platforms row")
+        row = tuning.platform_row_from_dataset(dataset, target_platform)
+    else:
+        row = platform_row_for(tvm_setup.make_target(target))
+    kind = tvm_setup.target_kind(target)
+    if row.get("kind") and row["kind"] != kind:
+        raise ValueError(f"target platform {row['platform']!r} is a {row['kind']} platform but the target "
+                         f"{tvm_setup.target_json(target)} is a {kind} target")
+    return row
+
+
+def _dataset_platforms(ds) -> list[str]:
+    return sorted(ds.to_pandas("measurements", columns=["platform"])["platform"].unique())
+
+
+def _settings_hash(settings: dict) -> str:
+    return hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def pretrain_for_target(dataset: str | os.PathLike, target_platform: str, model: str = "ours",
+                        preset: str | dict = "full", study_dir: str | os.PathLike = "studies/transfer", *,
+                        seed: int = 0, train_platforms: list[str] | None = None, progress: bool = True,
+                        log=_log) -> Path:
+    """Train ``model`` on every platform of ``dataset`` except ``target_platform`` and save it under
+    ``study_dir/pretrained/``; returns the model's path.
+
+    ``train_platforms``: train on these instead (the target must not be among them); needed when the
+    target is not in the dataset (a machine measured nowhere: every dataset platform is then "other").
+    The preset's ``model_params`` and ``max_len`` size the model; ``max_pretrain_records`` (small presets)
+    trains on a seeded random subset of the records. The file name carries a hash of the
+    settings (model, hyperparameters, dataset path, target, training platforms, seed); a file with the same
+    settings is reused as it is, even when the dataset has grown since (a study keeps one model; delete the
+    file to train again). ``metadata["pretrain"]`` records the settings, the records per platform, the
+    tasks and the dataset's row counts at training time.
+    """
+    from . import experiments
+    from .dataset import Dataset
+    from .explore import resolve_path
+    from .models import CostModel, create
+
+    settings = transfer_settings(preset)
+    root = resolve_path(dataset)
+    ds = Dataset.open(root)
+    available = _dataset_platforms(ds)
+    if train_platforms is None:
+        if target_platform not in available:
+            raise ValueError(f"target platform {target_platform!r} has no measurements in {root} (platforms: "
+                             f"{', '.join(available)}); pass train_platforms= to pretrain for a machine outside it")
+        train_platforms = [p for p in available if p != target_platform]
+    train_platforms = sorted(train_platforms)
+    unknown = sorted(set(train_platforms) - set(available))
+    if unknown:
+        raise ValueError(f"train_platforms {unknown} have no measurements in {root} "
+                         f"(platforms: {', '.join(available)})")
+    if target_platform in train_platforms:
+        raise ValueError(f"train_platforms must not include the target platform {target_platform!r}")
+    if not train_platforms:
+        raise ValueError(f"{root}: no platform other than {target_platform!r} to pretrain on")
+    params = dict(settings.get("model_params") or {})
+    max_len = int(settings.get("max_len", 64))
+    limit = settings.get("max_pretrain_records")
+    key = {"model": model, "params": params, "max_len": max_len, "dataset": str(root),
+           "target_platform": target_platform, "train_platforms": train_platforms, "seed": int(seed),
+           "max_records": None if limit is None else int(limit)}
+    path = resolve_path(study_dir) / PRETRAINED_DIR / f"{model}-for-{target_platform}-{_settings_hash(key)}.model"
+    if path.is_file():
+        existing = CostModel.load(path)
+        if existing.metadata.get("pretrain", {}).get("settings") == key:
+            log(f"pretrained {model} for {target_platform}: reusing {path}")
+            return path
+    log(f"pretraining {model} on {', '.join(train_platforms)} of {root} (target {target_platform} held out)")
+    _, records, inputs, _ = experiments.prepare(ds, [model], platforms=train_platforms, max_len=max_len,
+                                                progress=progress)
+    rows = np.arange(len(records))
+    if limit is not None and len(rows) > int(limit):  # a seeded random subset (small presets)
+        rows = np.sort(np.random.default_rng(seed).choice(rows, int(limit), replace=False))
+    fitted = create(model, seed=seed, **params).fit(inputs, rows)
+    used = records.iloc[rows]
+    fitted.metadata["pretrain"] = {
+        "settings": key, "records": int(len(used)), "tasks": int(used["task"].nunique()),
+        "records_per_platform": {str(k): int(v) for k, v in used.groupby("platform").size().items()},
+        "dataset_rows": ds.summary(),
+    }
+    fitted.save(path)
+    log(f"pretrained {model} on {len(rows)} records in {fitted.metadata['fit_seconds']:.1f} s -> {path}")
+    return path
+
+
+# --- tuning -------------------------------------------------------------------------------------------------
+
+
+def arm_dir(study_dir: str | os.PathLike, network: str, arm: Arm, seed: int = 0) -> Path:
+    """``study_dir/<network>/<arm slug>-s<seed>``: the arm's MetaSchedule work dir."""
+    return Path(study_dir) / network / f"{arm.slug}-s{seed}"
+
+
+def _read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def arm_status(work_dir: Path, plan: dict) -> str:
+    """``done`` (tuned with these settings), ``pending`` (never started or interrupted) or ``conflict``
+    (tuned with other settings)."""
+    if not (work_dir / tuning.RESULT_FILE).is_file():
+        return "pending"
+    return "done" if _read_json(work_dir / ARM_FILE) == plan else "conflict"
+
+
+def _plan_differences(old: dict | None, new: dict) -> list[str]:
+    old = old or {}
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+
+def run_transfer_tuning(networks: list[str], target: dict | str, budget_per_network: int | dict,
+                        study_dir: str | os.PathLike, *, fractions: tuple[float, ...] = (0.25, 0.40),
+                        model_path: str | os.PathLike | None = None, platform_row: dict | None = None,
+                        random_arms: bool = True, seeds: tuple[int, ...] = (0,), num_trials_per_iter: int = 64,
+                        search: dict | None = None, runner: dict | None = None, online: dict | None = None,
+                        layout: str = "NCHW", arms: list[Arm] | None = None, progress: bool = True,
+                        log=_log) -> pd.DataFrame:
+    """Tune every network with every arm of :func:`make_arms` (or ``arms``); skip arms already done. One row
+    per arm and seed: network, arm, seed, status (``tuned`` or ``skipped``), trials, tuning_s, work_dir.
+
+    ``budget_per_network``: B, one int for every network or a dict network -> B. ``model_path``: the
+    pretrained model (:func:`pretrain_for_target`), needed for the ``pretrained`` arms; ``platform_row``:
+    the target's platforms row whose hardware features it gets (:func:`target_platform_row`).
+    ``num_trials_per_iter``, ``search`` (``EvolutionarySearch`` keyword arguments), ``runner``
+    (``MeasureSettings`` fields: number, repeat, min_repeat_ms, builder_workers) and ``layout`` are the same
+    for every arm; ``online``: keyword arguments of ``ProjectCostModel`` (online_epochs, min_online, ...).
+    """
+    target = tuning._as_target_dict(target)
+    if arms is None:
+        arms = make_arms(tuple(fractions), random_arms, _model_name(model_path))
+    if any(a.cost_model == "pretrained" for a in arms) and model_path is None:
+        raise ValueError("the pretrained arms need model_path (pretrain_for_target)")
+    pretrained = _pretrained_reference(model_path)
+    platform = (platform_row or {}).get("platform")
+    rows = []
+    for network in networks:
+        budget = int(budget_per_network[network] if isinstance(budget_per_network, dict) else budget_per_network)
+        for seed in seeds:
+            for arm in arms:
+                work_dir = arm_dir(study_dir, network, arm, seed)
+                plan = {"network": network, "arm": arm.name, "cost_model": arm.cost_model,
+                        "budget_fraction": arm.fraction, "budget": budget, "trials": arm_trials(budget, arm.fraction),
+                        "seed": int(seed), "target": tuning._as_target_dict(target), "target_platform": platform,
+                        "num_trials_per_iter": int(num_trials_per_iter), "search": dict(search or {}),
+                        "runner": dict(runner or {}), "layout": layout,
+                        "pretrained": pretrained if arm.cost_model == "pretrained" else None,
+                        "online": dict(online or {}) if arm.cost_model == "pretrained" else None}
+                plan = json.loads(json.dumps(plan))  # as it reads back from arm.json
+                status = arm_status(work_dir, plan)
+                if status == "conflict":
+                    differ = ", ".join(_plan_differences(_read_json(work_dir / ARM_FILE), plan))
+                    raise ValueError(f"{work_dir} was tuned with other settings ({differ} differ): use another "
+                                     f"study dir, or delete that arm's folder to tune it again")
+                if status == "done":
+                    result = tuning.TuningResult.load(work_dir)
+                    log(f"{network} {arm.name} seed {seed}: done before ({result.trials_measured} trials), skipped")
+                    rows.append(_run_row(network, arm, seed, "skipped", result))
+                    continue
+                log(f"{network} {arm.name} seed {seed}: tuning {plan['trials']} trials (B = {budget}) in {work_dir}")
+                result = _tune_arm(network, arm, plan, work_dir, model_path, platform_row, progress)
+                log(tuning.summary_line(result))
+                rows.append(_run_row(network, arm, seed, "tuned", result))
+    return pd.DataFrame(rows)
+
+
+def _model_name(model_path) -> str:
+    if model_path is None:
+        return "ours"
+    metadata = _read_json(Path(str(model_path) + ".json")) or {}
+    return str(metadata.get("model", "ours"))
+
+
+def _pretrained_reference(model_path) -> dict | None:
+    """What an arm records of its pretrained model: the file name and the pretraining settings."""
+    if model_path is None:
+        return None
+    path = Path(model_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"pretrained model {path} not found (pretrain_for_target writes it)")
+    metadata = _read_json(Path(str(path) + ".json")) or {}
+    return {"file": path.name, "settings": metadata.get("pretrain", {}).get("settings"),
+            "platforms": metadata.get("platforms")}
+
+
+def _tune_arm(network: str, arm: Arm, plan: dict, work_dir: Path, model_path, platform_row,
+              progress: bool) -> tuning.TuningResult:
+    work_dir.mkdir(parents=True, exist_ok=True)
+    (work_dir / tuning.RESULT_FILE).unlink(missing_ok=True)
+    tuning._write_json(work_dir / ARM_FILE, plan)
+    label = None
+    if arm.cost_model == "pretrained":
+        from .tuning_model import ProjectCostModel
+
+        cost_model = ProjectCostModel(str(model_path), platform=platform_row, seed=plan["seed"],
+                                      **(plan["online"] or {}))
+        label = f"{cost_model.model.name}:{Path(model_path).name}"
+    else:
+        cost_model = arm.cost_model
+    runner = plan["runner"]
+    return tuning.tune_network(
+        network, plan["target"], work_dir, plan["trials"], cost_model,
+        num_trials_per_iter=plan["num_trials_per_iter"], search=plan["search"] or None, layout=plan["layout"],
+        builder_workers=runner.get("builder_workers"), number=runner.get("number"), repeat=runner.get("repeat"),
+        min_repeat_ms=runner.get("min_repeat_ms"), seed=plan["seed"], overwrite=True, cost_model_label=label,
+        progress=progress,
+    )
+
+
+def _run_row(network: str, arm: Arm, seed: int, status: str, result: tuning.TuningResult) -> dict:
+    return {"network": network, "arm": arm.name, "seed": seed, "status": status, "trials": result.trials_measured,
+            "tuning_s": result.tuning_seconds, "scoring_share": result.scoring_share, "work_dir": result.work_dir}
+
+
+# --- end-to-end timing --------------------------------------------------------------------------------------
+
+
+def tuned_arm_dirs(study_dir: str | os.PathLike, networks: list[str] | None = None,
+                   arms: list[str] | None = None) -> list[Path]:
+    """Work dirs of the study's tuned arms (``arm.json`` and ``tuning_result.json`` present), sorted; only
+    those of ``networks`` and of the arms named ``arms`` when given."""
+    found = sorted(p.parent for p in Path(study_dir).glob(f"*/*/{ARM_FILE}")
+                   if (p.parent / tuning.RESULT_FILE).is_file())
+    return [p for p in found if (networks is None or p.parent.name in networks)
+            and (arms is None or _read_json(p / ARM_FILE)["arm"] in arms)]
+
+
+def bootstrap_mean_interval(values, n_boot: int = 2000, confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile-bootstrap interval of the mean of ``values`` (the timing repeats)."""
+    from .metrics import bootstrap_ratio
+
+    values = np.asarray(values, dtype=np.float64)
+    return bootstrap_ratio(values, np.ones_like(values), n_boot=n_boot, seed=seed, confidence=confidence)
+
+
+def time_tuned_networks(study_dir: str | os.PathLike, networks: list[str] | None = None, *,
+                        arms: list[str] | None = None, repeat: int = 100,
+                        number: int = 1, min_repeat_ms: int = 100, n_boot: int = 2000, confidence: float = 0.95,
+                        overwrite: bool = False, log=_log) -> pd.DataFrame:
+    """Compile every tuned arm of the study with its database and time it end to end in the Relax VM.
+
+    Writes ``end_to_end.json`` in each arm's work dir: every repeat, mean, standard deviation, median, the
+    percentile-bootstrap interval of the mean (``low_s``, ``high_s``), the compile summary, the timing
+    settings and the machine's load average when it ran. An arm already timed with the same settings is
+    skipped unless ``overwrite`` (re-time on a quiet machine without tuning again). ``networks``, ``arms``:
+    only these networks and arm names (default: all). Returns one row per arm:
+    network, arm, seed, status (``timed`` / ``skipped``), mean_s, work_dir.
+    """
+    settings = {"repeat": int(repeat), "number": int(number), "min_repeat_ms": int(min_repeat_ms),
+                "n_boot": int(n_boot), "confidence": float(confidence)}
+    rows = []
+    for work_dir in tuned_arm_dirs(study_dir, networks, arms):
+        plan = _read_json(work_dir / ARM_FILE)
+        old = _read_json(work_dir / END_TO_END_FILE)
+        status = "skipped"
+        if overwrite or old is None or old.get("timing_settings") != settings:
+            log(f"{plan['network']} {plan['arm']} seed {plan['seed']}: compiling and timing end to end")
+            old = time_arm(work_dir, settings)
+            status = "timed"
+            log(f"{plan['network']} {plan['arm']}: {old['mean_s'] * 1e3:.3f} ms "
+                f"[{old['low_s'] * 1e3:.3f}, {old['high_s'] * 1e3:.3f}] over {len(old['repeats_s'])} repeats")
+        rows.append({"network": plan["network"], "arm": plan["arm"], "seed": plan["seed"], "status": status,
+                     "mean_s": old["mean_s"], "work_dir": str(work_dir)})
+    return pd.DataFrame(rows, columns=["network", "arm", "seed", "status", "mean_s", "work_dir"])
+
+
+def time_arm(work_dir: str | os.PathLike, settings: dict) -> dict:
+    """Compile one tuned arm and time it (``settings``: repeat, number, min_repeat_ms, n_boot, confidence);
+    writes and returns ``end_to_end.json``."""
+    work_dir = Path(work_dir)
+    plan = _read_json(work_dir / ARM_FILE)
+    compiled = tuning.compile_with_database(plan["network"], plan["target"], work_dir,
+                                            layout=plan.get("layout", "NCHW"))
+    timing = tuning.time_network(compiled, plan["target"], repeat=settings["repeat"], number=settings["number"],
+                                 min_repeat_ms=settings["min_repeat_ms"])
+    low, high = bootstrap_mean_interval(timing["repeats_s"], settings["n_boot"], settings["confidence"])
+    out = {**timing, "low_s": low, "high_s": high, "timing_settings": settings,
+           "compile": {"seconds": compiled.compile_seconds, "functions": compiled.functions,
+                       "functions_tuned": compiled.functions_tuned, "untuned_functions": compiled.untuned_functions},
+           "load_average": list(os.getloadavg()), "timed_at": tuning._now()}
+    tuning._write_json(work_dir / END_TO_END_FILE, out)
+    return out
+
+
+# --- results ------------------------------------------------------------------------------------------------
+
+
+def estimate_tasks(study_dir: str | os.PathLike) -> dict[str, list[dict]]:
+    """Per network, the tasks that every tuned arm measured at least once (``tuning_result.json``'s task
+    entries). The estimated latency (sum of weight x best kernel) is taken over these, so that it exists
+    and compares across arms when a task can never be measured alone: BERT's ``take`` (the embedding
+    lookup) gets random indices from MetaSchedule's runner, reads out of bounds and fails in every arm,
+    while the compiled network runs it with valid token ids."""
+    results: dict[str, list] = {}
+    for work_dir in tuned_arm_dirs(study_dir):
+        result = tuning.TuningResult.load(work_dir)
+        results.setdefault(result.network, []).append(result)
+    out = {}
+    for network, arm_results in results.items():
+        unmeasured = {t["workload_shash"] for r in arm_results for t in r.tasks if t["best_latency_s"] is None}
+        out[network] = [t for t in arm_results[0].tasks if t["workload_shash"] not in unmeasured]
+    return out
+
+
+def _estimate(result: tuning.TuningResult, tasks: list[dict]) -> float | None:
+    best = {t["workload_shash"]: t["best_latency_s"] for t in result.tasks}
+    if not tasks or any(best.get(t["workload_shash"]) is None for t in tasks):
+        return None
+    return float(sum(t["weight"] * best[t["workload_shash"]] for t in tasks))
+
+
+def collect_results(study_dir: str | os.PathLike) -> pd.DataFrame:
+    """The results table of a study dir: one row per tuned arm (columns :data:`RESULT_COLUMNS`; the
+    end-to-end columns are NaN until :func:`time_tuned_networks` ran). ``estimated_latency_s`` is over
+    the ``estimate_tasks`` tasks that every arm of the network measured (:func:`estimate_tasks`)."""
+    common = estimate_tasks(study_dir)
+    rows = []
+    for work_dir in tuned_arm_dirs(study_dir):
+        plan = _read_json(work_dir / ARM_FILE)
+        result = tuning.TuningResult.load(work_dir)
+        e2e = _read_json(work_dir / END_TO_END_FILE) or {}
+        tasks = common.get(result.network, [])
+        rows.append({
+            "target_platform": plan.get("target_platform"), "network": plan["network"], "arm": plan["arm"],
+            "cost_model": result.cost_model, "budget_fraction": plan["budget_fraction"], "budget": plan["budget"],
+            "trials_budget": plan["trials"], "trials": result.trials_measured, "valid_trials": result.valid_trials,
+            "tasks": len(result.tasks), "untuned_tasks": len(result.untuned_tasks),
+            "tuning_s": result.tuning_seconds, "scoring_s": result.scoring_seconds,
+            "scoring_share": result.scoring_share, "update_s": result.update_seconds,
+            "estimated_latency_s": _estimate(result, tasks), "estimate_tasks": len(tasks),
+            "e2e_mean_s": e2e.get("mean_s"),
+            "e2e_std_s": e2e.get("std_s"), "e2e_low_s": e2e.get("low_s"), "e2e_high_s": e2e.get("high_s"),
+            "e2e_repeats": len(e2e.get("repeats_s", [])) or None, "seed": plan["seed"],
+            "target": json.dumps(plan["target"], sort_keys=True), "work_dir": str(work_dir),
+        })
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS).astype({"e2e_mean_s": float, "e2e_std_s": float,
+                                                              "e2e_low_s": float, "e2e_high_s": float})
+
+
+def collect_curves(study_dir: str | os.PathLike) -> pd.DataFrame:
+    """Every tuned arm's tuning curve (:func:`tenset_study.tuning.tuning_curve`: the network's estimated
+    latency against trials and tuning seconds, over the tasks of :func:`estimate_tasks`), with the arm's
+    keys (columns :data:`CURVE_COLUMNS`)."""
+    common = estimate_tasks(study_dir)
+    frames = []
+    for work_dir in tuned_arm_dirs(study_dir):
+        plan = _read_json(work_dir / ARM_FILE)
+        curve = tuning.tuning_curve(work_dir, tasks=common.get(plan["network"]) or None)
+        frames.append(curve.assign(target_platform=plan.get("target_platform"), network=plan["network"],
+                                   arm=plan["arm"], budget_fraction=plan["budget_fraction"], seed=plan["seed"]))
+    if not frames:
+        return pd.DataFrame(columns=CURVE_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[CURVE_COLUMNS]
+
+
+def merge_results(new: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write ``new`` into the CSV at ``path`` (atomic), replacing the rows with the same
+    (target_platform, network, arm, seed) and keeping the others (another platform's study, say)."""
+    from .results import write_results
+
+    path = Path(path)
+    if path.is_file():
+        old = pd.read_csv(path)
+        if not old.empty:
+            key = lambda frame: frame[RESULT_KEYS].astype(str).agg("|".join, axis=1)  # noqa: E731
+            old = old[~key(old).isin(set(key(new)))]
+            new = pd.concat([old, new], ignore_index=True) if not new.empty else old
+    return write_results(new.sort_values(RESULT_KEYS, kind="stable"), path)
+
+
+def write_study_results(study_dir: str | os.PathLike, results_dir: str | os.PathLike | None = None) -> dict[str, Path]:
+    """Write the study's results and curves into ``study_dir`` (``transfer_tuning.csv``,
+    ``transfer_tuning_curves.csv``) and, when ``results_dir`` is given, merge them into the files of the same
+    names there (:func:`merge_results`). Returns the paths written."""
+    from .results import write_results
+
+    results, curves = collect_results(study_dir), collect_curves(study_dir)
+    paths = {"results": write_results(results, Path(study_dir) / RESULTS_FILE),
+             "curves": write_results(curves, Path(study_dir) / CURVES_FILE)}
+    if results_dir is not None:
+        from .explore import resolve_path
+
+        shared = resolve_path(results_dir)
+        paths["shared_results"] = merge_results(results, shared / RESULTS_FILE)
+        paths["shared_curves"] = merge_results(curves, shared / CURVES_FILE)
+    return paths
+
+
+def fold_seeds(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per (target_platform, network, arm): means over seeds of the end-to-end latency, its
+    interval bounds, the estimated latency, tuning seconds, trials and scoring share, the standard deviation
+    of the latency over seeds (``seed_std``, 0 for one seed) and the number of seeds."""
+    keys = ["target_platform", "network", "arm"]
+    frame = results.copy()
+    frame["target_platform"] = frame["target_platform"].fillna("")
+    folded = frame.groupby(keys, sort=False).agg(
+        budget_fraction=("budget_fraction", "first"), e2e_mean_s=("e2e_mean_s", "mean"),
+        e2e_low_s=("e2e_low_s", "mean"), e2e_high_s=("e2e_high_s", "mean"), seed_std=("e2e_mean_s", "std"),
+        estimated_latency_s=("estimated_latency_s", "mean"), tuning_s=("tuning_s", "mean"),
+        trials=("trials", "mean"), scoring_share=("scoring_share", "mean"), seeds=("seed", "nunique"),
+    ).reset_index()
+    folded["seed_std"] = folded["seed_std"].fillna(0.0)
+    return folded
+
+
+def compare_to_baseline(results: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
+    """Per network and platform, every arm against the baseline arm.
+
+    Columns: target_platform, network, arm, budget_fraction, latency_ratio (arm / baseline end-to-end mean
+    latency) with ratio_low / ratio_high (arm's low / baseline's high, arm's high / baseline's low: the
+    ratio's range over both intervals), the two latencies and intervals, estimated_ratio (the same for the
+    estimated latency), tuning_time_ratio and trials_ratio (arm / baseline), the arm's scoring share, and
+    ``verdict``: "on par" when the arm's interval overlaps the baseline's or lies below it (faster),
+    "slower" when it lies above, "n/a" without both timings. Seeds are folded first (:func:`fold_seeds`);
+    intervals are widened by one standard deviation over seeds on each side.
+    """
+    folded = fold_seeds(results)
+    columns = ["target_platform", "network", "arm", "budget_fraction", "latency_ratio", "ratio_low", "ratio_high",
+               "e2e_mean_s", "e2e_low_s", "e2e_high_s", "baseline_mean_s", "baseline_low_s", "baseline_high_s",
+               "estimated_ratio", "tuning_time_ratio", "trials_ratio", "scoring_share", "seeds", "verdict"]
+    rows = []
+    for (platform, network), group in folded.groupby(["target_platform", "network"], sort=False):
+        base = group[group["arm"] == baseline]
+        if base.empty:
+            continue
+        base = base.iloc[0]
+        base_low, base_high = base["e2e_low_s"] - base["seed_std"], base["e2e_high_s"] + base["seed_std"]
+        for _, arm in group[group["arm"] != baseline].iterrows():
+            low, high = arm["e2e_low_s"] - arm["seed_std"], arm["e2e_high_s"] + arm["seed_std"]
+            rows.append({
+                "target_platform": platform, "network": network, "arm": arm["arm"],
+                "budget_fraction": arm["budget_fraction"], "latency_ratio": arm["e2e_mean_s"] / base["e2e_mean_s"],
+                "ratio_low": low / base_high, "ratio_high": high / base_low, "e2e_mean_s": arm["e2e_mean_s"],
+                "e2e_low_s": low, "e2e_high_s": high, "baseline_mean_s": base["e2e_mean_s"],
+                "baseline_low_s": base_low, "baseline_high_s": base_high,
+                "estimated_ratio": arm["estimated_latency_s"] / base["estimated_latency_s"],
+                "tuning_time_ratio": arm["tuning_s"] / base["tuning_s"], "trials_ratio": arm["trials"] / base["trials"],
+                "scoring_share": arm["scoring_share"], "seeds": int(arm["seeds"]),
+                "verdict": verdict(low, high, base_low, base_high),
+            })
+    return pd.DataFrame(rows, columns=columns)
+
+
+def verdict(low: float, high: float, base_low: float, base_high: float) -> str:
+    """``on par`` when [low, high] overlaps [base_low, base_high] or lies below it, ``slower`` when it lies
+    above, ``n/a`` when a bound is missing."""
+    if any(v is None or not math.isfinite(v) for v in (low, high, base_low, base_high)):
+        return "n/a"
+    return "on par" if low <= base_high else "slower"
+
+
+# --- the whole study ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class StudyOutcome:
+    """What :func:`run_study` did and found."""
+
+    study_dir: str
+    model_path: str | None
+    budgets: dict
+    tuning: pd.DataFrame
+    timing: pd.DataFrame | None
+    results: pd.DataFrame
+    comparison: pd.DataFrame
+    paths: dict
+
+
+def run_study(dataset: str | os.PathLike | None, target_platform: str | None, networks: list[str] | None = None,
+              preset: str | dict = "book", study_dir: str | os.PathLike = "studies/transfer", *,
+              target: dict | None = None, budgets: dict | int | None = None, seeds: tuple[int, ...] | None = None,
+              random_arms: bool | None = None, train_platforms: list[str] | None = None, tune: bool = True,
+              time_networks: bool = True, retime: bool = False, results_dir: str | os.PathLike | None = None,
+              progress: bool = True, log=_log) -> StudyOutcome:
+    """The whole experiment for one target: pretrain (or reuse), tune every arm not done yet, time every arm
+    not timed yet, write the results and compare. Resumable: run it again after an interruption.
+
+    ``target_platform``: the dataset's platform id of the target (held out of pretraining; its hardware
+    features go to our model), or None for this machine read off directly (then a dataset platform with
+    the same id is held out, and with none every dataset platform is "other"). ``target``: the TVM target
+    (default: this CPU, ``tvm_setup.cpu_target()``). ``networks``, ``budgets`` (B per network, or one B),
+    ``seeds``, ``random_arms``: override the preset. ``tune=False`` only times and tabulates what is tuned
+    (no dataset needed). ``time_networks``: time the tuned arms end to end; ``retime``: time them again even
+    when done. ``results_dir``: also merge the results into the files there (e.g. ``results``).
+    """
+    from . import tvm_setup, zoo
+    from .explore import resolve_path
+
+    settings = transfer_settings(preset)
+    target = tuning._as_target_dict(target) if target is not None else tvm_setup.cpu_target()
+    networks = list(networks or settings["networks"])
+    if not networks:
+        raise ValueError("no networks to tune")
+    for network in networks:
+        zoo.parse_network(network)
+    study_dir = resolve_path(study_dir)
+    seeds = tuple(seeds or settings.get("seeds", (0,)))
+    timing = dict(settings.get("timing") or {})
+    model_path, per_network, tuned = None, {}, pd.DataFrame()
+    if tune:
+        if dataset is None:
+            raise ValueError("tuning needs the dataset to pretrain on (or tune=False to only time)")
+        from .dataset import Dataset
+
+        row = target_platform_row(dataset, target_platform, target)
+        platform = str(row["platform"])
+        if train_platforms is None and platform not in _dataset_platforms(Dataset.open(resolve_path(dataset))):
+            train_platforms = _dataset_platforms(Dataset.open(resolve_path(dataset)))  # all are "other" hardware
+        model_path = pretrain_for_target(dataset, platform, settings.get("model", "ours"), settings, study_dir,
+                                         seed=seeds[0], train_platforms=train_platforms, progress=progress, log=log)
+        per_network = _budgets(networks, budgets, settings, target, log)
+        arms = make_arms(tuple(settings.get("fractions", (0.25, 0.40))),
+                         settings.get("random_arms", True) if random_arms is None else random_arms,
+                         settings.get("model", "ours"))
+        # the comparison itself first, every network timed as soon as it is tuned; the random arms last
+        frames, timed_frames = [], []
+        for group in ([a for a in arms if a.cost_model != "random"], [a for a in arms if a.cost_model == "random"]):
+            for network in networks if group else []:
+                frames.append(run_transfer_tuning(
+                    [network], target, per_network, study_dir, model_path=model_path, platform_row=row, seeds=seeds,
+                    num_trials_per_iter=int(settings.get("num_trials_per_iter", 64)), search=settings.get("search"),
+                    runner=settings.get("runner"), online=settings.get("online"), arms=group, progress=progress,
+                    log=log))
+                write_study_results(study_dir, results_dir)
+                if time_networks:
+                    timed_frames.append(time_tuned_networks(study_dir, [network], arms=[a.name for a in group],
+                                                            overwrite=retime, log=log, **timing))
+                    write_study_results(study_dir, results_dir)
+        tuned = pd.concat(frames, ignore_index=True)
+        timed = pd.concat(timed_frames, ignore_index=True) if timed_frames else None
+    else:
+        timed = time_tuned_networks(study_dir, networks, overwrite=retime, log=log, **timing) if time_networks else None
+    paths = write_study_results(study_dir, results_dir)
+    results = collect_results(study_dir)
+    results = results[results["network"].isin(networks)].reset_index(drop=True)
+    return StudyOutcome(str(study_dir), None if model_path is None else str(model_path), per_network, tuned, timed,
+                        results, compare_to_baseline(results), paths)
+
+
+def _budgets(networks: list[str], budgets, settings: dict, target: dict, log) -> dict:
+    if isinstance(budgets, int):
+        return {n: int(budgets) for n in networks}
+    out = {}
+    for network in networks:
+        if isinstance(budgets, dict) and network in budgets:
+            out[network] = int(budgets[network])
+            continue
+        n_tasks = None
+        if network not in (settings.get("budgets") or {}):
+            n_tasks = count_tasks(network, target)
+        out[network] = network_budget(network, settings, n_tasks)
+        log(f"{network}: B = {out[network]} trials" + (f" ({n_tasks} tasks)" if n_tasks else ""))
+    return out
+
+
+# --- the command line ---------------------------------------------------------------------------------------
+
+
+def run_transfer_tune_command(args) -> int:
+    """``tenset-study transfer-tune``: :func:`run_study` with the command's flags; prints the comparison."""
+    from . import tvm_setup
+
+    if args.gpu:
+        target = tvm_setup.gpu_target(args.gpu)
+    elif args.target:
+        target = tuning._as_target_dict(args.target)
+    else:
+        target = None
+    if args.dataset is None and not args.time_only:
+        raise ValueError("--dataset is needed to pretrain (only --time-only runs without it)")
+    outcome = run_study(
+        args.dataset, args.target_platform, args.networks, args.preset, args.study_dir, target=target,
+        budgets=args.budget, seeds=tuple(args.seeds) if args.seeds else None,
+        random_arms=False if args.no_random else None, train_platforms=args.train_platforms,
+        tune=not args.time_only, time_networks=not args.no_time, retime=args.retime,
+        results_dir=args.results_dir, progress=not args.quiet,
+    )
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        shown = outcome.results[["network", "arm", "trials", "tuning_s", "scoring_share", "estimated_latency_s",
+                                 "e2e_mean_s", "e2e_low_s", "e2e_high_s"]]
+        print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        if not outcome.comparison.empty:
+            print(outcome.comparison[["network", "arm", "latency_ratio", "ratio_low", "ratio_high",
+                                      "tuning_time_ratio", "verdict"]].to_string(index=False,
+                                                                                 float_format=lambda v: f"{v:.3f}"))
+    print(f"results: {', '.join(str(p) for p in outcome.paths.values())}")
+    return 0
+
+
+__all__ = ["Arm", "BASELINE", "StudyOutcome", "arm_dir", "arm_status", "arm_trials", "bootstrap_mean_interval",
+           "collect_curves", "collect_results", "compare_to_baseline", "count_tasks", "estimate_tasks", "fold_seeds",
+           "make_arms",
+           "merge_results", "network_budget", "pretrain_for_target", "run_study", "run_transfer_tune_command",
+           "run_transfer_tuning",
+           "target_platform_row", "time_arm", "time_tuned_networks", "transfer_settings", "tuned_arm_dirs",
+           "verdict", "write_study_results"]

@@ -1,0 +1,258 @@
+"""The transfer-tuning experiment (:mod:`tenset_study.tuning_study`): the ``smoke`` preset's whole flow on
+``dcgan-b1-16`` (6 tasks) with real MetaSchedule on this CPU: pretraining on data/default without the target
+platform, ``baseline-xgb`` with B = 12 trials and ``ours@50%`` with 6, end-to-end timing, the result and
+curve tables; a re-run that skips everything; the comparison's verdicts on hand-made rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import DEFAULT_DATA
+from tenset_study import experiments, tuning_study
+from tenset_study.tuning_study import BASELINE, CURVE_COLUMNS, RESULT_COLUMNS
+
+NETWORK = "dcgan-b1-16"
+N_TASKS = 6
+#: A CPU platform of data/default: held out of pretraining, its hardware features go to our model. (The
+#: tuning itself runs on this machine's CPU, whatever it is.)
+TARGET_PLATFORM = "amd-epyc-znver3-2c"
+SMOKE = experiments.PRESETS["smoke"]["tuning"]
+
+
+def _run(study_dir: Path, logs: list, **kwargs) -> tuning_study.StudyOutcome:
+    return tuning_study.run_study(DEFAULT_DATA, TARGET_PLATFORM, preset="smoke", study_dir=study_dir,
+                                  results_dir=study_dir / "shared", progress=False, log=logs.append, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def smoke_study(tmp_path_factory):
+    """The smoke study run once: (outcome, log lines, study dir)."""
+    if not (DEFAULT_DATA / "dataset.json").exists():
+        pytest.skip("data/default is not present")
+    study_dir = tmp_path_factory.mktemp("transfer") / "study"
+    logs: list[str] = []
+    return _run(study_dir, logs), logs, study_dir
+
+
+# --- the whole flow -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_smoke_flow_tunes_every_arm_times_it_and_writes_the_tables(smoke_study) -> None:
+    outcome, _, study_dir = smoke_study
+    assert outcome.budgets == {NETWORK: 12}
+    assert list(outcome.tuning["arm"]) == [BASELINE, "ours@50%"] and (outcome.tuning["status"] == "tuned").all()
+    assert (outcome.timing["status"] == "timed").all() and len(outcome.timing) == 2
+
+    results = pd.read_csv(study_dir / tuning_study.RESULTS_FILE)
+    assert list(results.columns) == RESULT_COLUMNS and len(results) == 2
+    by_arm = results.set_index("arm")
+    assert by_arm.loc[BASELINE, "trials_budget"] == 12 and by_arm.loc["ours@50%", "trials_budget"] == 6
+    assert by_arm.loc["ours@50%", "budget_fraction"] == 0.5 and (results["budget"] == 12).all()
+    assert (results["target_platform"] == TARGET_PLATFORM).all() and (results["network"] == NETWORK).all()
+    assert (results["tasks"] == N_TASKS).all() and (results["untuned_tasks"] == 0).all(), "every task is tuned"
+    for _, row in results.iterrows():
+        work_dir = Path(row["work_dir"])
+        assert (work_dir / "database_tuning_record.json").is_file(), "the MetaSchedule database is kept"
+        assert row["trials"] == len((work_dir / "database_tuning_record.json").read_text().splitlines())
+        assert row["e2e_repeats"] == SMOKE["timing"]["repeat"] and row["e2e_mean_s"] > 0
+        assert row["e2e_low_s"] <= row["e2e_mean_s"] <= row["e2e_high_s"]
+        assert 0 < row["scoring_share"] < 1 and row["tuning_s"] > 0 and row["estimated_latency_s"] > 0
+        e2e = json.loads((work_dir / tuning_study.END_TO_END_FILE).read_text())
+        assert np.mean(e2e["repeats_s"]) == pytest.approx(row["e2e_mean_s"])
+        assert e2e["compile"]["untuned_functions"] == []
+    assert by_arm.loc["ours@50%", "cost_model"].startswith("ours:")
+
+    curves = pd.read_csv(study_dir / tuning_study.CURVES_FILE)
+    assert list(curves.columns) == CURVE_COLUMNS
+    for arm, part in curves.groupby("arm"):
+        assert len(part) == by_arm.loc[arm, "trials"] and list(part["trial"]) == list(range(1, len(part) + 1))
+        assert part["estimated_latency_s"].dropna().iloc[-1] == pytest.approx(by_arm.loc[arm, "estimated_latency_s"])
+    shared = pd.read_csv(study_dir / "shared" / tuning_study.RESULTS_FILE)
+    pd.testing.assert_frame_equal(shared.sort_values("arm").reset_index(drop=True),
+                                  results.sort_values("arm").reset_index(drop=True), check_dtype=False)
+
+    comparison = outcome.comparison
+    assert list(comparison["arm"]) == ["ours@50%"] and comparison["verdict"].iloc[0] in ("on par", "slower")
+    row = comparison.iloc[0]
+    ratio = by_arm.loc["ours@50%", "e2e_mean_s"] / by_arm.loc[BASELINE, "e2e_mean_s"]
+    assert row["latency_ratio"] == pytest.approx(ratio)
+    assert row["ratio_low"] <= row["latency_ratio"] <= row["ratio_high"]
+    assert row["trials_ratio"] == pytest.approx(by_arm.loc["ours@50%", "trials"] / by_arm.loc[BASELINE, "trials"])
+
+
+@pytest.mark.slow
+def test_pretrained_model_never_saw_the_target_platform(smoke_study) -> None:
+    outcome, _, study_dir = smoke_study
+    metadata = json.loads(Path(outcome.model_path + ".json").read_text())
+    pretrain = metadata["pretrain"]
+    assert TARGET_PLATFORM not in metadata["platforms"]
+    assert TARGET_PLATFORM not in pretrain["records_per_platform"]
+    assert pretrain["settings"]["target_platform"] == TARGET_PLATFORM
+    assert pretrain["settings"]["train_platforms"] == ["h200", "intel-xeon-emeraldrapids-16c"]
+    assert pretrain["records"] == metadata["train_records"] == SMOKE["max_pretrain_records"]
+    assert Path(outcome.model_path).parent == study_dir / tuning_study.PRETRAINED_DIR
+    arm = json.loads((tuning_study.arm_dir(study_dir, NETWORK, tuning_study.make_arms((0.5,), False)[1])
+                      / tuning_study.ARM_FILE).read_text())
+    assert arm["pretrained"]["file"] == Path(outcome.model_path).name
+    assert TARGET_PLATFORM not in arm["pretrained"]["platforms"]
+
+
+@pytest.mark.slow
+def test_rerun_skips_completed_arms_and_refuses_other_settings(smoke_study) -> None:
+    _, _, study_dir = smoke_study
+    files = sorted(study_dir.glob(f"{NETWORK}/*/*.json")) + sorted(study_dir.glob("pretrained/*"))
+    before = {p: p.read_bytes() for p in files}
+    logs: list[str] = []
+    again = _run(study_dir, logs)
+    assert (again.tuning["status"] == "skipped").all() and len(again.tuning) == 2
+    assert (again.timing["status"] == "skipped").all() and len(again.timing) == 2
+    assert any("reusing" in line for line in logs), "the pretrained model is reused"
+    assert {p: p.read_bytes() for p in files} == before, "databases, results and the model untouched"
+    with pytest.raises(ValueError, match="other settings .*budget"):
+        _run(study_dir, [], budgets=18)
+
+
+def test_an_interrupted_arm_is_pending_and_tuned_again(tmp_path: Path) -> None:
+    from tenset_study import tuning
+
+    plan = {"network": NETWORK, "arm": BASELINE, "budget": 12}
+    (tmp_path / tuning_study.ARM_FILE).write_text(json.dumps(plan))
+    (tmp_path / tuning.RECORD_FILE).write_text("")
+    assert tuning_study.arm_status(tmp_path, plan) == "pending", "a database without a result: interrupted"
+    (tmp_path / tuning.RESULT_FILE).write_text("{}")
+    assert tuning_study.arm_status(tmp_path, plan) == "done"
+    assert tuning_study.arm_status(tmp_path, {**plan, "budget": 24}) == "conflict"
+
+
+# --- arms, budgets, pretraining checks (no tuning) ---------------------------------------------------------
+
+
+def test_arms_and_budgets() -> None:
+    arms = tuning_study.make_arms((0.25, 0.40))
+    assert [a.name for a in arms] == [BASELINE, "ours@25%", "ours@40%", "random@25%", "random@40%"]
+    assert [a.slug for a in arms] == [BASELINE, "ours-25", "ours-40", "random-25", "random-40"]
+    assert [a.name for a in tuning_study.make_arms((0.25,), random_arms=False)] == [BASELINE, "ours@25%"]
+    with pytest.raises(ValueError, match="fractions"):
+        tuning_study.make_arms((0.0,))
+    assert tuning_study.arm_trials(896, 0.25) == 224 and tuning_study.arm_trials(896, 0.40) == 358
+    full = tuning_study.transfer_settings("full")
+    assert tuning_study.network_budget("resnet_50-b1-224", full) == full["budgets"]["resnet_50-b1-224"]
+    assert tuning_study.network_budget("resnet_18-b1-224", full, n_tasks=20) == 20 * full["trials_per_task"]
+    with pytest.raises(ValueError, match="n_tasks"):
+        tuning_study.network_budget("resnet_18-b1-224", full)
+    for name in ("smoke", "book", "full"):
+        settings = tuning_study.transfer_settings(name)
+        assert set(settings["networks"]) <= set(settings["budgets"])
+    from tenset_study.explore import ParameterError
+
+    with pytest.raises(ParameterError, match="unknown preset"):
+        tuning_study.transfer_settings("huge")
+
+
+def test_pretraining_refuses_to_see_the_target(tmp_path: Path) -> None:
+    if not (DEFAULT_DATA / "dataset.json").exists():
+        pytest.skip("data/default is not present")
+    with pytest.raises(ValueError, match="no measurements"):
+        tuning_study.pretrain_for_target(DEFAULT_DATA, "no-such-cpu", preset="smoke", study_dir=tmp_path)
+    with pytest.raises(ValueError, match="must not include the target"):
+        tuning_study.pretrain_for_target(DEFAULT_DATA, TARGET_PLATFORM, preset="smoke", study_dir=tmp_path,
+                                         train_platforms=["h200", TARGET_PLATFORM])
+    assert not (tmp_path / tuning_study.PRETRAINED_DIR).exists()
+
+
+# --- the comparison table ----------------------------------------------------------------------------------
+
+
+def _row(network: str, arm: str, mean: float, half: float, tuning_s: float, trials: int, seed: int = 0) -> dict:
+    return {"target_platform": "cpu-x", "network": network, "arm": arm, "budget_fraction": 1.0, "seed": seed,
+            "e2e_mean_s": mean, "e2e_low_s": mean - half, "e2e_high_s": mean + half, "estimated_latency_s": mean,
+            "tuning_s": tuning_s, "trials": trials, "scoring_share": 0.1}
+
+
+def test_comparison_verdicts_on_hand_made_rows() -> None:
+    rows = [
+        _row("net-a", BASELINE, 10.0, 0.5, 1000.0, 800),
+        _row("net-a", "ours@25%", 10.2, 0.4, 250.0, 200),   # overlaps the baseline: on par
+        _row("net-a", "ours@40%", 9.0, 0.2, 400.0, 320),    # entirely faster: on par
+        _row("net-a", "random@25%", 12.0, 0.5, 240.0, 200),  # entirely slower
+        _row("net-b", "ours@25%", 5.0, 0.1, 100.0, 50),     # no baseline: not compared
+        _row("net-c", BASELINE, np.nan, np.nan, 500.0, 400),  # baseline not timed yet
+        _row("net-c", "ours@25%", 5.0, 0.1, 100.0, 100),
+    ]
+    table = tuning_study.compare_to_baseline(pd.DataFrame(rows)).set_index(["network", "arm"])
+    assert set(table.index) == {("net-a", "ours@25%"), ("net-a", "ours@40%"), ("net-a", "random@25%"),
+                                ("net-c", "ours@25%")}
+    assert table.loc[("net-a", "ours@25%"), "verdict"] == "on par"
+    assert table.loc[("net-a", "ours@40%"), "verdict"] == "on par"
+    assert table.loc[("net-a", "random@25%"), "verdict"] == "slower"
+    assert table.loc[("net-c", "ours@25%"), "verdict"] == "n/a"
+    ours = table.loc[("net-a", "ours@25%")]
+    assert ours["latency_ratio"] == pytest.approx(1.02)
+    assert ours["ratio_low"] == pytest.approx(9.8 / 10.5) and ours["ratio_high"] == pytest.approx(10.6 / 9.5)
+    assert ours["tuning_time_ratio"] == pytest.approx(0.25) and ours["trials_ratio"] == pytest.approx(0.25)
+    # touching intervals still overlap; a hair above does not
+    assert tuning_study.verdict(10.5, 11.0, 9.5, 10.5) == "on par"
+    assert tuning_study.verdict(10.5 + 1e-9, 11.0, 9.5, 10.5) == "slower"
+
+
+def test_seeds_are_folded_and_widen_the_interval() -> None:
+    rows = [_row("net", BASELINE, 10.0, 0.1, 1000.0, 800, seed=s) for s in (0, 1)]
+    rows += [_row("net", "ours@25%", mean, 0.1, 250.0, 200, seed=s) for s, mean in ((0, 10.2), (1, 10.6))]
+    folded = tuning_study.fold_seeds(pd.DataFrame(rows)).set_index("arm")
+    assert folded.loc["ours@25%", "seeds"] == 2 and folded.loc["ours@25%", "e2e_mean_s"] == pytest.approx(10.4)
+    std = np.std([10.2, 10.6], ddof=1)
+    assert folded.loc["ours@25%", "seed_std"] == pytest.approx(std) and folded.loc[BASELINE, "seed_std"] == 0
+    # without the seed spread [10.3, 10.5] lies above [9.9, 10.1]; with it the intervals overlap
+    row = tuning_study.compare_to_baseline(pd.DataFrame(rows)).iloc[0]
+    assert row["e2e_low_s"] == pytest.approx(10.3 - std) and row["verdict"] == "on par"
+
+
+def test_merge_results_replaces_rows_of_the_same_key(tmp_path: Path) -> None:
+    path = tmp_path / "results" / tuning_study.RESULTS_FILE
+    gpu = pd.DataFrame([{"target_platform": "gpu", "network": "n", "arm": BASELINE, "seed": 0, "e2e_mean_s": 1.0}])
+    cpu = pd.DataFrame([{"target_platform": "cpu", "network": "n", "arm": BASELINE, "seed": 0, "e2e_mean_s": 2.0}])
+    tuning_study.merge_results(gpu, path)
+    tuning_study.merge_results(cpu, path)
+    tuning_study.merge_results(cpu.assign(e2e_mean_s=3.0), path)
+    table = pd.read_csv(path).set_index("target_platform")
+    assert len(table) == 2 and table.loc["gpu", "e2e_mean_s"] == 1.0 and table.loc["cpu", "e2e_mean_s"] == 3.0
+    assert [p.name for p in path.parent.iterdir()] == [path.name], "no temporary file left behind"
+
+
+# --- the command line --------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_cli_time_only_tabulates_the_tuned_study(smoke_study, tmp_path: Path, capsys) -> None:
+    from tenset_study.cli import main
+
+    _, _, study_dir = smoke_study
+    code = main(["transfer-tune", "--time-only", "--preset", "smoke", "--study-dir", str(study_dir),
+                 "--results-dir", str(tmp_path), "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0 and "ours@50%" in out and "verdict" in out
+    assert len(pd.read_csv(tmp_path / tuning_study.RESULTS_FILE)) == 2
+
+
+def test_cli_errors_exit_2(tmp_path: Path, capsys) -> None:
+    from tenset_study.cli import main
+
+    base = ["transfer-tune", "--study-dir", str(tmp_path / "s"), "--results-dir", str(tmp_path / "r")]
+    assert main([*base, "--preset", "smoke"]) == 2
+    assert "--dataset" in capsys.readouterr().err
+    assert main([*base, "--dataset", str(DEFAULT_DATA), "--preset", "huge"]) == 2
+    assert "unknown preset" in capsys.readouterr().err
+    assert main([*base, "--dataset", str(DEFAULT_DATA), "--preset", "smoke", "--networks", "alexnet-b1-224"]) == 2
+    assert "unknown family" in capsys.readouterr().err
+    if (DEFAULT_DATA / "dataset.json").exists():
+        assert main([*base, "--dataset", str(DEFAULT_DATA), "--preset", "smoke", "--target-platform", "nope"]) == 2
+        assert "platform 'nope' not in" in capsys.readouterr().err
+        assert main([*base, "--dataset", str(DEFAULT_DATA), "--preset", "smoke", "--target-platform", "h200"]) == 2
+        assert "gpu platform" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists() and not (tmp_path / "r").exists(), "nothing written"
