@@ -80,8 +80,7 @@ pd.DataFrame({"model": {a: transfer.ARMS[a][0] for a in arms}, "trained on": {a:
 # on each side; the share columns count the target records each share keeps (first seed).
 
 # %%
-models = sorted({transfer.ARMS[a][0] for a in arms})
-ds, records, inputs, links = experiments.prepare(ds, models, max_len=settings["max_len"])
+ds, records, inputs, links = experiments.prepare(ds, transfer.models_of(arms), max_len=settings["max_len"])
 records.groupby(["platform", "kind"]).agg(records=("program", "size"), tasks=("task", "nunique"))
 
 # %%

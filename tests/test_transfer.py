@@ -130,6 +130,7 @@ def test_parameters_are_checked() -> None:
         transfer.check_arms(["zero-shot", "finetune"])
     with pytest.raises(ParameterError, match="'directions'"):
         transfer.check_direction_labels(["cpu to gpu"])
+    assert transfer.models_of(list(transfer.ARMS)) == ["mlp", "mtl", "ours", "tlp", "xgb"]  # random trains nothing
 
 
 # --- the multi-head model ----------------------------------------------------------------------------------
@@ -281,9 +282,9 @@ def test_transfer_command_writes_the_tables(default_records, tmp_path: Path, cap
     records, _ = default_records
     gpu = sorted(records.loc[records["kind"] == "gpu", "platform"].unique())[0]
     common = ["transfer", "--dataset", str(DEFAULT_DATA), "--preset", "smoke", "--out", str(tmp_path)]
-    assert cli_main([*common, "--target", gpu, "--arms", "zero-shot", "xgb", "--fractions", "0.3"]) == 0
+    assert cli_main([*common, "--target", gpu, "--arms", "zero-shot", "xgb", "random", "--fractions", "0.3"]) == 0
     runs = pd.read_csv(tmp_path / "transfer_runs.csv")
-    assert set(runs["platform"]) == {gpu} and set(runs["arm"]) == {"zero-shot", "xgb"}
+    assert set(runs["platform"]) == {gpu} and set(runs["arm"]) == {"zero-shot", "xgb", "random"}
     assert set(runs["direction"]) == {"cpu->gpu"} and set(runs.loc[runs["arm"] == "xgb", "fraction"]) == {0.3}
     assert (tmp_path / "transfer.csv").exists() and f"to {gpu}" in capsys.readouterr().out
     assert cli_main([*common, "--target", "no-such-platform", "--arms", "xgb"]) == 2

@@ -114,7 +114,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     arms = transfer.check_arms(args.arms or list(settings["transfer_arms"]), "--arms")
     fractions = transfer.check_fractions(args.fractions or list(settings["transfer_fractions"]), "--fractions")
     labels = transfer.check_direction_labels(args.directions or list(settings["transfer_directions"]), "--directions")
-    _, records, inputs, links = experiments.prepare(args.dataset, sorted({transfer.ARMS[a][0] for a in arms}),
+    _, records, inputs, links = experiments.prepare(args.dataset, transfer.models_of(arms),
                                                      max_len=settings["max_len"], perstore_workers=args.workers,
                                                      progress=True)
     directions = transfer.select_directions(records, labels, [args.target] if args.target else None,

@@ -212,6 +212,11 @@ def check_direction_labels(labels: list[str], parameter: str = "directions") -> 
     return list(dict.fromkeys(labels))
 
 
+def models_of(arms: list[str]) -> list[str]:
+    """The registry models the arms train (what :func:`tenset_study.experiments.prepare` builds inputs for)."""
+    return sorted({ARMS[a][0] for a in arms if a != "random"})
+
+
 def arm_params(arm: str, settings: dict) -> dict:
     """Hyperparameters of an arm's model under a preset, with the preset's ``transfer_epochs``."""
     params = model_params(ARMS[arm][0], settings)
