@@ -249,7 +249,8 @@ def pretrain_for_target(dataset: str | os.PathLike, target_platform: str, model:
         if existing.metadata.get("pretrain", {}).get("settings") == key:
             log(f"pretrained {model} for {target_platform}: reusing {path}")
             return path
-    log(f"pretraining {model} on {', '.join(train_platforms)} of {root} (target {target_platform} held out)")
+    where = "held out" if target_platform in available else "not in the dataset"
+    log(f"pretraining {model} on {', '.join(train_platforms)} of {root} (target {target_platform}: {where})")
     _, records, inputs, _ = experiments.prepare(ds, [model], platforms=train_platforms, max_len=max_len,
                                                 progress=progress)
     rows = np.arange(len(records))
