@@ -256,3 +256,17 @@ def test_cli_errors_exit_2(tmp_path: Path, capsys) -> None:
         assert main([*base, "--dataset", str(DEFAULT_DATA), "--preset", "smoke", "--target-platform", "h200"]) == 2
         assert "gpu platform" in capsys.readouterr().err
     assert not (tmp_path / "s").exists() and not (tmp_path / "r").exists(), "nothing written"
+
+
+def test_reproduce_guide_uses_only_transfer_tune_options() -> None:
+    import re
+
+    from tenset_study.cli import build_parser
+
+    guide = (Path(__file__).resolve().parents[1] / "book" / "reproduce.md").read_text()
+    section = guide.split("## Transfer tuning", 1)[1].split("\n## ", 1)[0]
+    subparsers = next(a for a in build_parser()._actions if a.dest == "command")
+    options = {opt for action in subparsers.choices["transfer-tune"]._actions for opt in action.option_strings}
+    used = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", section))
+    assert {"--dataset", "--target-platform", "--preset", "--study-dir", "--time-only"} <= used
+    assert used <= options, f"options in the guide that transfer-tune does not have: {used - options}"
