@@ -270,3 +270,19 @@ def test_reproduce_guide_uses_only_transfer_tune_options() -> None:
     used = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", section))
     assert {"--dataset", "--target-platform", "--preset", "--study-dir", "--time-only"} <= used
     assert used <= options, f"options in the guide that transfer-tune does not have: {used - options}"
+
+
+def test_a_failing_arm_is_reported_and_the_others_go_on(tmp_path: Path) -> None:
+    from tenset_study import tvm_setup
+
+    arms = [tuning_study.Arm("random@50%", "random", 0.5), tuning_study.Arm("random@100%", "random", 1.0)]
+    logs: list[str] = []
+    # a layout tune_network refuses: every arm raises inside tuning, is logged, and the loop goes on
+    table = tuning_study.run_transfer_tuning([NETWORK], tvm_setup.cpu_target(2), 12, tmp_path, arms=arms,
+                                             layout="NCWH", progress=False, log=logs.append)
+    assert list(table["status"]) == ["failed", "failed"] and list(table["arm"]) == ["random@50%", "random@100%"]
+    assert sum("FAILED" in line and "layout must be one of" in line for line in logs) == 2
+    for arm in arms:
+        work_dir = tuning_study.arm_dir(tmp_path, NETWORK, arm)
+        plan = json.loads((work_dir / tuning_study.ARM_FILE).read_text())
+        assert tuning_study.arm_status(work_dir, plan) == "pending", "tuned again by the next run"

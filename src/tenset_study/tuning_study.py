@@ -301,7 +301,8 @@ def run_transfer_tuning(networks: list[str], target: dict | str, budget_per_netw
                         layout: str = "NCHW", arms: list[Arm] | None = None, progress: bool = True,
                         log=_log) -> pd.DataFrame:
     """Tune every network with every arm of :func:`make_arms` (or ``arms``); skip arms already done. One row
-    per arm and seed: network, arm, seed, status (``tuned`` or ``skipped``), trials, tuning_s, work_dir.
+    per arm and seed: network, arm, seed, status (``tuned``, ``skipped`` or ``failed``: an arm that raised is
+    logged and left for the next run, the others go on), trials, tuning_s, scoring_share, work_dir.
 
     ``budget_per_network``: B, one int for every network or a dict network -> B. ``model_path``: the
     pretrained model (:func:`pretrain_for_target`), needed for the ``pretrained`` arms; ``platform_row``:
@@ -342,7 +343,14 @@ def run_transfer_tuning(networks: list[str], target: dict | str, budget_per_netw
                     rows.append(_run_row(network, arm, seed, "skipped", result))
                     continue
                 log(f"{network} {arm.name} seed {seed}: tuning {plan['trials']} trials (B = {budget}) in {work_dir}")
-                result = _tune_arm(network, arm, plan, work_dir, model_path, platform_row, progress)
+                try:
+                    result = _tune_arm(network, arm, plan, work_dir, model_path, platform_row, progress)
+                except Exception as err:  # noqa: BLE001 - one failed arm must not stop a run of hours
+                    log(f"{network} {arm.name} seed {seed}: FAILED ({type(err).__name__}: {err}); "
+                        f"the next run tunes it again")
+                    rows.append({"network": network, "arm": arm.name, "seed": seed, "status": "failed",
+                                 "work_dir": str(work_dir)})
+                    continue
                 log(tuning.summary_line(result))
                 rows.append(_run_row(network, arm, seed, "tuned", result))
     return pd.DataFrame(rows)
@@ -409,7 +417,8 @@ def tuned_arm_dirs(study_dir: str | os.PathLike, networks: list[str] | None = No
             and (arms is None or _read_json(p / ARM_FILE)["arm"] in arms)]
 
 
-def bootstrap_mean_interval(values, n_boot: int = 2000, confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
+def bootstrap_mean_interval(values, n_boot: int = 2000, confidence: float = 0.95,
+                            seed: int = 0) -> tuple[float, float]:
     """Percentile-bootstrap interval of the mean of ``values`` (the timing repeats)."""
     from .metrics import bootstrap_ratio
 
@@ -427,8 +436,8 @@ def time_tuned_networks(study_dir: str | os.PathLike, networks: list[str] | None
     percentile-bootstrap interval of the mean (``low_s``, ``high_s``), the compile summary, the timing
     settings and the machine's load average when it ran. An arm already timed with the same settings is
     skipped unless ``overwrite`` (re-time on a quiet machine without tuning again). ``networks``, ``arms``:
-    only these networks and arm names (default: all). Returns one row per arm:
-    network, arm, seed, status (``timed`` / ``skipped``), mean_s, work_dir.
+    only these networks and arm names (default: all). Returns one row per arm: network, arm, seed, status
+    (``timed``, ``skipped`` or ``failed``: logged, the other arms go on), mean_s, work_dir.
     """
     settings = {"repeat": int(repeat), "number": int(number), "min_repeat_ms": int(min_repeat_ms),
                 "n_boot": int(n_boot), "confidence": float(confidence)}
@@ -439,7 +448,13 @@ def time_tuned_networks(study_dir: str | os.PathLike, networks: list[str] | None
         status = "skipped"
         if overwrite or old is None or old.get("timing_settings") != settings:
             log(f"{plan['network']} {plan['arm']} seed {plan['seed']}: compiling and timing end to end")
-            old = time_arm(work_dir, settings)
+            try:
+                old = time_arm(work_dir, settings)
+            except Exception as err:  # noqa: BLE001 - time the other arms; the next run tries again
+                log(f"{plan['network']} {plan['arm']}: timing FAILED ({type(err).__name__}: {err})")
+                rows.append({"network": plan["network"], "arm": plan["arm"], "seed": plan["seed"],
+                             "status": "failed", "mean_s": None, "work_dir": str(work_dir)})
+                continue
             status = "timed"
             log(f"{plan['network']} {plan['arm']}: {old['mean_s'] * 1e3:.3f} ms "
                 f"[{old['low_s'] * 1e3:.3f}, {old['high_s'] * 1e3:.3f}] over {len(old['repeats_s'])} repeats")
@@ -741,7 +756,8 @@ def _budgets(networks: list[str], budgets, settings: dict, target: dict, log) ->
 
 
 def run_transfer_tune_command(args) -> int:
-    """``tenset-study transfer-tune``: :func:`run_study` with the command's flags; prints the comparison."""
+    """``tenset-study transfer-tune``: :func:`run_study` with the command's flags; prints the results and the
+    comparison; exits 1 when an arm failed to tune or to time (the others went on)."""
     from . import tvm_setup
 
     if args.gpu:
@@ -768,6 +784,11 @@ def run_transfer_tune_command(args) -> int:
                                       "tuning_time_ratio", "verdict"]].to_string(index=False,
                                                                                  float_format=lambda v: f"{v:.3f}"))
     print(f"results: {', '.join(str(p) for p in outcome.paths.values())}")
+    failed = [f"{r['network']} {r['arm']}" for frame in (outcome.tuning, outcome.timing)
+              if frame is not None and "status" in frame for _, r in frame[frame["status"] == "failed"].iterrows()]
+    if failed:
+        print(f"failed (see the log; run again to retry): {', '.join(failed)}")
+        return 1
     return 0
 
 
