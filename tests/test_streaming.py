@@ -220,6 +220,8 @@ def test_train_command_streams_and_refuses_what_it_cannot_stream(tiny_dataset, s
     from tenset_study.cli import main
     from tenset_study.models import CostModel
 
+    assert main(["features", "--dataset", str(tiny_dataset), "--out", str(store.root), "--max-len", str(MAX_LEN)]) == 0
+    assert f"{store.manifest['records']} records in {len(store.shards)} shards" in capsys.readouterr().out
     out = tmp_path / "tlp.model"
     args = ["train", "--dataset", str(tiny_dataset), "--stream", "--store", str(store.root), "--max-len",
             str(MAX_LEN), "--model", "tlp", "--split", "by-task", "--test-fraction", "0.25", "--param",

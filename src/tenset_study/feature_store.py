@@ -35,6 +35,7 @@ change; the manifest is replaced atomically after the new folder is complete, th
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import shutil
 import time
@@ -113,8 +114,6 @@ class FeatureStore:
         if not path.exists():
             raise FeatureStoreError(f"{root}: not a feature store (no {MANIFEST}); build it with "
                                     "`tenset-study features --dataset D --out {root}`")
-        import json
-
         manifest = json.loads(path.read_text())
         if manifest.get("format") != STORE_FORMAT:
             raise FeatureStoreError(f"{path}: store format {manifest.get('format')!r}, this package reads {STORE_FORMAT}")

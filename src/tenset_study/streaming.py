@@ -29,6 +29,7 @@ divide groups and are refused. ``none`` trains on everything.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -123,11 +124,10 @@ class RankingStream(IterableDataset):
         self.train_groups = groups.reset_index(drop=True)
         sizes = groups.groupby("shard")["records"].sum()
         self.shard_sizes = {name: int(sizes.get(name, 0)) for name in self.store.shards if sizes.get(name, 0) > 0}
-        hardware, workload = self.store.hardware(), self.store.workload()
-        self._hardware = np.nan_to_num(hardware.to_numpy(np.float32))
-        self._hardware_row = {p: i for i, p in enumerate(hardware.index.astype(str))}
-        self._workload = np.nan_to_num(workload.to_numpy(np.float32))
-        self._workload_row = {t: i for i, t in enumerate(workload.index.astype(str))}
+        # context features, with a last row of zeros for a platform or task the small tables lack (as
+        # build_inputs gives them)
+        self._hardware, self._hardware_row = _context_table(self.store.hardware())
+        self._workload, self._workload_row = _context_table(self.store.workload())
 
     @property
     def records(self) -> int:
@@ -179,8 +179,8 @@ class RankingStream(IterableDataset):
             "window": records["window"].to_numpy(), "feature_row": records["feature_row"].to_numpy(),
             "label": records["label"].to_numpy(np.float32),
             "record_id": (records["shard"].to_numpy(np.int64) << 32) | records["row"].to_numpy(np.int64),
-            "hardware_row": records["platform"].map(self._hardware_row).to_numpy(np.int64),
-            "workload_row": records["task"].map(self._workload_row).to_numpy(np.int64),
+            "hardware_row": _rows(records["platform"], self._hardware_row),
+            "workload_row": _rows(records["task"], self._workload_row),
         }
         features = [tokens for _, tokens in loaded]
         for start in range(0, len(lists), self.lists_per_batch):
@@ -215,6 +215,18 @@ class RankingStream(IterableDataset):
                 "workload": np.zeros((2, self._workload.shape[1]), np.float32),
                 "labels": np.zeros((1, 2), np.float32), "mask": np.zeros((1, 2), bool),
                 "record_ids": np.full((1, 2), -1, np.int64)}
+
+
+def _context_table(frame: pd.DataFrame) -> tuple[np.ndarray, dict[str, int]]:
+    """A context table's rows (NaN as 0) with a row of zeros appended, and the row of every index value."""
+    values = np.nan_to_num(frame.to_numpy(np.float32))
+    table = np.vstack([values, np.zeros((1, values.shape[1]), np.float32)])
+    return table, {key: i for i, key in enumerate(frame.index.astype(str))}
+
+
+def _rows(values: pd.Series, lookup: dict[str, int]) -> np.ndarray:
+    """Rows of a context table for ``values``; the last row (zeros) for values it lacks."""
+    return values.map(lookup).fillna(len(lookup)).to_numpy(np.int64)
 
 
 def _keys(tasks: Iterable, platforms: Iterable) -> pd.Series:
@@ -287,12 +299,13 @@ def lockstep(batches: Iterable[dict], distributed: Distributed, filler: dict) ->
 
 
 def fit_stream(model, stream: RankingStream, *, num_workers: int = 0, distributed: Distributed | None = None,
-               on_batch: Callable[[dict], None] | None = None):
+               on_batch: Callable[[dict], None] | None = None, max_batches: int | None = None):
     """Train ``model`` (a new :class:`~tenset_study.models.neural.NeuralRanker` of :data:`STREAM_MODELS`)
     for ``model.epochs`` epochs over ``stream``, with ``num_workers`` DataLoader processes reading shards.
 
     ``distributed`` (from :func:`init_distributed`): train with DistributedDataParallel, in lock step (see
-    the module docstring). ``on_batch`` is called with every real batch this process trains on. The
+    the module docstring). ``on_batch`` is called with every real batch this process trains on;
+    ``max_batches`` ends every epoch after that many steps (benchmarks, smoke runs). The
     model's ``metadata`` describes the training groups and the store; ``history_`` has a row per epoch.
     """
     from .models.neural import pick_device
@@ -315,7 +328,7 @@ def fit_stream(model, stream: RankingStream, *, num_workers: int = 0, distribute
         source = _observed(loader, on_batch)
         if distributed:
             source = lockstep(source, distributed, filler)
-        for batch in source:
+        for batch in itertools.islice(source, max_batches):
             yield model._stream_args(batch, device), batch["labels"], batch["mask"]
 
     wrap = distributed.wrap if distributed else None
