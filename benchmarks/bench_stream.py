@@ -136,7 +136,8 @@ def main() -> None:
     parser.add_argument("--max-batches", type=int, default=None, help="cap on the streamed epoch's batches")
     parser.add_argument("--memory-limit-gib", type=float, default=4.0,
                         help="run the in-memory path only where its token array stays below this")
-    parser.add_argument("--workdir", type=Path, default=None, help="where stress datasets and stores go (default: a temp dir)")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where stress datasets and stores go (default: a temp dir)")
     parser.add_argument("--child", choices=["build", "stream", "memory"], default=None, help=argparse.SUPPRESS)
     parser.add_argument("--store", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()

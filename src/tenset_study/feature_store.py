@@ -116,7 +116,8 @@ class FeatureStore:
                                     "`tenset-study features --dataset D --out {root}`")
         manifest = json.loads(path.read_text())
         if manifest.get("format") != STORE_FORMAT:
-            raise FeatureStoreError(f"{path}: store format {manifest.get('format')!r}, this package reads {STORE_FORMAT}")
+            raise FeatureStoreError(f"{path}: store format {manifest.get('format')!r}, "
+                                    f"this package reads {STORE_FORMAT}")
         return cls(root, manifest)
 
     @property

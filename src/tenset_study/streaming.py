@@ -230,7 +230,9 @@ def _rows(values: pd.Series, lookup: dict[str, int]) -> np.ndarray:
 
 
 def _keys(tasks: Iterable, platforms: Iterable) -> pd.Series:
-    return pd.Series(tasks).astype(str).reset_index(drop=True) + "\x00" + pd.Series(platforms).astype(str).reset_index(drop=True)
+    """One string per (task, platform) pair, for set membership."""
+    tasks = pd.Series(tasks).astype(str).reset_index(drop=True)
+    return tasks + "\x00" + pd.Series(platforms).astype(str).reset_index(drop=True)
 
 
 # --- distributed -------------------------------------------------------------------------------------
