@@ -7,7 +7,8 @@ held out as well, as in :func:`tenset_study.experiments.default_split` (TenSet's
 ``by-network``): no record of a held-out task, on any platform, is trained on, and the models are scored
 on the target platform's records of those tasks only. The target's records of the *training* tasks form
 the target pool, from which a task-stratified share (1%, 5%, 10%, ...) is drawn per seed
-(:func:`target_subsample`); nothing else of the target is ever trained on.
+(:func:`target_subsample`; the presets keep at least 2 records per task, since a ranking loss learns from
+pairs); nothing else of the target is ever trained on.
 
 The arms (:data:`ARMS`) compared at each share of the target data:
 
@@ -40,7 +41,7 @@ from .models import CostModel, create
 from .models.inputs import ModelInputs
 from .splits import Split
 
-#: Arm -> (registry model, what it is trained on). ``fraction`` 0 is the zero-shot arm's only share.
+#: Arm -> (model, what it is trained on); the model is a registry name, or ``random`` (random scores).
 ARMS: dict[str, tuple[str, str]] = {
     "zero-shot": ("ours", "source"),
     "fine-tune": ("ours", "source, then target"),
@@ -287,7 +288,8 @@ def run_transfer(inputs: ModelInputs, network_tasks: pd.DataFrame, split: Split,
     one row per (direction, arm, fraction, seed, network, metric) with the columns :data:`TRANSFER_COLUMNS`.
 
     ``settings``: a preset (:data:`tenset_study.experiments.PRESETS`); ``arms``, ``fractions`` and ``seeds``
-    default to its ``transfer_arms``, ``transfer_fractions`` and ``transfer_seeds``."""
+    default to its ``transfer_arms``, ``transfer_fractions`` and ``transfer_seeds``; its
+    ``transfer_min_per_task`` is the least number of records a share keeps of a task (default 1)."""
     from tqdm import tqdm
 
     arms = check_arms(list(arms or settings["transfer_arms"]))

@@ -64,7 +64,7 @@ def plot_transfer_curves(summary: pd.DataFrame, metric: str = "pca", network: st
             err = np.vstack([line["value"] - line["low"], line["high"] - line["value"]]).clip(min=0)
             ax.errorbar(x, line["value"], yerr=err, marker="o", ms=3.5, capsize=2, lw=1.2, color=colors[arm],
                         label=arm)
-        ax.set_xscale("log")
+        _share_axis(ax, cell[~cell["variant"].isin(REFERENCES)]["target_share"])
         ax.set_title(f"{direction}: {platform}", fontsize=9)
         ax.set_xlabel("target training records used (%)")
         ax.set_ylabel(f"{label} (higher is better)" if ax in axes[:, 0] else "")
@@ -77,6 +77,19 @@ def plot_transfer_curves(summary: pd.DataFrame, metric: str = "pca", network: st
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     plt.close(fig)
     return fig
+
+
+def _share_axis(ax, shares: pd.Series) -> None:
+    """A log x axis with a plain ``N%`` tick at each share used (no scientific minor labels)."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    ax.set_xscale("log")
+    ticks = sorted({round(float(v) * 100, 1) for v in shares.dropna()})
+    if ticks:
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}%" if v >= 10 else f"{v:.1f}%"))
+        ax.set_xlim(ticks[0] / 1.25, ticks[-1] * 1.25)
 
 
 def _versus(best: pd.Series, second: pd.Series) -> str:
