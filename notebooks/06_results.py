@@ -73,3 +73,24 @@ best if best is not None else "notebook 03 has not run"
 
 # %%
 claims.plot_pruning_claim(best) if best is not None else None
+
+# %% [markdown]
+# ## Transfer to unseen hardware
+#
+# Per unseen platform: the best top-5 of a model pretrained without it (zero-shot, fine-tuned on a share
+# of its data, or multi-head), beside random scores on the same tasks and the best model trained on the
+# target's data alone. Details in {doc}`05_transfer`.
+
+# %%
+transfer_table = claims.read_table(results, "transfer.csv")
+claims.best_transfer_top5(transfer_table) if transfer_table is not None else "notebook 05 has not run"
+
+# %% [markdown]
+# ## Transfer tuning
+#
+# Every tuning arm against MetaSchedule's XGBoost model at the full budget: end-to-end latency ratio with
+# its range over both intervals, the share of the baseline's tuning time and trials, and the verdict.
+
+# %%
+tuning_results = claims.read_table(results, "transfer_tuning.csv")
+claims.tuning_comparison(tuning_results) if tuning_results is not None else "transfer tuning has not run"

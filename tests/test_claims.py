@@ -70,3 +70,39 @@ def test_claims_table_names_the_chapter_that_has_not_run(tmp_path):
     table = claims.claims_table(tmp_path)
     assert set(table["verdict"]) == {claims.NOT_RUN}
     assert table["basis"].str.contains("notebook 0").all()
+
+
+def _transfer_rows(platform, top5):
+    return [dict(direction="cpu->cpu", platform=platform, network="all", metric="top5", variant=arm,
+                 fraction=fraction, value=v, low=v - 0.05, high=min(1.0, v + 0.05))
+            for arm, fraction, v in top5]
+
+
+def test_transfer_claim_judges_only_models_trained_without_the_target():
+    rows = (_transfer_rows("a", [("zero-shot", 0.0, 0.80), ("fine-tune", 0.05, 0.93), ("random", 0.0, 0.6)])
+            + _transfer_rows("b", [("zero-shot", 0.0, 0.70), ("mtl", 0.05, 0.85), ("xgb", 0.05, 0.97),
+                                   ("random", 0.0, 0.5)]))
+    best = claims.best_transfer_top5(pd.DataFrame(rows)).set_index("platform")
+    assert best.loc["a", "arm"] == "fine-tune" and best.loc["b", "arm"] == "mtl"  # xgb saw only target data
+    assert best.loc["b", "best_other"] == "xgb" and best.loc["b", "random"] == 0.5
+    assert claims.transfer_claim(pd.DataFrame(rows)).verdict == claims.PARTLY
+    only_a = [r for r in rows if r["platform"] == "a"]
+    assert claims.transfer_claim(pd.DataFrame(only_a)).verdict == claims.REPRODUCED
+
+
+def _tuning_row(network, arm, fraction, e2e, tuning_s, width=0.05):
+    return dict(target_platform="cpu0", network=network, arm=arm, budget_fraction=fraction, seed=0,
+                e2e_mean_s=e2e, e2e_low_s=e2e - width, e2e_high_s=e2e + width, estimated_latency_s=e2e,
+                tuning_s=tuning_s, trials=100 * fraction, scoring_share=0.1)
+
+
+def test_tuning_claim_needs_on_par_latency_within_forty_percent_of_the_time():
+    rows = [_tuning_row("n1", "baseline-xgb", 1.0, 1.0, 1000), _tuning_row("n1", "ours@25%", 0.25, 1.05, 260),
+            _tuning_row("n1", "random@25%", 0.25, 1.5, 250),
+            _tuning_row("n2", "baseline-xgb", 1.0, 1.0, 1000), _tuning_row("n2", "ours@25%", 0.25, 1.5, 250),
+            _tuning_row("n2", "ours@40%", 0.40, 1.04, 450)]  # on par, but 45% of the time
+    claim = claims.tuning_claim(pd.DataFrame(rows))
+    assert claim.verdict == claims.PARTLY
+    assert "random search at the same budget: slower" in claim.ours
+    assert claims.tuning_claim(pd.DataFrame(rows[:3])).verdict == claims.REPRODUCED
+    assert claims.tuning_claim(pd.DataFrame(rows[3:])).verdict == claims.NOT_REPRODUCED
