@@ -42,7 +42,7 @@ MIN_FIGURES = {
     "book/notebooks/02_split_comparison": 2,
     "book/notebooks/03_dataset_pruning": 2,
     "book/notebooks/04_attention_cost_model": 7,
-    "book/notebooks/05_transfer": 3,
+    "book/notebooks/05_transfer": 4,
     "book/notebooks/06_results": 1,
 }
 

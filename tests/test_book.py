@@ -173,7 +173,8 @@ def _smoke_parameters(notebook: Path, dataset: Path, folder: Path) -> dict:
     source = folder / f"{notebook.stem}.source.ipynb"
     jupytext.write(jupytext.read(notebook), source)
     declared = papermill.inspect_notebook(source)
-    known = {"dataset": str(dataset), "preset": "smoke", "results_dir": str(folder / "results")}
+    known = {"dataset": str(dataset), "preset": "smoke", "results_dir": str(folder / "results"),
+             "study_dir": str(folder / "studies" / dataset.parent.name / dataset.name)}
     return {name: value for name, value in known.items() if name in declared}
 
 

@@ -161,3 +161,29 @@ def training_time(runs: pd.DataFrame) -> pd.DataFrame:
     per_run = runs.drop_duplicates(["direction", "platform", "variant", "fraction", "seed"])
     table = per_run.pivot_table(index=["direction", "platform"], columns="variant", values="fit_s", aggfunc="mean")
     return table[[a for a in dict.fromkeys(runs["variant"]) if a in table.columns]].round(2)
+
+
+def plot_tuning_curves(curves: pd.DataFrame, x: str = "seconds") -> Figure:
+    """The network's estimated latency (sum over tasks of weight x best latency so far, once every task has
+    a measurement) against tuning ``x`` ("seconds" or "trial"), one line per tuning arm, one panel per
+    (target, network); curves of :func:`tenset_study.tuning_study.collect_curves`."""
+    frame = curves.dropna(subset=["estimated_latency_s"])
+    if frame.empty:
+        raise ValueError("no tuning curve reaches an estimate (no arm has measured every task yet)")
+    panels = list(dict.fromkeys(zip(frame["target_platform"].fillna(""), frame["network"])))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), squeeze=False)
+    arms = list(dict.fromkeys(frame["arm"]))
+    colors = dict(zip(arms, sns.color_palette(n_colors=len(arms))))
+    for ax, (platform, network) in zip(axes[0], panels):
+        cell = frame[(frame["target_platform"].fillna("") == platform) & (frame["network"] == network)]
+        for (arm, seed), line in cell.groupby(["arm", "seed"], sort=False):
+            line = line.sort_values(x)
+            ax.step(line[x], line["estimated_latency_s"] * 1e3, where="post", color=colors[arm],
+                    label=arm if seed == cell["seed"].min() else None)
+        ax.set_title(f"{network}" + (f" on {platform}" if platform else ""), fontsize=10)
+        ax.set_xlabel("tuning seconds" if x == "seconds" else "trials")
+        ax.set_ylabel("estimated latency (ms)")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

@@ -162,6 +162,22 @@ def count_tasks(network: str, target: dict | str, layout: str = "NCHW") -> int:
     return len(tuning.extract_tuning_tasks(network, target, layout)[1])
 
 
+def check_networks(names: list[str], parameter: str = "networks") -> list[str]:
+    """``names`` if every one is a zoo network variant (``<family>-b<batch>-<size>``), else a ParameterError
+    naming the parameter and the bad name."""
+    from . import zoo
+    from .explore import ParameterError
+
+    if not names:
+        raise ParameterError(f"parameter {parameter!r}: no networks to tune")
+    for name in names:
+        try:
+            zoo.parse_network(name)
+        except ValueError as error:
+            raise ParameterError(f"parameter {parameter!r}: {error}") from None
+    return list(names)
+
+
 def arm_trials(budget: int, fraction: float) -> int:
     """Trials of an arm with ``fraction`` of ``budget`` (rounded, at least 1)."""
     return max(1, int(round(budget * fraction)))
@@ -793,7 +809,7 @@ def run_transfer_tune_command(args) -> int:
 
 
 __all__ = ["Arm", "BASELINE", "StudyOutcome", "arm_dir", "arm_status", "arm_trials", "bootstrap_mean_interval",
-           "collect_curves", "collect_results", "compare_to_baseline", "count_tasks", "estimate_tasks", "fold_seeds",
+           "check_networks", "collect_curves", "collect_results", "compare_to_baseline", "count_tasks", "estimate_tasks", "fold_seeds",
            "make_arms",
            "merge_results", "network_budget", "pretrain_for_target", "run_study", "run_transfer_tune_command",
            "run_transfer_tuning",
