@@ -4,9 +4,12 @@ and a whole book build with warnings as errors."""
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import json
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -165,6 +168,12 @@ def _datasets(tenset_dataset: Path | None) -> list[Path]:
     return [DEFAULT_DATASET] + ([tenset_dataset] if tenset_dataset is not None else [])
 
 
+#: Tuning studies of the smoke runs, shared by the tests of one session: a study is resumable, so the book
+#: build reuses the arms that ``test_notebook_runs`` tuned on the same dataset instead of tuning them again.
+STUDIES = Path(tempfile.mkdtemp(prefix="tenset-study-smoke-studies-"))
+atexit.register(shutil.rmtree, STUDIES, ignore_errors=True)
+
+
 def _smoke_parameters(notebook: Path, dataset: Path, folder: Path) -> dict:
     """Tiny values for the parameters the notebook declares (other parameters keep their defaults)."""
     import jupytext
@@ -174,7 +183,7 @@ def _smoke_parameters(notebook: Path, dataset: Path, folder: Path) -> dict:
     jupytext.write(jupytext.read(notebook), source)
     declared = papermill.inspect_notebook(source)
     known = {"dataset": str(dataset), "preset": "smoke", "results_dir": str(folder / "results"),
-             "study_dir": str(folder / "studies" / dataset.parent.name / dataset.name)}
+             "study_dir": str(STUDIES / dataset.parent.name / dataset.name)}
     return {name: value for name, value in known.items() if name in declared}
 
 
@@ -221,7 +230,6 @@ def test_bad_dataset_parameter_fails_at_the_first_cell(notebook: Path, tmp_path:
 def test_book_builds_with_warnings_as_errors(tmp_path: Path) -> None:
     """The whole book, notebooks executed on the default dataset (smoke presets), builds with
     ``jupyter-book build -W``."""
-    import shutil
     import subprocess
     import sys
 
