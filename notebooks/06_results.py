@@ -93,4 +93,6 @@ claims.best_transfer_top5(transfer_table) if transfer_table is not None else "no
 
 # %%
 tuning_results = claims.read_table(results, "transfer_tuning.csv")
-claims.tuning_comparison(tuning_results) if tuning_results is not None else "transfer tuning has not run"
+from tenset_study import tuning_study
+
+tuning_study.compare_to_baseline(tuning_results) if tuning_results is not None else "transfer tuning has not run"

@@ -201,14 +201,6 @@ def transfer_claim(summary: pd.DataFrame, source: str = "transfer.csv") -> Claim
 PAPER_TUNING_SHARE = 0.40
 
 
-def tuning_comparison(results: pd.DataFrame) -> pd.DataFrame:
-    """Every arm against the full-budget baseline per network and platform
-    (:func:`tenset_study.tuning_study.compare_to_baseline`)."""
-    from .tuning_study import compare_to_baseline
-
-    return compare_to_baseline(results)
-
-
 def tuning_claim(results: pd.DataFrame, source: str = "transfer_tuning.csv", model: str = "ours") -> Claim:
     """Reproduced when, on every (network, platform), an arm of ``model`` is on par with or faster than the
     baseline (end-to-end intervals overlap or lie below) with at most 40% of its tuning time; partly when
@@ -216,7 +208,9 @@ def tuning_claim(results: pd.DataFrame, source: str = "transfer_tuning.csv", mod
     the model earns: if random search is on par too, the baseline's budget was more than the network needed."""
     paper = (f"on-par or better mean inference time with 25-{PAPER_TUNING_SHARE:.0%} of the baseline's "
              "tuning time")
-    comparison = tuning_comparison(results)
+    from .tuning_study import compare_to_baseline
+
+    comparison = compare_to_baseline(results)
     comparison = comparison[comparison["verdict"] != "n/a"]
     ours_arms = comparison[comparison["arm"].str.startswith(f"{model}@")]
     if ours_arms.empty:
