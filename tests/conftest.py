@@ -2,11 +2,42 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / "data" / "default"
+
+#: Tuning studies of the smoke runs, shared by the tests of one session. A study is resumable, so the
+#: notebook runs and the book build resume the study that :func:`smoke_tuning_study` tuned instead of
+#: tuning the same arms again.
+STUDIES = Path(tempfile.mkdtemp(prefix="tenset-study-smoke-studies-"))
+atexit.register(shutil.rmtree, STUDIES, ignore_errors=True)
+#: The smoke study's network and target: a CPU platform of data/default, held out of pretraining; its
+#: hardware features go to our model. (The tuning itself runs on this machine's CPU, whatever it is.)
+SMOKE_TUNING_NETWORK = "dcgan-b1-16"
+SMOKE_TUNING_TARGET = "amd-epyc-znver3-2c"
+SMOKE_TUNING_STUDY = STUDIES / "default"
+
+
+def run_smoke_tuning(study_dir: Path, logs: list, **kwargs):
+    """The transfer-tuning experiment with the ``smoke`` preset on data/default (see above)."""
+    from tenset_study import tuning_study
+
+    return tuning_study.run_study(DEFAULT_DATA, SMOKE_TUNING_TARGET, preset="smoke", study_dir=study_dir,
+                                  results_dir=study_dir / "shared", progress=False, log=logs.append, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def smoke_tuning_study():
+    """The smoke transfer-tuning study, run once per session: (outcome, log lines, study dir)."""
+    if not (DEFAULT_DATA / "dataset.json").exists():
+        pytest.skip("data/default is not present")
+    logs: list[str] = []
+    return run_smoke_tuning(SMOKE_TUNING_STUDY, logs), logs, SMOKE_TUNING_STUDY
 
 
 @pytest.fixture(scope="module")

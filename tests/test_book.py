@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import SMOKE_TUNING_TARGET, STUDIES
 from tenset_study import book
 from tenset_study.dataset import COLUMN_DOCS, SCHEMAS, TABLES
 
@@ -168,32 +169,41 @@ def _datasets(tenset_dataset: Path | None) -> list[Path]:
     return [DEFAULT_DATASET] + ([tenset_dataset] if tenset_dataset is not None else [])
 
 
-#: Tuning studies of the smoke runs, shared by the tests of one session: a study is resumable, so the book
-#: build reuses the arms that ``test_notebook_runs`` tuned on the same dataset instead of tuning them again.
-STUDIES = Path(tempfile.mkdtemp(prefix="tenset-study-smoke-studies-"))
-atexit.register(shutil.rmtree, STUDIES, ignore_errors=True)
+#: Notebooks executed on the default dataset by ``test_notebook_runs``, which the book build then uses
+#: instead of executing them again (it executes any that is missing, e.g. when run alone), and the results
+#: folder of each dataset's runs, shared as in ``make book`` (chapter 06 reads the earlier chapters' tables).
+EXECUTED = Path(tempfile.mkdtemp(prefix="tenset-study-executed-notebooks-"))
+RESULTS = Path(tempfile.mkdtemp(prefix="tenset-study-smoke-results-"))
+for _folder in (EXECUTED, RESULTS):
+    atexit.register(shutil.rmtree, _folder, ignore_errors=True)
 
 
-def _smoke_parameters(notebook: Path, dataset: Path, folder: Path) -> dict:
-    """Tiny values for the parameters the notebook declares (other parameters keep their defaults)."""
+def _smoke_parameters(notebook: Path, dataset: Path, folder: Path, request: pytest.FixtureRequest) -> dict:
+    """Tiny values for the parameters the notebook declares (other parameters keep their defaults). On the
+    default dataset, the transfer-tuning study is the session's smoke study (tuned once, resumed here)."""
     import jupytext
     import papermill
 
     source = folder / f"{notebook.stem}.source.ipynb"
     jupytext.write(jupytext.read(notebook), source)
     declared = papermill.inspect_notebook(source)
-    known = {"dataset": str(dataset), "preset": "smoke", "results_dir": str(folder / "results"),
-             "study_dir": str(STUDIES / dataset.parent.name / dataset.name)}
+    run_name = Path(dataset.parent.name) / dataset.name
+    known = {"dataset": str(dataset), "preset": "smoke", "results_dir": str(RESULTS / run_name),
+             "study_dir": str(STUDIES / run_name)}
+    if "study_dir" in declared and dataset == DEFAULT_DATASET:
+        _, _, study_dir = request.getfixturevalue("smoke_tuning_study")
+        known.update(study_dir=str(study_dir), tuning_target_platform=SMOKE_TUNING_TARGET)
     return {name: value for name, value in known.items() if name in declared}
 
 
 @pytest.mark.book
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
-def test_notebook_runs(notebook: Path, tenset_dataset: Path | None, tmp_path: Path) -> None:
+def test_notebook_runs(notebook: Path, tenset_dataset: Path | None, tmp_path: Path,
+                       request: pytest.FixtureRequest) -> None:
     """Every notebook runs top to bottom, from a working directory outside the repository."""
     for dataset in _datasets(tenset_dataset):
-        parameters = _smoke_parameters(notebook, dataset, tmp_path)
+        parameters = _smoke_parameters(notebook, dataset, tmp_path, request)
         out = tmp_path / f"{notebook.stem}-{dataset.parent.name}.ipynb"
         book.run_notebook(notebook, out, parameters=parameters, cwd=tmp_path)
         executed = json.loads(out.read_text())
@@ -203,6 +213,8 @@ def test_notebook_runs(notebook: Path, tenset_dataset: Path | None, tmp_path: Pa
         assert not stderr, f"stderr output (warnings?) in the notebook: {stderr}"
         images = [o for o in outputs if "image/png" in o.get("data", {})]
         assert len(images) >= MIN_FIGURES[notebook.stem], f"{len(images)} figures"
+        if dataset == DEFAULT_DATASET:
+            shutil.copy(out, EXECUTED / f"{notebook.stem}.ipynb")
 
 
 @pytest.mark.book
@@ -227,9 +239,9 @@ def test_bad_dataset_parameter_fails_at_the_first_cell(notebook: Path, tmp_path:
 
 @pytest.mark.book
 @pytest.mark.timeout(900)
-def test_book_builds_with_warnings_as_errors(tmp_path: Path) -> None:
+def test_book_builds_with_warnings_as_errors(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """The whole book, notebooks executed on the default dataset (smoke presets), builds with
-    ``jupyter-book build -W``."""
+    ``jupyter-book build -W``. Notebooks that ``test_notebook_runs`` executed are reused."""
     import subprocess
     import sys
 
@@ -240,8 +252,12 @@ def test_book_builds_with_warnings_as_errors(tmp_path: Path) -> None:
     book.write_format_tables(site / "book" / "_generated" / "format_tables.md")
     (site / "book" / "notebooks").mkdir()
     for notebook in NOTEBOOKS:
-        book.run_notebook(notebook, site / "book" / "notebooks" / f"{notebook.stem}.ipynb",
-                          parameters=_smoke_parameters(notebook, DEFAULT_DATASET, tmp_path), cwd=tmp_path)
+        executed = site / "book" / "notebooks" / f"{notebook.stem}.ipynb"
+        if (EXECUTED / executed.name).exists():
+            shutil.copy(EXECUTED / executed.name, executed)
+        else:
+            book.run_notebook(notebook, executed, cwd=tmp_path,
+                              parameters=_smoke_parameters(notebook, DEFAULT_DATASET, tmp_path, request))
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     proc = subprocess.run([str(jupyter_book), "build", "-W", "--all", "--quiet", str(site)],
                           capture_output=True, text=True, timeout=600)

@@ -12,39 +12,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import DEFAULT_DATA
+from conftest import DEFAULT_DATA, SMOKE_TUNING_NETWORK, SMOKE_TUNING_TARGET, run_smoke_tuning
 from tenset_study import experiments, tuning_study
 from tenset_study.tuning_study import BASELINE, CURVE_COLUMNS, RESULT_COLUMNS
 
-NETWORK = "dcgan-b1-16"
+NETWORK = SMOKE_TUNING_NETWORK
 N_TASKS = 6
-#: A CPU platform of data/default: held out of pretraining, its hardware features go to our model. (The
-#: tuning itself runs on this machine's CPU, whatever it is.)
-TARGET_PLATFORM = "amd-epyc-znver3-2c"
+TARGET_PLATFORM = SMOKE_TUNING_TARGET
 SMOKE = experiments.PRESETS["smoke"]["tuning"]
-
-
-def _run(study_dir: Path, logs: list, **kwargs) -> tuning_study.StudyOutcome:
-    return tuning_study.run_study(DEFAULT_DATA, TARGET_PLATFORM, preset="smoke", study_dir=study_dir,
-                                  results_dir=study_dir / "shared", progress=False, log=logs.append, **kwargs)
-
-
-@pytest.fixture(scope="module")
-def smoke_study(tmp_path_factory):
-    """The smoke study run once: (outcome, log lines, study dir)."""
-    if not (DEFAULT_DATA / "dataset.json").exists():
-        pytest.skip("data/default is not present")
-    study_dir = tmp_path_factory.mktemp("transfer") / "study"
-    logs: list[str] = []
-    return _run(study_dir, logs), logs, study_dir
 
 
 # --- the whole flow -----------------------------------------------------------------------------------------
 
 
 @pytest.mark.slow
-def test_smoke_flow_tunes_every_arm_times_it_and_writes_the_tables(smoke_study) -> None:
-    outcome, _, study_dir = smoke_study
+def test_smoke_flow_tunes_every_arm_times_it_and_writes_the_tables(smoke_tuning_study) -> None:
+    outcome, _, study_dir = smoke_tuning_study
     assert outcome.budgets == {NETWORK: 12}
     assert list(outcome.tuning["arm"]) == [BASELINE, "ours@50%"] and (outcome.tuning["status"] == "tuned").all()
     assert (outcome.timing["status"] == "timed").all() and len(outcome.timing) == 2
@@ -87,8 +70,8 @@ def test_smoke_flow_tunes_every_arm_times_it_and_writes_the_tables(smoke_study) 
 
 
 @pytest.mark.slow
-def test_pretrained_model_never_saw_the_target_platform(smoke_study) -> None:
-    outcome, _, study_dir = smoke_study
+def test_pretrained_model_never_saw_the_target_platform(smoke_tuning_study) -> None:
+    outcome, _, study_dir = smoke_tuning_study
     metadata = json.loads(Path(outcome.model_path + ".json").read_text())
     pretrain = metadata["pretrain"]
     assert TARGET_PLATFORM not in metadata["platforms"]
@@ -104,18 +87,18 @@ def test_pretrained_model_never_saw_the_target_platform(smoke_study) -> None:
 
 
 @pytest.mark.slow
-def test_rerun_skips_completed_arms_and_refuses_other_settings(smoke_study) -> None:
-    _, _, study_dir = smoke_study
+def test_rerun_skips_completed_arms_and_refuses_other_settings(smoke_tuning_study) -> None:
+    _, _, study_dir = smoke_tuning_study
     files = sorted(study_dir.glob(f"{NETWORK}/*/*.json")) + sorted(study_dir.glob("pretrained/*"))
     before = {p: p.read_bytes() for p in files}
     logs: list[str] = []
-    again = _run(study_dir, logs)
+    again = run_smoke_tuning(study_dir, logs)
     assert (again.tuning["status"] == "skipped").all() and len(again.tuning) == 2
     assert (again.timing["status"] == "skipped").all() and len(again.timing) == 2
     assert any("reusing" in line for line in logs), "the pretrained model is reused"
     assert {p: p.read_bytes() for p in files} == before, "databases, results and the model untouched"
     with pytest.raises(ValueError, match="other settings .*budget"):
-        _run(study_dir, [], budgets=18)
+        run_smoke_tuning(study_dir, [], budgets=18)
 
 
 def test_an_interrupted_arm_is_pending_and_tuned_again(tmp_path: Path) -> None:
@@ -229,10 +212,10 @@ def test_merge_results_replaces_rows_of_the_same_key(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_cli_time_only_tabulates_the_tuned_study(smoke_study, tmp_path: Path, capsys) -> None:
+def test_cli_time_only_tabulates_the_tuned_study(smoke_tuning_study, tmp_path: Path, capsys) -> None:
     from tenset_study.cli import main
 
-    _, _, study_dir = smoke_study
+    _, _, study_dir = smoke_tuning_study
     code = main(["transfer-tune", "--time-only", "--preset", "smoke", "--study-dir", str(study_dir),
                  "--results-dir", str(tmp_path), "--quiet"])
     out = capsys.readouterr().out
