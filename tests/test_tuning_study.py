@@ -269,3 +269,22 @@ def test_a_failing_arm_is_reported_and_the_others_go_on(tmp_path: Path) -> None:
         work_dir = tuning_study.arm_dir(tmp_path, NETWORK, arm)
         plan = json.loads((work_dir / tuning_study.ARM_FILE).read_text())
         assert tuning_study.arm_status(work_dir, plan) == "pending", "tuned again by the next run"
+
+
+def test_time_limit_defers_the_arms_not_started(tmp_path: Path, capsys) -> None:
+    from tenset_study import tuning
+    from tenset_study.cli import main
+
+    if not (DEFAULT_DATA / "dataset.json").exists():
+        pytest.skip("data/default is not present")
+    study_dir = tmp_path / "study"
+    code = main(["transfer-tune", "--dataset", str(DEFAULT_DATA), "--target-platform", TARGET_PLATFORM,
+                 "--preset", "smoke", "--study-dir", str(study_dir), "--results-dir", str(tmp_path / "r"),
+                 "--time-limit", "1e-6", "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"stopped at the time limit (re-run to continue): {NETWORK} {BASELINE}, {NETWORK} ours@50% left" in out
+    assert list(study_dir.glob("pretrained/*.model")), "pretraining is not cut short"
+    assert not list(study_dir.glob(f"{NETWORK}/*/{tuning.RECORD_FILE}")), "no arm started"
+    with pytest.raises(ValueError, match="time_limit_s must be > 0"):
+        run_smoke_tuning(study_dir, [], time_limit_s=0)

@@ -179,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retime", action="store_true", help="time every arm again (e.g. on a quiet machine)")
     p.add_argument("--results-dir", type=Path, default=Path("results"),
                    help="merge the result tables into this folder too (default: results)")
+    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                   help="start no arm's tuning or timing after this many seconds; re-run to continue (an arm "
+                   "that started runs to its end)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_transfer_tune)
 

@@ -314,11 +314,12 @@ def run_transfer_tuning(networks: list[str], target: dict | str, budget_per_netw
                         model_path: str | os.PathLike | None = None, platform_row: dict | None = None,
                         random_arms: bool = True, seeds: tuple[int, ...] = (0,), num_trials_per_iter: int = 64,
                         search: dict | None = None, runner: dict | None = None, online: dict | None = None,
-                        layout: str = "NCHW", arms: list[Arm] | None = None, progress: bool = True,
-                        log=_log) -> pd.DataFrame:
+                        layout: str = "NCHW", arms: list[Arm] | None = None, deadline: float | None = None,
+                        progress: bool = True, log=_log) -> pd.DataFrame:
     """Tune every network with every arm of :func:`make_arms` (or ``arms``); skip arms already done. One row
-    per arm and seed: network, arm, seed, status (``tuned``, ``skipped`` or ``failed``: an arm that raised is
-    logged and left for the next run, the others go on), trials, tuning_s, scoring_share, work_dir.
+    per arm and seed: network, arm, seed, status (``tuned``, ``skipped``, ``failed``: an arm that raised is
+    logged and left for the next run, the others go on; ``deferred``: not started because ``deadline``, a
+    ``time.monotonic()`` value, had passed), trials, tuning_s, scoring_share, work_dir.
 
     ``budget_per_network``: B, one int for every network or a dict network -> B. ``model_path``: the
     pretrained model (:func:`pretrain_for_target`), needed for the ``pretrained`` arms; ``platform_row``:
@@ -358,6 +359,11 @@ def run_transfer_tuning(networks: list[str], target: dict | str, budget_per_netw
                     log(f"{network} {arm.name} seed {seed}: done before ({result.trials_measured} trials), skipped")
                     rows.append(_run_row(network, arm, seed, "skipped", result))
                     continue
+                if _past(deadline):
+                    log(f"{network} {arm.name} seed {seed}: time limit reached, not started (re-run to continue)")
+                    rows.append({"network": network, "arm": arm.name, "seed": seed, "status": "deferred",
+                                 "work_dir": str(work_dir)})
+                    continue
                 log(f"{network} {arm.name} seed {seed}: tuning {plan['trials']} trials (B = {budget}) in {work_dir}")
                 try:
                     result = _tune_arm(network, arm, plan, work_dir, model_path, platform_row, progress)
@@ -370,6 +376,11 @@ def run_transfer_tuning(networks: list[str], target: dict | str, budget_per_netw
                 log(tuning.summary_line(result))
                 rows.append(_run_row(network, arm, seed, "tuned", result))
     return pd.DataFrame(rows)
+
+
+def _past(deadline: float | None) -> bool:
+    """Whether a ``time.monotonic()`` deadline (None: none) has passed."""
+    return deadline is not None and time.monotonic() >= deadline
 
 
 def _model_name(model_path) -> str:
@@ -445,7 +456,7 @@ def bootstrap_mean_interval(values, n_boot: int = 2000, confidence: float = 0.95
 def time_tuned_networks(study_dir: str | os.PathLike, networks: list[str] | None = None, *,
                         arms: list[str] | None = None, repeat: int = 100,
                         number: int = 1, min_repeat_ms: int = 100, n_boot: int = 2000, confidence: float = 0.95,
-                        overwrite: bool = False, log=_log) -> pd.DataFrame:
+                        overwrite: bool = False, deadline: float | None = None, log=_log) -> pd.DataFrame:
     """Compile every tuned arm of the study with its database and time it end to end in the Relax VM.
 
     Writes ``end_to_end.json`` in each arm's work dir: every repeat, mean, standard deviation, median, the
@@ -453,7 +464,8 @@ def time_tuned_networks(study_dir: str | os.PathLike, networks: list[str] | None
     settings and the machine's load average when it ran. An arm already timed with the same settings is
     skipped unless ``overwrite`` (re-time on a quiet machine without tuning again). ``networks``, ``arms``:
     only these networks and arm names (default: all). Returns one row per arm: network, arm, seed, status
-    (``timed``, ``skipped`` or ``failed``: logged, the other arms go on), mean_s, work_dir.
+    (``timed``, ``skipped``, ``failed``: logged, the other arms go on; ``deferred``: not started because
+    ``deadline``, a ``time.monotonic()`` value, had passed), mean_s, work_dir.
     """
     settings = {"repeat": int(repeat), "number": int(number), "min_repeat_ms": int(min_repeat_ms),
                 "n_boot": int(n_boot), "confidence": float(confidence)}
@@ -462,6 +474,11 @@ def time_tuned_networks(study_dir: str | os.PathLike, networks: list[str] | None
         plan = _read_json(work_dir / ARM_FILE)
         old = _read_json(work_dir / END_TO_END_FILE)
         status = "skipped"
+        if (overwrite or old is None or old.get("timing_settings") != settings) and _past(deadline):
+            log(f"{plan['network']} {plan['arm']} seed {plan['seed']}: time limit reached, not timed (re-run)")
+            rows.append({"network": plan["network"], "arm": plan["arm"], "seed": plan["seed"],
+                         "status": "deferred", "mean_s": None, "work_dir": str(work_dir)})
+            continue
         if overwrite or old is None or old.get("timing_settings") != settings:
             log(f"{plan['network']} {plan['arm']} seed {plan['seed']}: compiling and timing end to end")
             try:
@@ -686,7 +703,7 @@ def run_study(dataset: str | os.PathLike | None, target_platform: str | None, ne
               target: dict | None = None, budgets: dict | int | None = None, seeds: tuple[int, ...] | None = None,
               random_arms: bool | None = None, train_platforms: list[str] | None = None, tune: bool = True,
               time_networks: bool = True, retime: bool = False, results_dir: str | os.PathLike | None = None,
-              progress: bool = True, log=_log) -> StudyOutcome:
+              time_limit_s: float | None = None, progress: bool = True, log=_log) -> StudyOutcome:
     """The whole experiment for one target: pretrain (or reuse), tune every arm not done yet, time every arm
     not timed yet, write the results and compare. Resumable: run it again after an interruption.
 
@@ -697,10 +714,15 @@ def run_study(dataset: str | os.PathLike | None, target_platform: str | None, ne
     ``seeds``, ``random_arms``: override the preset. ``tune=False`` only times and tabulates what is tuned
     (no dataset needed). ``time_networks``: time the tuned arms end to end; ``retime``: time them again even
     when done. ``results_dir``: also merge the results into the files there (e.g. ``results``).
+    ``time_limit_s``: start no arm's tuning or timing after this many seconds (those left are ``deferred``
+    and the next run does them); an arm already started runs to its end, so leave room for the longest.
     """
     from . import tvm_setup, zoo
     from .explore import resolve_path
 
+    if time_limit_s is not None and time_limit_s <= 0:
+        raise ValueError(f"time_limit_s must be > 0, got {time_limit_s}")
+    deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
     settings = transfer_settings(preset)
     target = tuning._as_target_dict(target) if target is not None else tvm_setup.cpu_target()
     networks = list(networks or settings["networks"])
@@ -734,17 +756,19 @@ def run_study(dataset: str | os.PathLike | None, target_platform: str | None, ne
                 frames.append(run_transfer_tuning(
                     [network], target, per_network, study_dir, model_path=model_path, platform_row=row, seeds=seeds,
                     num_trials_per_iter=int(settings.get("num_trials_per_iter", 64)), search=settings.get("search"),
-                    runner=settings.get("runner"), online=settings.get("online"), arms=group, progress=progress,
-                    log=log))
+                    runner=settings.get("runner"), online=settings.get("online"), arms=group, deadline=deadline,
+                    progress=progress, log=log))
                 write_study_results(study_dir, results_dir)
                 if time_networks:
                     timed_frames.append(time_tuned_networks(study_dir, [network], arms=[a.name for a in group],
-                                                            overwrite=retime, log=log, **timing))
+                                                            overwrite=retime, deadline=deadline, log=log,
+                                                            **timing))
                     write_study_results(study_dir, results_dir)
         tuned = pd.concat(frames, ignore_index=True)
         timed = pd.concat(timed_frames, ignore_index=True) if timed_frames else None
     else:
-        timed = time_tuned_networks(study_dir, networks, overwrite=retime, log=log, **timing) if time_networks else None
+        timed = (time_tuned_networks(study_dir, networks, overwrite=retime, deadline=deadline, log=log, **timing)
+                 if time_networks else None)
     paths = write_study_results(study_dir, results_dir)
     results = collect_results(study_dir)
     results = results[results["network"].isin(networks)].reset_index(drop=True)
@@ -789,7 +813,7 @@ def run_transfer_tune_command(args) -> int:
         budgets=args.budget, seeds=tuple(args.seeds) if args.seeds else None,
         random_arms=False if args.no_random else None, train_platforms=args.train_platforms,
         tune=not args.time_only, time_networks=not args.no_time, retime=args.retime,
-        results_dir=args.results_dir, progress=not args.quiet,
+        results_dir=args.results_dir, time_limit_s=args.time_limit, progress=not args.quiet,
     )
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         shown = outcome.results[["network", "arm", "trials", "tuning_s", "scoring_share", "estimated_latency_s",
@@ -802,6 +826,10 @@ def run_transfer_tune_command(args) -> int:
     print(f"results: {', '.join(str(p) for p in outcome.paths.values())}")
     failed = [f"{r['network']} {r['arm']}" for frame in (outcome.tuning, outcome.timing)
               if frame is not None and "status" in frame for _, r in frame[frame["status"] == "failed"].iterrows()]
+    deferred = [f"{r['network']} {r['arm']}" for frame in (outcome.tuning, outcome.timing)
+                if frame is not None and "status" in frame for _, r in frame[frame["status"] == "deferred"].iterrows()]
+    if deferred:
+        print(f"stopped at the time limit (re-run to continue): {', '.join(deferred)} left")
     if failed:
         print(f"failed (see the log; run again to retry): {', '.join(failed)}")
         return 1
