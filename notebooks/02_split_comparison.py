@@ -80,8 +80,9 @@ report.plot_split_comparison(summary, "top5")
 # %% [markdown]
 # ## How much each split flatters the models
 #
-# The gap between a split's PCA and the PCA on held-out networks: positive means that the split reports a
-# better model than a tuner meeting a new network would get.
+# The gap (`flattery`) between a split's metric and the same model's metric on held-out networks, averaged
+# over platforms: positive means that the split reports a better model than a tuner meeting a new network
+# would get. `separated` is the share of platforms where the two bootstrap intervals do not overlap.
 
 # %%
 report.flattery_table(summary, reference="by-network")

@@ -33,7 +33,7 @@ results_dir = "results"  # where the chapters wrote their tables (relative to th
 # The next cell checks the parameters; a wrong value stops it here with a message.
 
 # %%
-from tenset_study import claims, explore
+from tenset_study import claims, explore, report
 
 ds = explore.open_dataset(dataset, parameter="dataset")
 results = claims.results_folder(results_dir, parameter="results_dir")
@@ -57,7 +57,7 @@ explore.styled(table.set_index("claim"))
 
 # %%
 split_table = claims.read_table(results, "split_comparison.csv")
-claims.split_flattery(split_table) if split_table is not None else "notebook 02 has not run"
+report.split_flattery(split_table) if split_table is not None else "notebook 02 has not run"
 
 # %% [markdown]
 # ## Pruning

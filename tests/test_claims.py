@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from tenset_study import claims
+from tenset_study import claims, report
 
 
 def _pruning_rows(split, variant, platform, full, kept_values):
@@ -55,7 +55,7 @@ def test_split_claim_counts_only_separated_flattery_of_leaky_splits():
                                                                                        "b": (0.63, 0.02)}))
     claim = claims.split_claim(pd.DataFrame(rows))
     assert claim.verdict == claims.PARTLY  # xgb is flattered beyond its intervals, ours is not
-    flattery = claims.split_flattery(pd.DataFrame(rows)).set_index(["variant", "split"])
+    flattery = report.split_flattery(pd.DataFrame(rows)).set_index(["variant", "split"])
     assert flattery.loc[("xgb", "within-task"), "flattery"] == pytest.approx(0.10)
     assert flattery.loc[("xgb", "within-task"), "separated"] == 1.0
     assert flattery.loc[("ours", "random"), "separated"] == 0.0

@@ -49,6 +49,8 @@ def test_smoke_flow_tunes_every_arm_times_it_and_writes_the_tables(smoke_tuning_
         e2e = json.loads((work_dir / tuning_study.END_TO_END_FILE).read_text())
         assert np.mean(e2e["repeats_s"]) == pytest.approx(row["e2e_mean_s"])
         assert e2e["compile"]["untuned_functions"] == []
+        load = json.loads((work_dir / "tuning_result.json").read_text())["load_average"]
+        assert len(load["start"]) == len(load["end"]) == 3, "the load the tuning ran under is kept"
     assert by_arm.loc["ours@50%", "cost_model"].startswith("ours:")
 
     curves = pd.read_csv(study_dir / tuning_study.CURVES_FILE)

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import report
+
 REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_RUN = "reproduced", "partly", "not reproduced", "not run"
 
 #: The paper's pruning claims: share of training data removed at unchanged PCA (conference, journal).
@@ -97,27 +99,6 @@ def _paper_pruning() -> str:
 
 # --- split comparison ------------------------------------------------------------------------------------
 
-def split_flattery(summary: pd.DataFrame, metric: str = "pca", reference: str = "by-network") -> pd.DataFrame:
-    """Per model variant and split: the mean over platforms of ``metric`` on all test tasks, and how much
-    higher it is than under ``reference`` (``flattery``, in the metric's units), with the share of platforms
-    where the two bootstrap intervals do not overlap (``separated``)."""
-    part = summary[(summary["metric"] == metric) & (summary["network"] == "all")]
-    ref = part[part["split"] == reference].set_index(["variant", "platform"])
-    rows = []
-    for (variant, split), group in part.groupby(["variant", "split"], sort=False):
-        joined = group.merge(ref[["value", "low", "high"]].add_suffix("_ref"), left_on=["variant", "platform"],
-                             right_index=True, how="inner")
-        if joined.empty:
-            continue
-        apart = (joined["low"] > joined["high_ref"]) | (joined["high"] < joined["low_ref"])
-        rows.append({"variant": variant, "split": split, "value": joined["value"].mean(),
-                     "reference": joined["value_ref"].mean(),
-                     "flattery": (joined["value"] - joined["value_ref"]).mean(),
-                     "separated": apart.mean(), "platforms": len(joined)})
-    return pd.DataFrame(rows, columns=["variant", "split", "value", "reference", "flattery", "separated",
-                                       "platforms"])
-
-
 #: Splits that let a test program's task (or the program's siblings) into training: TenSet's default
 #: within-task split and a random split over records.
 LEAKY_SPLITS = ("random", "within-task")
@@ -130,7 +111,7 @@ def split_claim(summary: pd.DataFrame, source: str = "split_comparison.csv", ref
     is above the reference's with non-overlapping intervals on most platforms; partly when that holds for
     some model; else not reproduced."""
     paper = "the choice of test split changes how accurate a cost model looks (the abstracts give no figure)"
-    flattery = split_flattery(summary, reference=reference)
+    flattery = report.split_flattery(summary, reference=reference)
     others = flattery[flattery["split"].isin(leaky)]
     if others.empty:
         return Claim("split comparison", paper, f"none of {list(leaky)} beside {reference!r}", NOT_RUN,

@@ -165,16 +165,36 @@ def plot_split_comparison(summary: pd.DataFrame, metric: str = "pca") -> Figure:
                             title=f"{label} under each split (mean over platforms; bars: bootstrap 95% interval)")
 
 
-def flattery_table(summary: pd.DataFrame, reference: str = "by-network") -> pd.DataFrame:
-    """Per split and model: PCA and top-5 (mean over platforms) minus the ``reference`` split's."""
-    frame = summary[(summary["network"] == "all") & summary["metric"].isin(["pca", "top5"])]
-    means = frame.groupby(["split", "variant", "metric"])["value"].mean().unstack("metric")
-    if reference not in means.index.get_level_values("split"):
-        return means.rename(columns=METRIC_LABELS)
-    base = means.xs(reference, level="split")
-    gap = means.sub(base, level="variant")
-    out = means.join(gap, rsuffix=f" minus {reference}")
-    return out.rename(columns=lambda c: c.replace("pca", "PCA").replace("top5", "top-5"))
+def split_flattery(summary: pd.DataFrame, metric: str = "pca", reference: str = "by-network") -> pd.DataFrame:
+    """Per model variant and split: the mean over platforms of ``metric`` on all test tasks, and how much
+    higher it is than under ``reference`` (``flattery``, in the metric's units), with the share of platforms
+    where the two bootstrap intervals do not overlap (``separated``)."""
+    part = summary[(summary["metric"] == metric) & (summary["network"] == "all")]
+    ref = part[part["split"] == reference].set_index(["variant", "platform"])
+    rows = []
+    for (variant, split), group in part.groupby(["variant", "split"], sort=False):
+        joined = group.merge(ref[["value", "low", "high"]].add_suffix("_ref"), left_on=["variant", "platform"],
+                             right_index=True, how="inner")
+        if joined.empty:
+            continue
+        apart = (joined["low"] > joined["high_ref"]) | (joined["high"] < joined["low_ref"])
+        rows.append({"variant": variant, "split": split, "value": joined["value"].mean(),
+                     "reference": joined["value_ref"].mean(),
+                     "flattery": (joined["value"] - joined["value_ref"]).mean(),
+                     "separated": apart.mean(), "platforms": len(joined)})
+    return pd.DataFrame(rows, columns=["variant", "split", "value", "reference", "flattery", "separated",
+                                       "platforms"])
+
+
+def flattery_table(summary: pd.DataFrame, reference: str = "by-network",
+                   metrics: tuple[str, ...] = ("pca", "top5")) -> pd.DataFrame:
+    """:func:`split_flattery` of each metric side by side: per split and model variant, the metric's mean over
+    platforms, how much higher it is than under ``reference``, and the share of platforms where the two
+    bootstrap intervals are apart."""
+    frames = [split_flattery(summary, metric, reference).assign(metric=METRIC_LABELS.get(metric, metric))
+              for metric in metrics]
+    table = pd.concat(frames, ignore_index=True)
+    return table.pivot(index=["split", "variant"], columns="metric", values=["value", "flattery", "separated"])
 
 
 def split_verdict(summary: pd.DataFrame, reference: str = "by-network") -> str:

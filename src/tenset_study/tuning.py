@@ -87,7 +87,9 @@ class TuningResult:
 
     ``tasks`` has one entry per tuned task: ``task`` (the dataset's task id), ``task_name``, ``weight``,
     ``workload_shash`` (the database's key), ``flops``, ``trials``, ``valid_trials`` and
-    ``best_latency_s`` (None when no measurement succeeded).
+    ``best_latency_s`` (None when no measurement succeeded). ``load_average``: the machine's 1-, 5- and
+    15-minute load averages at the ``start`` and ``end`` of tuning (other work on a shared machine inflates
+    ``tuning_seconds``; the end's 15-minute figure covers most of a long run).
     """
 
     network: str
@@ -108,6 +110,7 @@ class TuningResult:
     top_up_trials_measured: int = 0
     settings: dict = field(default_factory=dict)
     cost_model_timing: dict | None = None
+    load_average: dict | None = None
 
     @property
     def estimated_latency_s(self) -> float | None:
@@ -469,6 +472,7 @@ def tune_network(network: str, target: dict | str, work_dir: str | os.PathLike, 
 
     bar = tqdm(total=trials, desc=f"tuning {network}", unit="trial", disable=not progress, file=sys.stderr)
     started_at = _now()
+    load_at_start = list(os.getloadavg())
     start = time.perf_counter()
     timeline = _Timeline(start, bar)
     timeline.use_tasks([r["task_name"] for r in rows], [r["weight"] for r in rows])
@@ -520,7 +524,7 @@ def tune_network(network: str, target: dict | str, work_dir: str | os.PathLike, 
                   "num_trials_per_iter_used": int(per_iter), "top_up_trials": int(top_up), "layout": layout,
                   "seed": int(seed), "search": dict(search or {}), "task_scheduler": "gradient",
                   "num_threads": int(num_cores), "runner": settings.as_dict()},
-        cost_model_timing=timing,
+        cost_model_timing=timing, load_average={"start": load_at_start, "end": list(os.getloadavg())},
     )
     _write_json(work_dir / TIMELINE_FILE, {"started_at": started_at, "tuning_seconds": tuning_seconds,
                                            "batches": timeline.batches})
