@@ -36,7 +36,7 @@ def test_verdict_finds_the_smallest_share_within_the_full_interval() -> None:
 
 def test_fraction_and_strategy_parameters_are_checked() -> None:
     assert pruning_study.check_fractions([0.2, 0.45]) == [0.45, 0.2]
-    for bad in ([1.0], [0.0], [], [1.5]):
+    for bad in ([1.0], [0.0], [], [1.5], ["x"]):
         with pytest.raises(ParameterError, match="fractions"):
             pruning_study.check_fractions(bad)
     with pytest.raises(ParameterError, match="valid"):

@@ -35,6 +35,20 @@ class ParameterError(ValueError):
     """A notebook parameter has a value the notebook cannot use; the message names the parameter."""
 
 
+def check_shares(shares, parameter: str, *, whole: bool = True, hint: str = "") -> list[float]:
+    """Shares (fractions of some data) in (0, 1], or in (0, 1) with ``whole=False``, without repeats and
+    sorted ascending; a :class:`ParameterError` naming ``parameter`` (and adding ``hint``) otherwise."""
+    try:
+        values = [float(share) for share in shares]
+    except (TypeError, ValueError):
+        values = []
+    if not values or any(not (0 < v <= 1 if whole else 0 < v < 1) for v in values):
+        interval = "(0, 1]" if whole else "(0, 1)"
+        raise ParameterError(f"parameter {parameter!r} = {shares!r}: each share must be in {interval}"
+                             + (f"; {hint}" if hint else ""))
+    return sorted(set(values))
+
+
 # --- locating and opening a dataset ------------------------------------------------------------------
 
 

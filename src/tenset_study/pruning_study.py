@@ -52,13 +52,10 @@ def check_strategies(names: list[str], parameter: str = "strategies") -> list[st
 
 def check_fractions(fractions: list[float], parameter: str = "fractions") -> list[float]:
     """Fractions in (0, 1), sorted from the largest; a ParameterError otherwise (1.0 is always run)."""
-    from .explore import ParameterError
+    from .explore import check_shares
 
-    bad = [f for f in fractions if not 0 < float(f) < 1]
-    if bad or not fractions:
-        raise ParameterError(f"parameter {parameter!r} = {fractions!r}: each fraction must be in (0, 1); "
-                             "the full training set (1.0) is always run as the reference")
-    return sorted({float(f) for f in fractions}, reverse=True)
+    hint = "the full training set (1.0) is always run as the reference"
+    return check_shares(fractions, parameter, whole=False, hint=hint)[::-1]
 
 
 def pruning_splits(names: list[str], records: pd.DataFrame, network_tasks: pd.DataFrame, seed: int = 0) -> list[Split]:

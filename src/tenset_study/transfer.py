@@ -191,16 +191,9 @@ def check_arms(arms: list[str], parameter: str = "arms") -> list[str]:
 
 def check_fractions(fractions: list[float], parameter: str = "fractions") -> list[float]:
     """Shares of the target data in (0, 1], sorted ascending; a ParameterError otherwise."""
-    from .explore import ParameterError
+    from .explore import check_shares
 
-    try:
-        values = [float(f) for f in fractions]
-    except (TypeError, ValueError):
-        values = []
-    if not values or any(not 0 < f <= 1 for f in values):
-        raise ParameterError(f"parameter {parameter!r} = {fractions!r}: give shares of the target data in (0, 1], "
-                             "e.g. [0.01, 0.05, 0.1]")
-    return sorted(set(values))
+    return check_shares(fractions, parameter, hint="shares of the target data, e.g. [0.01, 0.05, 0.1]")
 
 
 def check_direction_labels(labels: list[str], parameter: str = "directions") -> list[str]:
