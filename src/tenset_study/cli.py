@@ -83,6 +83,18 @@ def _cmd_transfer_tune(args: argparse.Namespace) -> int:
     return run_transfer_tune_command(args)
 
 
+def _cmd_export_study(args: argparse.Namespace) -> int:
+    from . import study_archive
+
+    if args.restore:
+        print(f"restored into {study_archive.restore_study(args.src, args.dest)}")
+        return 0
+    dest = study_archive.export_study(args.src, args.dest, dataset=args.dataset, networks=args.networks)
+    size = sum(f.stat().st_size for f in dest.rglob("*") if f.is_file())
+    print(f"exported {len(list(dest.glob('*/*/arm.json')))} arm(s) of {args.src} into {dest} ({size / 2**20:.2f} MiB)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tenset-study", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -185,6 +197,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_transfer_tune)
 
+    p = sub.add_parser("export-study", help="copy a transfer-tuning study's results, curves and compressed "
+                       "MetaSchedule databases into a small folder to commit (or --restore one into a study dir)")
+    p.add_argument("src", type=Path, help="the study dir (with --restore: the export)")
+    p.add_argument("dest", type=Path, help="the export folder, e.g. data/transfer-tuning/<target platform> "
+                   "(with --restore: an empty study dir)")
+    p.add_argument("--dataset", type=Path, default=None, help="dataset with the target platform's platforms row")
+    p.add_argument("--networks", nargs="+", default=None, help="only these networks' arms")
+    p.add_argument("--restore", action="store_true", help="unpack an export into a study dir (to re-time it)")
+    p.set_defaults(func=_cmd_export_study)
+
     p = sub.add_parser("summary", help="row counts of a dataset and a consistency check")
     p.add_argument("dataset", type=Path)
     p.set_defaults(func=_cmd_summary)
@@ -196,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, FileExistsError) as err:
         print(f"tenset-study {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -552,7 +552,7 @@ def read_database(work_dir: str | os.PathLike) -> tuple[list[str], pd.DataFrame]
     ``database_tuning_record.json`` with ``workload`` (line index into the workloads), ``workload_shash``
     and ``latency_s`` (mean of the repeats; NaN for a failed measurement). Plain JSON, no TVM."""
     work_dir = Path(work_dir)
-    paths = [work_dir / WORKLOAD_FILE, work_dir / RECORD_FILE]
+    paths = [_plain_or_xz(work_dir / WORKLOAD_FILE), _plain_or_xz(work_dir / RECORD_FILE)]
     for path in paths:
         if not path.is_file():
             raise FileNotFoundError(f"{path} not found: {work_dir} holds no MetaSchedule JSON database")
@@ -567,8 +567,21 @@ def read_database(work_dir: str | os.PathLike) -> tuple[list[str], pd.DataFrame]
     return shashes, frame
 
 
+def _plain_or_xz(path: Path) -> Path:
+    """``path``, or its xz-compressed copy ``path.xz`` (a study export) where only that exists."""
+    packed = path.with_name(path.name + ".xz")
+    return packed if not path.is_file() and packed.is_file() else path
+
+
 def _lines(path: Path) -> list[str]:
-    return [line for line in path.read_text().splitlines() if line.strip()]
+    if path.suffix == ".xz":
+        import lzma
+
+        with lzma.open(path, "rt") as handle:
+            text = handle.read()
+    else:
+        text = path.read_text()
+    return [line for line in text.splitlines() if line.strip()]
 
 
 def _task_summary(work_dir: Path, rows: list[dict]) -> list[dict]:

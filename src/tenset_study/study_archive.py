@@ -1,0 +1,144 @@
+"""Measured transfer-tuning studies, kept small enough to commit beside the dataset.
+
+A study dir (:mod:`tenset_study.tuning_study`) holds per arm the plan (``arm.json``), the tuning result,
+the timeline, the end-to-end timing and the MetaSchedule JSON database, plus MetaSchedule's text logs and the
+pretrained model. :func:`export_study` copies what the results, the curves and a later re-timing need: the
+JSON files as they are, the two database files compressed with xz (``database_*.json.xz``, about 30 times
+smaller), the pretrained model's metadata, and a ``provenance.json`` (the target platform's ``platforms``
+row when the dataset is given, versions, dates, the load the arms were tuned and timed under). The export is
+itself a readable study: :func:`tenset_study.tuning_study.collect_results` and ``collect_curves`` work on it
+(:func:`tenset_study.tuning.read_database` reads the ``.xz`` files). :func:`restore_study` unpacks one into
+a working study dir again, e.g. to re-time its arms on a quiet machine with ``transfer-tune --time-only
+--retime``.
+
+The book's chapter 05 shows the exports under ``data/transfer-tuning/``: the full experiment takes hours,
+so it is measured once with ``tenset-study transfer-tune --preset full`` and exported with
+``tenset-study export-study``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import lzma
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from . import tuning
+from .tuning_study import ARM_FILE, END_TO_END_FILE, PRETRAINED_DIR, tuned_arm_dirs
+
+#: Folder of the committed study exports (relative to the repository root).
+MEASURED_STUDIES = "data/transfer-tuning"
+PROVENANCE_FILE = "provenance.json"
+#: Files of an arm's work dir copied as they are.
+ARM_JSON_FILES = (ARM_FILE, tuning.RESULT_FILE, tuning.TIMELINE_FILE, END_TO_END_FILE)
+#: The MetaSchedule database, compressed in an export.
+DATABASE_FILES = (tuning.WORKLOAD_FILE, tuning.RECORD_FILE)
+
+
+def export_study(study_dir: str | os.PathLike, dest: str | os.PathLike, *, dataset: str | os.PathLike | None = None,
+                 networks: list[str] | None = None) -> Path:
+    """Write the tuned arms of ``study_dir`` (only those of ``networks`` when given) into ``dest``, replacing
+    an earlier export there (the new one is built beside it and renamed into place). ``dataset``: the
+    dataset that holds the target platform's ``platforms`` row, copied into the provenance. Returns ``dest``."""
+    study_dir, dest = Path(study_dir), Path(dest)
+    arms = tuned_arm_dirs(study_dir, networks)
+    if not arms:
+        raise ValueError(f"{study_dir}: no tuned arm to export" + (f" for {networks}" if networks else ""))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        for work_dir in arms:
+            _export_arm(work_dir, staging / work_dir.parent.name / work_dir.name)
+        for metadata in sorted((study_dir / PRETRAINED_DIR).glob("*.model.json")):
+            (staging / PRETRAINED_DIR).mkdir(exist_ok=True)
+            shutil.copy2(metadata, staging / PRETRAINED_DIR / metadata.name)
+        tuning._write_json(staging / PROVENANCE_FILE, study_provenance(arms, dataset, study_dir))
+        if dest.exists():
+            old = dest.with_name(f".{dest.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(dest, old)
+            os.replace(staging, dest)
+            shutil.rmtree(old)
+        else:
+            os.replace(staging, dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return dest
+
+
+def _export_arm(work_dir: Path, dest: Path) -> None:
+    dest.mkdir(parents=True)
+    for name in ARM_JSON_FILES:
+        if (work_dir / name).is_file():
+            shutil.copy2(work_dir / name, dest / name)
+    for name in DATABASE_FILES:
+        with open(work_dir / name, "rb") as src, lzma.open(dest / f"{name}.xz", "wb", preset=9) as out:
+            shutil.copyfileobj(src, out)
+
+
+def study_provenance(arms: list[Path], dataset: str | os.PathLike | None = None,
+                     study_dir: str | os.PathLike | None = None) -> dict:
+    """What an export records about where and when its arms were measured: per arm the target, TVM version,
+    tuning start and end, load averages, and the timing's date and load; the target platforms' rows from
+    ``dataset`` when given; the export's date and the package version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    rows, platforms = [], set()
+    for work_dir in arms:
+        plan = _read_json(work_dir / ARM_FILE)
+        result = _read_json(work_dir / tuning.RESULT_FILE)
+        e2e = _read_json(work_dir / END_TO_END_FILE) or {}
+        platforms.add(plan.get("target_platform"))
+        rows.append({"network": plan["network"], "arm": plan["arm"], "seed": plan["seed"], "target": plan["target"],
+                     "target_platform": plan.get("target_platform"), "tvm_version": result.get("tvm_version"),
+                     "tuning_started_at": result.get("started_at"), "tuning_finished_at": result.get("finished_at"),
+                     "tuning_load_average": result.get("load_average"), "timed_at": e2e.get("timed_at"),
+                     "timing_load_average": e2e.get("load_average"), "timing_settings": e2e.get("timing_settings")})
+    platform_rows = {}
+    if dataset is not None:
+        for platform in sorted(p for p in platforms if p):
+            try:
+                row = tuning.platform_row_from_dataset(dataset, platform)
+                platform_rows[platform] = json.loads(json.dumps(row, default=str))  # timestamps as text
+            except ValueError:
+                platform_rows[platform] = None  # a target read off the machine, not in the dataset
+    try:
+        package = version("tenset-study")
+    except PackageNotFoundError:
+        package = None
+    return {"exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "study_dir": None if study_dir is None else Path(study_dir).name, "tenset_study_version": package,
+            "dataset": None if dataset is None else str(dataset), "platforms": platform_rows, "arms": rows}
+
+
+def restore_study(export: str | os.PathLike, study_dir: str | os.PathLike) -> Path:
+    """Unpack an export into ``study_dir`` (which must not hold a study already): plain database files again,
+    so that MetaSchedule can compile with them (``transfer-tune --time-only --retime``). Returns the dir."""
+    export, study_dir = Path(export), Path(study_dir)
+    if any(study_dir.glob(f"*/*/{ARM_FILE}")):
+        raise FileExistsError(f"{study_dir} already holds a study; restore into an empty folder")
+    shutil.copytree(export, study_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.xz"))
+    for packed in export.glob("*/*/database_*.json.xz"):
+        target = study_dir / packed.relative_to(export).with_suffix("")
+        with lzma.open(packed, "rb") as src, open(target, "wb") as out:
+            shutil.copyfileobj(src, out)
+    return study_dir
+
+
+def measured_studies(folder: str | os.PathLike = MEASURED_STUDIES) -> list[Path]:
+    """The exported studies in ``folder`` (each a subfolder with a provenance file), sorted; [] when none."""
+    from .explore import resolve_path
+
+    root = resolve_path(folder)
+    return sorted(p.parent for p in root.glob(f"*/{PROVENANCE_FILE}")) if root.is_dir() else []
+
+
+def _read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+__all__ = ["MEASURED_STUDIES", "PROVENANCE_FILE", "export_study", "measured_studies", "restore_study",
+           "study_provenance"]

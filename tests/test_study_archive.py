@@ -1,0 +1,71 @@
+"""Study exports (:mod:`tenset_study.study_archive`) of the session's smoke transfer-tuning study: the export
+reads back as the same results and curves, restores to byte-identical MetaSchedule databases, records
+its provenance, and refuses what it cannot do."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import DEFAULT_DATA, SMOKE_TUNING_TARGET
+from tenset_study import study_archive, tuning, tuning_study
+from tenset_study.cli import main
+
+
+@pytest.fixture(scope="module")
+def exported(smoke_tuning_study, tmp_path_factory) -> tuple[Path, Path]:
+    """(study dir, its export with the dataset's platform row)."""
+    _, _, study_dir = smoke_tuning_study
+    dest = tmp_path_factory.mktemp("export") / SMOKE_TUNING_TARGET
+    return study_dir, study_archive.export_study(study_dir, dest, dataset=DEFAULT_DATA)
+
+
+@pytest.mark.slow
+def test_the_export_reads_back_as_the_same_results_and_curves(exported) -> None:
+    study_dir, export = exported
+    assert not list(export.rglob("database_*.json")), "databases are compressed"
+    assert not list(export.rglob("logs")), "MetaSchedule's text logs stay behind"
+    drop = ["work_dir"]
+    pd.testing.assert_frame_equal(tuning_study.collect_results(export).drop(columns=drop),
+                                  tuning_study.collect_results(study_dir).drop(columns=drop))
+    pd.testing.assert_frame_equal(tuning_study.collect_curves(export), tuning_study.collect_curves(study_dir))
+    assert study_archive.measured_studies(export.parent) == [export]
+    assert main(["export-study", str(study_dir), str(export), "--dataset", str(DEFAULT_DATA)]) == 0, "replaced"
+    assert sorted(p.name for p in export.parent.iterdir()) == [export.name], "no staging folder left behind"
+    pd.testing.assert_frame_equal(tuning_study.collect_curves(export), tuning_study.collect_curves(study_dir))
+
+
+@pytest.mark.slow
+def test_provenance_names_the_platform_the_arms_and_their_load(exported) -> None:
+    study_dir, export = exported
+    provenance = json.loads((export / study_archive.PROVENANCE_FILE).read_text())
+    assert provenance["platforms"][SMOKE_TUNING_TARGET]["platform"] == SMOKE_TUNING_TARGET
+    arms = {(a["network"], a["arm"]) for a in provenance["arms"]}
+    assert arms == {(r["network"], r["arm"]) for _, r in tuning_study.collect_results(study_dir).iterrows()}
+    for arm in provenance["arms"]:
+        assert arm["tvm_version"] and arm["tuning_started_at"] and arm["timed_at"]
+        assert len(arm["tuning_load_average"]["end"]) == 3 and len(arm["timing_load_average"]) == 3
+    assert list(export.glob(f"{tuning_study.PRETRAINED_DIR}/*.model.json")), "the pretrained model's metadata"
+
+
+@pytest.mark.slow
+def test_restore_gives_back_the_databases_and_refuses_a_study_dir_in_use(exported, tmp_path: Path) -> None:
+    study_dir, export = exported
+    restored = study_archive.restore_study(export, tmp_path / "again")
+    for original in study_dir.glob(f"*/*/{tuning.RECORD_FILE}"):
+        relative = original.relative_to(study_dir)
+        assert (restored / relative).read_bytes() == original.read_bytes()
+        workload = relative.with_name(tuning.WORKLOAD_FILE)
+        assert (restored / workload).read_bytes() == (study_dir / workload).read_bytes()
+    assert main(["export-study", "--restore", str(export), str(restored)]) == 2, "a study is there already"
+
+
+def test_exporting_nothing_is_an_error(tmp_path: Path, capsys) -> None:
+    with pytest.raises(ValueError, match="no tuned arm"):
+        study_archive.export_study(tmp_path, tmp_path / "out")
+    assert main(["export-study", str(tmp_path), str(tmp_path / "out")]) == 2
+    assert "no tuned arm" in capsys.readouterr().err
+    assert study_archive.measured_studies(tmp_path / "nothing-here") == []
