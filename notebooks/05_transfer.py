@@ -52,18 +52,20 @@ results_dir = "results"  # where the results tables are written (relative to the
 tuning_networks = None  # networks to tune, e.g. ["bert_tiny-b1-128"]; None: the preset's
 tuning_target_platform = None  # this machine's platform id in the dataset (held out); None: read off this CPU
 study_dir = "studies/transfer-book"  # tuning work dirs and MetaSchedule databases (resumable)
+measured_tuning = "data/transfer-tuning"  # exports of the full experiment to show (None: none)
 
 # %% [markdown]
 # The next cell checks the parameters and opens the dataset; a wrong value stops it here with a message.
 
 # %%
-from tenset_study import experiments, explore, transfer, transfer_report, tuning_study
+from tenset_study import experiments, explore, study_archive, transfer, transfer_report, tuning_study
 
 ds = explore.open_dataset(dataset, parameter="dataset")
 settings = experiments.resolve_preset(preset)
 tuning_networks = tuning_study.check_networks(list(tuning_networks or settings["tuning"]["networks"]),
                                               parameter="tuning_networks")
 arms = transfer.check_arms(list(arms or settings["transfer_arms"]))
+measured_tuning = study_archive.check_measured_folder(measured_tuning, parameter="measured_tuning")
 fractions = transfer.check_fractions(list(fractions or settings["transfer_fractions"]))
 directions = transfer.check_direction_labels(list(directions or settings["transfer_directions"]))
 explore.setup_notebook()
@@ -207,3 +209,34 @@ if curves["estimated_latency_s"].notna().any():
     display(transfer_report.plot_tuning_curves(curves))  # noqa: F821
 else:
     print("no arm has measured every task of its network yet, so there is no network estimate to draw")
+
+# %% [markdown]
+# ## The full experiment, measured offline
+#
+# The `full` preset tunes bert_tiny, mobilenet_v2 and resnet_50 with about 32 trials per task: hours of
+# tuning per network on a 2-core CPU, too long for `make book`. It was run once per target with
+# `tenset-study transfer-tune --preset full` and exported with `tenset-study export-study` into
+# `data/transfer-tuning/<target platform>/`: every arm's plan, result, timeline, end-to-end timing and
+# compressed MetaSchedule database, with the provenance of each measurement. What follows is read from
+# those exports (`measured_tuning`); run the same commands to measure your own machine (see
+# {doc}`../reproduce`). Tuning time is wall time on a shared machine, so the table of studies gives the
+# highest 15-minute load average seen while tuning and timing (2 means both cores were busy).
+
+# %%
+study_archive.describe_measured(measured_tuning)
+
+# %%
+measured = study_archive.measured_results(measured_tuning)
+if measured is None:
+    print(f"no exported study under {measured_tuning}")
+else:
+    display(measured[["study", "network", "arm", "trials", "tuning_s", "scoring_share",  # noqa: F821
+                      "estimated_latency_s", "e2e_mean_s", "e2e_low_s", "e2e_high_s"]])
+    display(tuning_study.compare_to_baseline(measured)[[  # noqa: F821
+        "target_platform", "network", "arm", "latency_ratio", "ratio_low", "ratio_high", "tuning_time_ratio",
+        "trials_ratio", "scoring_share", "verdict"]])
+
+# %%
+measured_curves = study_archive.measured_curves(measured_tuning)
+if measured_curves is not None and measured_curves["estimated_latency_s"].notna().any():
+    display(transfer_report.plot_tuning_curves(measured_curves))  # noqa: F821

@@ -69,3 +69,18 @@ def test_exporting_nothing_is_an_error(tmp_path: Path, capsys) -> None:
     assert main(["export-study", str(tmp_path), str(tmp_path / "out")]) == 2
     assert "no tuned arm" in capsys.readouterr().err
     assert study_archive.measured_studies(tmp_path / "nothing-here") == []
+
+
+@pytest.mark.slow
+def test_the_tuning_claim_is_judged_on_the_exports(exported, tmp_path: Path) -> None:
+    from tenset_study import claims
+
+    _, export = exported
+    table = claims.claims_table(tmp_path, measured_tuning=export.parent).set_index("claim")
+    row = table.loc["transfer tuning"]
+    assert row["verdict"] != claims.NOT_RUN and str(export.parent) in row["source"]
+    assert "dcgan-b1-16" in row["ours"]
+    described = study_archive.describe_measured(export.parent)
+    assert list(described["study"]) == [export.name] and described["arms"].iloc[0] == 2
+    without = claims.claims_table(tmp_path, measured_tuning=None).set_index("claim")
+    assert without.loc["transfer tuning", "verdict"] == claims.NOT_RUN, "no book run and no export"

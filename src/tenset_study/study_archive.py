@@ -26,8 +26,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pandas as pd
+
 from . import tuning
-from .tuning_study import ARM_FILE, END_TO_END_FILE, PRETRAINED_DIR, tuned_arm_dirs
+from .tuning_study import ARM_FILE, END_TO_END_FILE, PRETRAINED_DIR, collect_curves, collect_results, tuned_arm_dirs
 
 #: Folder of the committed study exports (relative to the repository root).
 MEASURED_STUDIES = "data/transfer-tuning"
@@ -136,9 +138,59 @@ def measured_studies(folder: str | os.PathLike = MEASURED_STUDIES) -> list[Path]
     return sorted(p.parent for p in root.glob(f"*/{PROVENANCE_FILE}")) if root.is_dir() else []
 
 
+def check_measured_folder(folder: str | os.PathLike | None, parameter: str = "measured_tuning") -> Path | None:
+    """The folder of study exports (relative paths: to the repository root), or None to show none; a
+    ParameterError when the path exists but is not a folder."""
+    from .explore import ParameterError, resolve_path
+
+    if folder is None or str(folder) == "":
+        return None
+    root = resolve_path(folder)
+    if root.exists() and not root.is_dir():
+        raise ParameterError(f"parameter {parameter!r} = {str(folder)!r}: {root} is not a folder")
+    return root
+
+
+def measured_results(folder: str | os.PathLike | None = MEASURED_STUDIES) -> pd.DataFrame | None:
+    """The results tables (:func:`tenset_study.tuning_study.collect_results`) of every export in ``folder``,
+    with the export's name in ``study``; None when there is none."""
+    return _concat_exports(folder, collect_results)
+
+
+def measured_curves(folder: str | os.PathLike | None = MEASURED_STUDIES) -> pd.DataFrame | None:
+    """The tuning curves (:func:`tenset_study.tuning_study.collect_curves`) of every export in ``folder``,
+    with the export's name in ``study``; None when there is none."""
+    return _concat_exports(folder, collect_curves)
+
+
+def describe_measured(folder: str | os.PathLike | None = MEASURED_STUDIES) -> pd.DataFrame:
+    """One row per export: target platforms, networks, arms, TVM version, when the tuning ran (first
+    start, last end) and was timed, and the highest 15-minute load average seen while tuning and timing."""
+    rows = []
+    for export in measured_studies(folder) if folder is not None else []:
+        arms = json.loads((export / PROVENANCE_FILE).read_text())["arms"]
+        tuning_load = [a["tuning_load_average"]["end"][2] for a in arms if a.get("tuning_load_average")]
+        timing_load = [a["timing_load_average"][2] for a in arms if a.get("timing_load_average")]
+        rows.append({
+            "study": export.name, "target_platforms": ", ".join(sorted({str(a["target_platform"]) for a in arms})),
+            "networks": len({a["network"] for a in arms}), "arms": len(arms),
+            "tvm": ", ".join(sorted({str(a["tvm_version"]) for a in arms})),
+            "tuned_from": min(a["tuning_started_at"] for a in arms), "tuned_to": max(a["tuning_finished_at"] for a in arms),
+            "timed_to": max((a["timed_at"] for a in arms if a.get("timed_at")), default=None),
+            "max_load_tuning": max(tuning_load, default=None), "max_load_timing": max(timing_load, default=None)})
+    return pd.DataFrame(rows)
+
+
+def _concat_exports(folder, collect) -> pd.DataFrame | None:
+    exports = measured_studies(folder) if folder is not None else []
+    frames = [collect(export).assign(study=export.name) for export in exports]
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
 def _read_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-__all__ = ["MEASURED_STUDIES", "PROVENANCE_FILE", "export_study", "measured_studies", "restore_study",
-           "study_provenance"]
+__all__ = ["MEASURED_STUDIES", "PROVENANCE_FILE", "check_measured_folder", "describe_measured", "export_study",
+           "measured_curves", "measured_results", "measured_studies", "restore_study", "study_provenance"]
