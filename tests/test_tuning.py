@@ -160,27 +160,6 @@ def test_refuses_budgets_that_cannot_tune_every_task_and_existing_databases(tmp_
         tuning.tune_network(NETWORK, {"kind": "no-such-kind"}, tmp_path / "w", 12, "random", progress=False)
 
 
-# --- tuning with our cost model ----------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_tune_network_with_project_cost_model(tmp_path: Path) -> None:
-    from tenset_study import tuning
-    from tenset_study.tuning_model import ProjectCostModel
-
-    cost_model = ProjectCostModel(_tiny_model("xgb"), max_len=32, min_online=4)
-    result = tuning.tune_network(NETWORK, _target(), tmp_path / "work", 12, cost_model, **FAST)
-    assert result.untuned_tasks == [] and all(t["valid_trials"] >= 1 for t in result.tasks)
-    assert result.cost_model == "xgb:project"
-    timing = cost_model.timing()
-    assert result.scoring_seconds == pytest.approx(timing["predict_seconds"]) and result.scoring_seconds > 0
-    assert timing["update_calls"] >= N_TASKS and timing["online_records"] == result.trials_measured
-    assert timing["online_updates"] >= 1, "measurements fed back into the model"
-    curve = tuning.tuning_curve(result.work_dir)
-    estimate = curve["estimated_latency_s"].dropna().to_numpy()
-    assert len(estimate) and (np.diff(estimate) <= 1e-15).all()
-
-
 # --- the command line --------------------------------------------------------------------------------------
 
 

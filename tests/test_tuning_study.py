@@ -52,6 +52,11 @@ def test_smoke_flow_tunes_every_arm_times_it_and_writes_the_tables(smoke_tuning_
         load = json.loads((work_dir / "tuning_result.json").read_text())["load_average"]
         assert len(load["start"]) == len(load["end"]) == 3, "the load the tuning ran under is kept"
     assert by_arm.loc["ours@50%", "cost_model"].startswith("ours:")
+    ours = json.loads((Path(by_arm.loc["ours@50%", "work_dir"]) / "tuning_result.json").read_text())
+    timing = ours["cost_model_timing"]
+    assert ours["scoring_seconds"] == pytest.approx(timing["predict_seconds"]) and timing["candidates_scored"] > 0
+    assert timing["update_calls"] >= N_TASKS and timing["online_records"] == ours["trials_measured"]
+    assert timing["online_updates"] >= 1, "measurements fed back into the model"
 
     curves = pd.read_csv(study_dir / tuning_study.CURVES_FILE)
     assert list(curves.columns) == CURVE_COLUMNS
