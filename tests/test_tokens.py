@@ -245,3 +245,22 @@ def test_vocabulary_covers_tvm_instruction_kinds():
 
     for kind in tk.METASCHEDULE_KINDS:
         assert InstructionKind.get(kind).name == kind
+
+
+def test_the_standard_library_json_backend_gives_the_same_tokens(ms_programs, monkeypatch) -> None:
+    """Where orjson is missing (the GPU host), :mod:`tenset_study.fastjson` falls back to the standard
+    library: the same bytes for every trace and so the same tokens."""
+    import json
+
+    from tenset_study import fastjson
+
+    for trace in ms_programs["trace"]:
+        assert fastjson._stdlib_dumps(json.loads(trace)) == orjson.dumps(orjson.loads(trace))
+    expected, expected_lengths = tk.encode_programs(ms_programs, 64)
+    monkeypatch.setattr(fastjson, "dumps", fastjson._stdlib_dumps)
+    monkeypatch.setattr(fastjson, "loads", json.loads)
+    monkeypatch.setattr(fastjson, "JSONDecodeError", json.JSONDecodeError)
+    monkeypatch.setattr(tk, "_table", tk.TokenTable())  # a fresh table: every token computed again
+    got, lengths = tk.encode_programs(ms_programs, 64)
+    np.testing.assert_array_equal(lengths, expected_lengths)
+    np.testing.assert_array_equal(got, expected)

@@ -222,7 +222,7 @@ def tuning_claim(results: pd.DataFrame, source: str = "transfer_tuning.csv", mod
 def results_folder(path: str | os.PathLike, parameter: str = "results_dir") -> Path:
     """The results folder (relative paths: to the repository root). It may not exist yet (no chapter has
     written to it); a path that exists but is not a folder is a ParameterError."""
-    from .explore import ParameterError, resolve_path
+    from .params import ParameterError, resolve_path
 
     folder = resolve_path(path)
     if folder.exists() and not folder.is_dir():

@@ -237,7 +237,7 @@ PRESETS["full"]["tuning"] = {
 
 def resolve_preset(name: str, parameter: str = "preset") -> dict:
     """The settings of a named preset, or a :class:`~tenset_study.explore.ParameterError` naming the valid ones."""
-    from .explore import ParameterError
+    from .params import ParameterError
 
     if name not in PRESETS:
         raise ParameterError(f"parameter {parameter!r} = {name!r}: unknown preset; valid: {', '.join(PRESETS)}")
@@ -246,7 +246,7 @@ def resolve_preset(name: str, parameter: str = "preset") -> dict:
 
 def check_model_names(names: list[str], parameter: str = "models") -> list[str]:
     """``names`` if every one is a known model, else a ParameterError listing the valid names."""
-    from .explore import ParameterError
+    from .params import ParameterError
     from .models import MODELS
 
     unknown = [n for n in names if n not in MODELS]
@@ -328,7 +328,7 @@ def histories(specs: list[ModelSpec], inputs: ModelInputs, split: Split, seed: i
 def write_summary(summary: pd.DataFrame, results_dir: str, name: str) -> "Path":
     """Write a summary under ``results_dir`` (relative paths: to the repository root) with the columns
     model, variant, scope, split, platform, network, metric, value, low, high, seed_std, seeds, tasks."""
-    from .explore import resolve_path
+    from .params import resolve_path
     from .results import write_results
 
     return write_results(summary, resolve_path(results_dir) / name)
@@ -336,7 +336,7 @@ def write_summary(summary: pd.DataFrame, results_dir: str, name: str) -> "Path":
 
 def check_split_names(names: list[str], parameter: str = "splits") -> list[str]:
     """``names`` if every one is a split strategy, else a ParameterError listing the valid ones."""
-    from .explore import ParameterError
+    from .params import ParameterError
     from .splits import STRATEGIES
 
     unknown = [n for n in names if n not in STRATEGIES]

@@ -41,7 +41,7 @@ def program_features(inputs: ModelInputs, extra_programs=()) -> tuple[np.ndarray
 
 def check_strategies(names: list[str], parameter: str = "strategies") -> list[str]:
     """``names`` if each is a pruning strategy, else a ParameterError naming the valid ones."""
-    from .explore import ParameterError
+    from .params import ParameterError
 
     unknown = [n for n in names if n not in pruning.STRATEGIES]
     if unknown or not names:
@@ -52,7 +52,7 @@ def check_strategies(names: list[str], parameter: str = "strategies") -> list[st
 
 def check_fractions(fractions: list[float], parameter: str = "fractions") -> list[float]:
     """Fractions in (0, 1), sorted from the largest; a ParameterError otherwise (1.0 is always run)."""
-    from .explore import check_shares
+    from .params import check_shares
 
     hint = "the full training set (1.0) is always run as the reference"
     return check_shares(fractions, parameter, whole=False, hint=hint)[::-1]

@@ -132,7 +132,7 @@ def restore_study(export: str | os.PathLike, study_dir: str | os.PathLike) -> Pa
 
 def measured_studies(folder: str | os.PathLike = MEASURED_STUDIES) -> list[Path]:
     """The exported studies in ``folder`` (each a subfolder with a provenance file), sorted; [] when none."""
-    from .explore import resolve_path
+    from .params import resolve_path
 
     root = resolve_path(folder)
     return sorted(p.parent for p in root.glob(f"*/{PROVENANCE_FILE}")) if root.is_dir() else []
@@ -141,7 +141,7 @@ def measured_studies(folder: str | os.PathLike = MEASURED_STUDIES) -> list[Path]
 def check_measured_folder(folder: str | os.PathLike | None, parameter: str = "measured_tuning") -> Path | None:
     """The folder of study exports (relative paths: to the repository root), or None to show none; a
     ParameterError when the path exists but is not a folder."""
-    from .explore import ParameterError, resolve_path
+    from .params import ParameterError, resolve_path
 
     if folder is None or str(folder) == "":
         return None

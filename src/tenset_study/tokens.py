@@ -58,8 +58,9 @@ import zlib
 from collections.abc import Iterable
 
 import numpy as np
-import orjson
 import pandas as pd
+
+from . import fastjson
 
 TOKENIZER_VERSION = 1
 
@@ -399,7 +400,7 @@ class TokenTable:
     def _instruction_ids(self, instructions: list, start: int, decided: dict, values: dict,
                          ids: list[int]) -> list[int]:
         """Append the token ids of ``instructions[start:]`` to ``ids``, one instruction at a time."""
-        dumps = orjson.dumps
+        dumps = fastjson.dumps
         append = ids.append
         phase = 1 if start else 0
         memo = self._static[phase]
@@ -439,14 +440,14 @@ class TokenTable:
         count = next((i for i, inst in enumerate(instructions) if inst[:1] == ["EnterPostproc"]), None)
         if count is None:
             return None
-        head = orjson.dumps(instructions[:count])[:-1] + (b"," if count else b"")
+        head = fastjson.dumps(instructions[:count])[:-1] + (b"," if count else b"")
         if (b"[" + head) != (key.encode() if isinstance(key, str) else key):
             return None
         ids: list[int] = []
         dynamic = []
         memo = self._static[0]
         for i, inst in enumerate(instructions[: count + 1]):
-            inst_key = orjson.dumps(inst)
+            inst_key = fastjson.dumps(inst)
             entry = memo.get(inst_key)
             if entry is None:
                 entry = memo[inst_key] = self._static_entry(inst, 0)
@@ -474,7 +475,7 @@ class TokenTable:
     def _dynamic_id(self, key: bytes, inst: list, phase: int, decision, names: tuple, values: dict) -> int:
         """An instruction whose token depends on its decision or on sampled values it reads."""
         resolved = [values.get(v, 0) for v in names] if names else names
-        dkey = key + orjson.dumps((phase, decision, resolved))
+        dkey = key + fastjson.dumps((phase, decision, resolved))
         found = self._dynamic.get(dkey)
         if found is None:
             kind, inputs, attrs, outputs = inst
@@ -490,7 +491,7 @@ class TokenTable:
         """Token ids of a parsed Ansor step list (same tokens as :func:`ansor_tokens`)."""
         if not isinstance(steps, list):
             raise TokenizerError("not an Ansor step list")
-        dumps = orjson.dumps
+        dumps = fastjson.dumps
         ids: list[int] = []
         for step in steps:
             key = dumps(step)
@@ -504,8 +505,8 @@ class TokenTable:
     def ids(self, encoding: str, trace_text: str | bytes) -> list[int]:
         """Token ids of one program's trace."""
         try:
-            trace = orjson.loads(trace_text)
-        except orjson.JSONDecodeError as err:
+            trace = fastjson.loads(trace_text)
+        except fastjson.JSONDecodeError as err:
             raise TokenizerError(f"trace is not valid JSON: {err}") from err
         if encoding == "metaschedule":
             return self.metaschedule_ids(trace, trace_text)
@@ -600,8 +601,8 @@ def reference_tokens(encoding: str, trace_text: str | bytes) -> np.ndarray:
     Slower than :func:`encode_program`, and equal to it; the tests use it to check the fast path.
     """
     try:
-        trace = orjson.loads(trace_text)
-    except orjson.JSONDecodeError as err:
+        trace = fastjson.loads(trace_text)
+    except fastjson.JSONDecodeError as err:
         raise TokenizerError(f"trace is not valid JSON: {err}") from err
     if encoding == "metaschedule":
         kinds, rows = metaschedule_tokens(trace)
@@ -618,7 +619,7 @@ def reference_tokens(encoding: str, trace_text: str | bytes) -> np.ndarray:
 
 def trace_length(encoding: str, trace_text: str | bytes) -> tuple[int, int]:
     """``(tokens, tokens before postprocessing)`` of one program (the two are equal for Ansor)."""
-    trace = orjson.loads(trace_text)
+    trace = fastjson.loads(trace_text)
     if encoding == "metaschedule":
         instructions = trace[0]
         before = next((i for i, inst in enumerate(instructions) if inst[0] == "EnterPostproc"), len(instructions))

@@ -181,7 +181,7 @@ def plan_table(records: pd.DataFrame, data: list[TransferData], fractions: list[
 
 def check_arms(arms: list[str], parameter: str = "arms") -> list[str]:
     """``arms`` if each is one of :data:`ARMS`, else a ParameterError naming the valid ones."""
-    from .explore import ParameterError
+    from .params import ParameterError
 
     unknown = [a for a in arms if a not in ARMS]
     if unknown or not arms:
@@ -191,14 +191,14 @@ def check_arms(arms: list[str], parameter: str = "arms") -> list[str]:
 
 def check_fractions(fractions: list[float], parameter: str = "fractions") -> list[float]:
     """Shares of the target data in (0, 1], sorted ascending; a ParameterError otherwise."""
-    from .explore import check_shares
+    from .params import check_shares
 
     return check_shares(fractions, parameter, hint="shares of the target data, e.g. [0.01, 0.05, 0.1]")
 
 
 def check_direction_labels(labels: list[str], parameter: str = "directions") -> list[str]:
     """Labels of the form ``kind->kind`` (``cpu->gpu``); a ParameterError otherwise."""
-    from .explore import ParameterError
+    from .params import ParameterError
 
     bad = [label for label in labels if not isinstance(label, str) or not re.fullmatch(r"\w+->\w+", label)]
     if bad or not labels:
@@ -350,7 +350,7 @@ def select_directions(records: pd.DataFrame, labels: list[str] | None = None, ta
     """:func:`transfer_directions` for notebook or command-line parameters (``names``: those of ``labels``
     and ``targets``): a ParameterError naming the parameter when nothing matches, with the directions this
     dataset offers."""
-    from .explore import ParameterError
+    from .params import ParameterError
 
     try:
         found = transfer_directions(records, labels, targets)

@@ -137,7 +137,7 @@ def transfer_settings(preset: str | dict) -> dict:
 
     settings = resolve_preset(preset).get("tuning")
     if settings is None:
-        from .explore import ParameterError
+        from .params import ParameterError
 
         raise ParameterError(f"parameter 'preset' = {preset!r}: the preset has no transfer-tuning settings")
     return dict(settings)
@@ -166,7 +166,7 @@ def check_networks(names: list[str], parameter: str = "networks") -> list[str]:
     """``names`` if every one is a zoo network variant (``<family>-b<batch>-<size>``), else a ParameterError
     naming the parameter and the bad name."""
     from . import zoo
-    from .explore import ParameterError
+    from .params import ParameterError
 
     if not names:
         raise ParameterError(f"parameter {parameter!r}: no networks to tune")
@@ -232,7 +232,7 @@ def pretrain_for_target(dataset: str | os.PathLike, target_platform: str, model:
     """
     from . import experiments
     from .dataset import Dataset
-    from .explore import resolve_path
+    from .params import resolve_path
     from .models import CostModel, create
 
     settings = transfer_settings(preset)
@@ -610,7 +610,7 @@ def write_study_results(study_dir: str | os.PathLike, results_dir: str | os.Path
     paths = {"results": write_results(results, Path(study_dir) / RESULTS_FILE),
              "curves": write_results(curves, Path(study_dir) / CURVES_FILE)}
     if results_dir is not None:
-        from .explore import resolve_path
+        from .params import resolve_path
 
         shared = resolve_path(results_dir)
         paths["shared_results"] = merge_results(results, shared / RESULTS_FILE)
@@ -718,7 +718,7 @@ def run_study(dataset: str | os.PathLike | None, target_platform: str | None, ne
     and the next run does them); an arm already started runs to its end, so leave room for the longest.
     """
     from . import tvm_setup, zoo
-    from .explore import resolve_path
+    from .params import resolve_path
 
     if time_limit_s is not None and time_limit_s <= 0:
         raise ValueError(f"time_limit_s must be > 0, got {time_limit_s}")
