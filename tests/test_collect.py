@@ -250,6 +250,10 @@ def test_replay_through_rpc_tracker_on_loopback(collected, tmp_path: Path) -> No
         platform = ds.to_pandas("platforms").set_index("platform").loc["loopback-rpc"]
         assert json.loads(platform["runner"])["rpc_key"] == key
         assert ds.validate() == []
+        zeros = MeasureSettings(number=1, repeat=2, min_repeat_ms=0, builder_workers=1, integer_inputs="zeros",
+                                rpc_tracker=f"127.0.0.1:{tracker_port}", rpc_key=key)
+        (result,) = _measure_take(zeros)
+        assert result.error is None and len(result.repeats_s) == 2, "indices in bounds on the RPC server too"
     finally:
         for proc in (server, tracker):
             if proc is not None:
@@ -283,3 +287,33 @@ def test_guided_share_adds_evolutionary_programs(tmp_path: Path) -> None:
     # resuming does not search again
     again = collect(config)
     assert again.measured == 0
+
+
+def _measure_take(settings: MeasureSettings) -> list:
+    """Measure an embedding look-up (BERT's ``take``: int32 indices into a 30,522-row table) as it is."""
+    import tvm
+    from tvm import te
+
+    from tenset_study import tvm_setup
+    from tenset_study.measure import Measurer
+
+    tvm_setup.prepare_tvm("cpu")
+    table = te.placeholder((30522, 16), "float32", name="table")
+    indices = te.placeholder((64,), "int32", name="indices")
+    out = te.compute((64, 16), lambda i, j: table[indices[i], j], name="T_take")
+    mod = tvm.IRModule({"main": te.create_prim_func([table, indices, out])})
+    results, _ = Measurer(tvm_setup.make_target(tvm_setup.cpu_target()), settings).measure([tvm.s_tir.Schedule(mod)])
+    return results
+
+
+def test_integer_inputs_are_zeros_when_asked_so_that_indices_stay_in_bounds() -> None:
+    quick = {"number": 1, "repeat": 2, "min_repeat_ms": 0, "builder_workers": 1}
+    (random,) = _measure_take(MeasureSettings(**quick))
+    assert random.repeats_s is None and "LocalRunner" in random.error, "random indices read out of bounds"
+    (zeros,) = _measure_take(MeasureSettings(**quick, integer_inputs="zeros"))
+    assert zeros.error is None and len(zeros.repeats_s) == 2
+    from tenset_study.tuning import DEFAULT_SETTINGS
+
+    assert DEFAULT_SETTINGS.integer_inputs == "zeros", "tuning must be able to tune every task"
+    with pytest.raises(ValueError, match="integer_inputs"):
+        MeasureSettings(integer_inputs="ones")

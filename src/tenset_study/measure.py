@@ -33,6 +33,11 @@ class MeasureSettings:
     rpc_tracker: str | None = None
     rpc_key: str | None = None
     rpc_session_timeout_s: float = 120.0
+    #: How the runner fills integer input tensors: ``random`` (MetaSchedule's default, what the datasets
+    #: were measured with) or ``zeros``: random integers used as indices (BERT's embedding ``take``) read
+    #: out of bounds and fail every measurement of those tasks, so tuning, which must tune every task,
+    #: uses zeros (valid indices). Float inputs are random either way.
+    integer_inputs: str = "random"
 
     def __post_init__(self) -> None:
         if self.number < 1 or self.repeat < 1 or self.min_repeat_ms < 0:
@@ -41,6 +46,8 @@ class MeasureSettings:
             raise ValueError(f"export_format must be 'so' or 'tar', got {self.export_format!r}")
         if (self.rpc_tracker is None) != (self.rpc_key is None):
             raise ValueError("RPC needs both rpc_tracker (host:port) and rpc_key")
+        if self.integer_inputs not in {"random", "zeros"}:
+            raise ValueError(f"integer_inputs must be 'random' or 'zeros', got {self.integer_inputs!r}")
 
     def as_dict(self) -> dict:
         """The settings, plus the measurement lock in force (see :func:`quiet_machine`), as provenance."""
@@ -65,6 +72,37 @@ class BatchTiming:
     build_errors: int = 0
     run_errors: int = 0
     extra: dict = field(default_factory=dict)
+
+
+def alloc_zero_integer_arguments(device, args_info, alloc_repeat: int) -> list:
+    """MetaSchedule's argument allocation for the local runner (``f_alloc_argument``) with integer tensors
+    set to zeros instead of random values; float tensors get MetaSchedule's random fill."""
+    from tvm.s_tir.meta_schedule.utils import get_global_func_with_default_on_worker
+
+    random_fill = get_global_func_with_default_on_worker("tvm.contrib.random.random_fill_for_measure", None)
+    return _alloc_zero_integers(random_fill, device, args_info, alloc_repeat)
+
+
+def rpc_alloc_zero_integer_arguments(session, device, args_info, alloc_repeat: int) -> list:
+    """:func:`alloc_zero_integer_arguments` for the RPC runner (random fill on the remote server)."""
+    from tvm.s_tir.meta_schedule.utils import get_global_func_on_rpc_session
+
+    random_fill = get_global_func_on_rpc_session(session, "tvm.contrib.random.random_fill_for_measure",
+                                                 "the RPC server's TVM lacks random fill (USE_RANDOM)")
+    return _alloc_zero_integers(random_fill, device, args_info, alloc_repeat)
+
+
+def _alloc_zero_integers(random_fill, device, args_info, alloc_repeat: int) -> list:
+    import numpy as np
+    from tvm.s_tir.meta_schedule.runner.utils import alloc_argument_common
+
+    def fill(tensor) -> None:
+        if str(tensor.dtype).startswith(("int", "uint")):
+            tensor.copyfrom(np.zeros(tuple(tensor.shape), dtype=str(tensor.dtype)))
+        else:
+            random_fill(tensor)
+
+    return alloc_argument_common(fill, device, args_info, alloc_repeat)
 
 
 def export_shared_library(rt_mod) -> str:
@@ -108,10 +146,14 @@ class Measurer:
                 tracker_host=host, tracker_port=int(port), tracker_key=settings.rpc_key,
                 session_timeout_sec=settings.rpc_session_timeout_s,
             )
-            self.runner = ms.runner.RPCRunner(rpc_config=rpc, evaluator_config=evaluator, max_workers=1)
+            alloc = rpc_alloc_zero_integer_arguments if settings.integer_inputs == "zeros" else None
+            self.runner = ms.runner.RPCRunner(rpc_config=rpc, evaluator_config=evaluator, max_workers=1,
+                                              f_alloc_argument=alloc)
         else:
+            alloc = alloc_zero_integer_arguments if settings.integer_inputs == "zeros" else None
             self.runner = ms.runner.LocalRunner(
                 timeout_sec=settings.run_timeout_s, evaluator_config=evaluator, initializer=builder_initializer,
+                f_alloc_argument=alloc,
             )
 
     def measure(self, schedules: list) -> tuple[list[MeasureResult], BatchTiming]:

@@ -72,8 +72,9 @@ RECORD_FILE = "database_tuning_record.json"
 RESULT_FILE = "tuning_result.json"
 TIMELINE_FILE = "tuning_timeline.json"
 #: Runner settings of tuning runs: the dataset's (``MeasureSettings``' defaults), shared libraries linked in
-#: the build workers.
-DEFAULT_SETTINGS = MeasureSettings()
+#: the build workers, except that integer inputs are zeros so that index tensors stay in bounds and every
+#: task can be tuned (see ``MeasureSettings.integer_inputs``).
+DEFAULT_SETTINGS = MeasureSettings(integer_inputs="zeros")
 #: MetaSchedule's named cost models that :func:`tune_network` accepts.
 NAMED_COST_MODELS = ("xgb", "random", "mlp")
 
