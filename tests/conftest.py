@@ -9,60 +9,60 @@ from pathlib import Path
 
 import pytest
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1] / "data" / "default"
+MINI_DATA = Path(__file__).resolve().parents[1] / "data" / "mini"
 
 #: Tuning studies of the smoke runs, shared by the tests of one session. A study is resumable, so the
 #: notebook runs and the book build resume the study that :func:`smoke_tuning_study` tuned instead of
 #: tuning the same arms again.
 STUDIES = Path(tempfile.mkdtemp(prefix="tenset-study-smoke-studies-"))
 atexit.register(shutil.rmtree, STUDIES, ignore_errors=True)
-#: The smoke study's network and target: a CPU platform of data/default, held out of pretraining; its
+#: The smoke study's network and target: a CPU platform of data/mini, held out of pretraining; its
 #: hardware features go to our model. (The tuning itself runs on this machine's CPU, whatever it is.)
 SMOKE_TUNING_NETWORK = "dcgan-b1-16"
 SMOKE_TUNING_TARGET = "amd-epyc-znver3-2c"
-SMOKE_TUNING_STUDY = STUDIES / "default"
+SMOKE_TUNING_STUDY = STUDIES / "mini"
 
 
 def run_smoke_tuning(study_dir: Path, logs: list, **kwargs):
-    """The transfer-tuning experiment with the ``smoke`` preset on data/default (see above)."""
+    """The transfer-tuning experiment with the ``smoke`` preset on data/mini (see above)."""
     from tenset_study import tuning_study
 
-    return tuning_study.run_study(DEFAULT_DATA, SMOKE_TUNING_TARGET, preset="smoke", study_dir=study_dir,
+    return tuning_study.run_study(MINI_DATA, SMOKE_TUNING_TARGET, preset="smoke", study_dir=study_dir,
                                   results_dir=study_dir / "shared", progress=False, log=logs.append, **kwargs)
 
 
 @pytest.fixture(scope="session")
 def smoke_tuning_study():
     """The smoke transfer-tuning study, run once per session: (outcome, log lines, study dir)."""
-    if not (DEFAULT_DATA / "dataset.json").exists():
-        pytest.skip("data/default is not present")
+    if not (MINI_DATA / "dataset.json").exists():
+        pytest.skip("data/mini is not present")
     logs: list[str] = []
     return run_smoke_tuning(SMOKE_TUNING_STUDY, logs), logs, SMOKE_TUNING_STUDY
 
 
 @pytest.fixture(scope="module")
 def default_records():
-    """Records and network tasks of the shipped default dataset (skipped where it is absent)."""
-    if not (DEFAULT_DATA / "dataset.json").exists():
-        pytest.skip("data/default is not present")
+    """Records and network tasks of data/mini, the small test dataset (skipped where it is absent)."""
+    if not (MINI_DATA / "dataset.json").exists():
+        pytest.skip("data/mini is not present")
     from tenset_study import records
     from tenset_study.dataset import Dataset
 
-    ds = Dataset.open(DEFAULT_DATA)
+    ds = Dataset.open(MINI_DATA)
     return records.load_records(ds), records.network_tasks(ds)
 
 
 def small_cpu_inputs(families: tuple[str, ...], max_len: int = 32, n_tasks: int = 6):
-    """``(ds, records, inputs)`` of the first ``n_tasks`` CPU tasks of data/default (skipped where it is
+    """``(ds, records, inputs)`` of the first ``n_tasks`` CPU tasks of data/mini (skipped where it is
     absent): small real inputs for training tiny models in tests."""
-    if not (DEFAULT_DATA / "dataset.json").exists():
-        pytest.skip("data/default is not present")
+    if not (MINI_DATA / "dataset.json").exists():
+        pytest.skip("data/mini is not present")
     from tenset_study import records, tvm_setup
     from tenset_study.dataset import Dataset
     from tenset_study.models.inputs import build_inputs
 
     tvm_setup.prepare_tvm("cpu")
-    ds = Dataset.open(DEFAULT_DATA)
+    ds = Dataset.open(MINI_DATA)
     recs = records.load_records(ds)
     cpu = recs[recs["kind"] == "cpu"]
     tasks = sorted(cpu["task"].unique())[:n_tasks]

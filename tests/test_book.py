@@ -1,5 +1,5 @@
 """Tests of the book's wiring: generated format tables, configuration, papermill runs of every notebook (on
-the default dataset and, where ``../shared/tenset-format`` is present, on one imported from real TenSet logs)
+data/mini (the small test dataset) and, where ``../shared/tenset-format`` is present, on one imported from real TenSet logs)
 and a whole book build with warnings as errors."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tenset_study.dataset import COLUMN_DOCS, SCHEMAS, TABLES
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_LOGS = ROOT.parent / "shared" / "tenset-format"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
-DEFAULT_DATASET = ROOT / "data" / "default"
+MINI_DATASET = ROOT / "data" / "mini"
 # Figures each chapter must show (the browser check of the built book uses the same counts).
 MIN_FIGURES = {"01_tenset_exploration": 7, "02_split_comparison": 2, "03_dataset_pruning": 2,
                "04_attention_cost_model": 7, "05_transfer": 3,
@@ -165,11 +165,11 @@ def tenset_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
 
 
 def _datasets(tenset_dataset: Path | None) -> list[Path]:
-    """The project's default dataset, and one imported from real TenSet logs where those are present."""
-    return [DEFAULT_DATASET] + ([tenset_dataset] if tenset_dataset is not None else [])
+    """The small test dataset data/mini, and one imported from real TenSet logs where those are present."""
+    return [MINI_DATASET] + ([tenset_dataset] if tenset_dataset is not None else [])
 
 
-#: Notebooks executed on the default dataset by ``test_notebook_runs``, which the book build then uses
+#: Notebooks executed on data/mini by ``test_notebook_runs``, which the book build then uses
 #: instead of executing them again (it executes any that is missing, e.g. when run alone), and the results
 #: folder of each dataset's runs, shared as in ``make book`` (chapter 06 reads the earlier chapters' tables).
 EXECUTED = Path(tempfile.mkdtemp(prefix="tenset-study-executed-notebooks-"))
@@ -180,7 +180,7 @@ for _folder in (EXECUTED, RESULTS):
 
 def _smoke_parameters(notebook: Path, dataset: Path, folder: Path, request: pytest.FixtureRequest) -> dict:
     """Tiny values for the parameters the notebook declares (other parameters keep their defaults). On the
-    default dataset, the transfer-tuning study is the session's smoke study (tuned once, resumed here)."""
+    small test dataset, the transfer-tuning study is the session's smoke study (tuned once, resumed here)."""
     import jupytext
     import papermill
 
@@ -190,7 +190,7 @@ def _smoke_parameters(notebook: Path, dataset: Path, folder: Path, request: pyte
     run_name = Path(dataset.parent.name) / dataset.name
     known = {"dataset": str(dataset), "preset": "smoke", "results_dir": str(RESULTS / run_name),
              "study_dir": str(STUDIES / run_name)}
-    if "study_dir" in declared and dataset == DEFAULT_DATASET:
+    if "study_dir" in declared and dataset == MINI_DATASET:
         _, _, study_dir = request.getfixturevalue("smoke_tuning_study")
         known.update(study_dir=str(study_dir), tuning_target_platform=SMOKE_TUNING_TARGET)
     return {name: value for name, value in known.items() if name in declared}
@@ -213,7 +213,7 @@ def test_notebook_runs(notebook: Path, tenset_dataset: Path | None, tmp_path: Pa
         assert not stderr, f"stderr output (warnings?) in the notebook: {stderr}"
         images = [o for o in outputs if "image/png" in o.get("data", {})]
         assert len(images) >= MIN_FIGURES[notebook.stem], f"{len(images)} figures"
-        if dataset == DEFAULT_DATASET:
+        if dataset == MINI_DATASET:
             shutil.copy(out, EXECUTED / f"{notebook.stem}.ipynb")
 
 
@@ -240,7 +240,7 @@ def test_bad_dataset_parameter_fails_at_the_first_cell(notebook: Path, tmp_path:
 @pytest.mark.book
 @pytest.mark.timeout(900)
 def test_book_builds_with_warnings_as_errors(tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    """The whole book, notebooks executed on the default dataset (smoke presets), builds with
+    """The whole book, notebooks executed on data/mini (smoke presets), builds with
     ``jupyter-book build -W``. Notebooks that ``test_notebook_runs`` executed are reused."""
     import subprocess
     import sys
@@ -257,7 +257,7 @@ def test_book_builds_with_warnings_as_errors(tmp_path: Path, request: pytest.Fix
             shutil.copy(EXECUTED / executed.name, executed)
         else:
             book.run_notebook(notebook, executed, cwd=tmp_path,
-                              parameters=_smoke_parameters(notebook, DEFAULT_DATASET, tmp_path, request))
+                              parameters=_smoke_parameters(notebook, MINI_DATASET, tmp_path, request))
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     proc = subprocess.run([str(jupyter_book), "build", "-W", "--all", "--quiet", str(site)],
                           capture_output=True, text=True, timeout=600)

@@ -19,7 +19,7 @@ from tenset_study import explore
 from tenset_study.dataset import Dataset
 
 NOW = dt.datetime(2025, 11, 21, 12, 0, tzinfo=dt.timezone.utc)
-DEFAULT_DATASET = Path(__file__).resolve().parents[1] / "data" / "default"
+MINI_DATASET = Path(__file__).resolve().parents[1] / "data" / "mini"
 
 # latencies in seconds: platform -> program -> latency (None = failed)
 LATENCIES = {
@@ -294,7 +294,7 @@ def test_program_set_coverage_finds_missing_programs(tmp_path) -> None:
     from tenset_study.explore import program_set_coverage
 
     root = tmp_path / "ds"
-    shutil.copytree(DEFAULT_DATASET, root, ignore=shutil.ignore_patterns(".cache"))
+    shutil.copytree(MINI_DATASET, root, ignore=shutil.ignore_patterns(".cache"))
     ds = Dataset.open(root)
     coverage = program_set_coverage(ds)
     assert coverage["complete"].all(), coverage

@@ -11,15 +11,15 @@ import pytest
 from tenset_study import feature_cache as fc
 from tenset_study.dataset import Dataset
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1] / "data" / "default"
+MINI_DATA = Path(__file__).resolve().parents[1] / "data" / "mini"
 
 
 @pytest.fixture(scope="module")
 def real_rows() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """60 real programs of data/default and their tasks."""
-    if not (DEFAULT_DATA / "dataset.json").exists():
-        pytest.skip("data/default is not present")
-    source = Dataset.open(DEFAULT_DATA)
+    """60 real programs of data/mini and their tasks."""
+    if not (MINI_DATA / "dataset.json").exists():
+        pytest.skip("data/mini is not present")
+    source = Dataset.open(MINI_DATA)
     programs = source.to_pandas("programs").groupby("task").head(2).head(60).reset_index(drop=True)
     tasks = source.to_pandas("tasks")
     return programs, tasks[tasks["task"].isin(programs["task"])]

@@ -1,5 +1,5 @@
 """Cost models on real data: the LambdaRank loss against a brute-force version, fit / predict / save / load
-for every model on the default dataset's records, learning beats chance, metadata, the experiment runner
+for every model on data/mini's records, learning beats chance, metadata, the experiment runner
 and the ``train`` / ``evaluate`` commands."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from tenset_study.metrics import pairwise_accuracy
 from tenset_study.models.ranking import group_lists, lambdarank_loss, list_batches
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATASET = ROOT / "data" / "default"
+MINI_DATASET = ROOT / "data" / "mini"
 SMALL = {"xgb": {"rounds": 20}, "mlp": {"epochs": 3, "hidden": 32}, "tlp": {"epochs": 3, "hidden": 32, "heads": 4},
          "ours": {"epochs": 3, "hidden": 32, "heads": 4}, "mtl": {"epochs": 3, "hidden": 32, "heads": 4}}
 
@@ -76,12 +76,12 @@ def test_group_lists_stay_within_one_group() -> None:
     assert positions.shape == mask.shape == (3, 2)
 
 
-# --- models on the default dataset (slower: features and training) -------------------------------------
+# --- models on data/mini (slower: features and training) -------------------------------------
 
 
 @pytest.fixture(scope="module")
 def prepared():
-    return experiments.prepare(Dataset.open(DEFAULT_DATASET), list(models.MODELS), max_len=32)
+    return experiments.prepare(Dataset.open(MINI_DATASET), list(models.MODELS), max_len=32)
 
 
 @pytest.mark.slow
@@ -159,7 +159,7 @@ def test_experiment_rows_have_intervals_and_seeds(prepared) -> None:
 @pytest.mark.slow
 def test_train_and_evaluate_commands(tmp_path: Path, capsys) -> None:
     out = tmp_path / "ours.model"
-    common = ["--dataset", str(DEFAULT_DATASET), "--split", "by-network", "--max-len", "32"]
+    common = ["--dataset", str(MINI_DATASET), "--split", "by-network", "--max-len", "32"]
     assert cli_main(["train", *common, "--model", "ours", "--param", "epochs=1", "hidden=16", "heads=2",
                      "--out", str(out)]) == 0
     assert out.exists()

@@ -11,14 +11,14 @@ import pytest
 from tenset_study import perstore as ps
 from tenset_study.dataset import Dataset
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1] / "data" / "default"
+MINI_DATA = Path(__file__).resolve().parents[1] / "data" / "mini"
 
 
 @pytest.fixture(scope="module")
 def source() -> Dataset:
-    if not (DEFAULT_DATA / "dataset.json").exists():
-        pytest.skip("data/default is not present")
-    return Dataset.open(DEFAULT_DATA)
+    if not (MINI_DATA / "dataset.json").exists():
+        pytest.skip("data/mini is not present")
+    return Dataset.open(MINI_DATA)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 dataset writer and the ``prune`` command.
 
 The small frames below are test fixtures, never shown in the book; the dataset tests use a few tasks of
-the shipped default dataset.
+the small test dataset data/mini.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 from tenset_study import pruning
 from tenset_study.pruning import clean_report, proportional_quotas, select_programs, target_count
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1] / "data" / "default"
+MINI_DATA = Path(__file__).resolve().parents[1] / "data" / "mini"
 PLATFORMS = ("cpu-a", "cpu-b")
 
 
@@ -278,12 +278,12 @@ def test_task_cluster_never_merges_operator_classes():
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
-    """Three tasks of data/default (two CPU, one GPU), at most 8 programs each, with their tables."""
-    if not (DEFAULT_DATA / "dataset.json").exists():
-        pytest.skip("data/default is not present")
+    """Three tasks of data/mini (two CPU, one GPU), at most 8 programs each, with their tables."""
+    if not (MINI_DATA / "dataset.json").exists():
+        pytest.skip("data/mini is not present")
     from tenset_study.dataset import Dataset
 
-    source = Dataset.open(DEFAULT_DATA)
+    source = Dataset.open(MINI_DATA)
     tasks = source.to_pandas("tasks")
     programs = source.to_pandas("programs")
     per_task = programs.groupby("task").size()
@@ -294,7 +294,7 @@ def tiny(tmp_path_factory) -> Path:
     programs = programs[programs["task"].isin(chosen)].groupby("task").head(8)
     measurements = source.to_pandas("measurements")
     root = tmp_path_factory.mktemp("tiny") / "ds"
-    ds = Dataset.create(root, description="three tasks of data/default")
+    ds = Dataset.create(root, description="three tasks of data/mini")
     ds.append("platforms", source.read("platforms"))
     ds.append("networks", source.read("networks"))
     ds.append("tasks", tasks[tasks["task"].isin(chosen)])

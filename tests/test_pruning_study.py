@@ -13,7 +13,7 @@ from tenset_study import context, experiments, pruning, pruning_study
 from tenset_study.explore import ParameterError
 from tenset_study.splits import Split
 
-DEFAULT_DATASET = Path(__file__).resolve().parents[1] / "data" / "default"
+MINI_DATASET = Path(__file__).resolve().parents[1] / "data" / "mini"
 
 
 def _summary_rows(strategy: str, kept: float, value: float, low: float = np.nan, high: float = np.nan) -> dict:
@@ -60,7 +60,7 @@ def test_pruned_split_keeps_test_rows_and_only_kept_training_programs(default_re
 
 
 def test_curve_runs_every_strategy_and_the_full_reference() -> None:
-    ds, records, inputs, links = experiments.prepare(DEFAULT_DATASET, ["xgb"], max_len=16)
+    ds, records, inputs, links = experiments.prepare(MINI_DATASET, ["xgb"], max_len=16)
     split = experiments.default_split(records, links, "by-network")
     specs = [experiments.ModelSpec("xgb", {"rounds": 5})]
     workload = context.workload_features(ds.to_pandas("tasks"))

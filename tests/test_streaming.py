@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import DEFAULT_DATA
+from conftest import MINI_DATA
 
 torch = pytest.importorskip("torch")
 
@@ -23,14 +23,14 @@ TINY = {"epochs": 4, "hidden": 16, "heads": 2, "lr": 3e-3, "list_size": 16, "lis
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> tuple[Path, set]:
-    """A real dataset of 24 CPU tasks of data/default without a quarter of each task's programs (held out
+    """A real dataset of 24 CPU tasks of data/mini without a quarter of each task's programs (held out
     for testing), its programs in 3 part files and its measurements in 2 (shuffled, as a collection leaves
     them); and the held-out program ids."""
-    if not (DEFAULT_DATA / "dataset.json").exists():
-        pytest.skip("data/default is not present")
+    if not (MINI_DATA / "dataset.json").exists():
+        pytest.skip("data/mini is not present")
     from tenset_study.dataset import Dataset
 
-    source = Dataset.open(DEFAULT_DATA)
+    source = Dataset.open(MINI_DATA)
     tasks = source.to_pandas("tasks")
     cpu = sorted(tasks.loc[tasks["kind"] == "cpu", "task"])[:24]
     programs = source.to_pandas("programs")
@@ -41,7 +41,7 @@ def tiny(tmp_path_factory) -> tuple[Path, set]:
     measurements = measurements[measurements["program"].isin(programs["program"])]
     measurements = measurements.sample(frac=1.0, random_state=0).reset_index(drop=True)
     root = tmp_path_factory.mktemp("tiny") / "dataset"
-    ds = Dataset.create(root, description="24 CPU tasks of data/default, 3/4 of their programs (tests)")
+    ds = Dataset.create(root, description="24 CPU tasks of data/mini, 3/4 of their programs (tests)")
     for table in ("platforms", "networks", "network_tasks"):
         ds.append(table, source.read(table))
     ds.append("tasks", tasks[tasks["task"].isin(cpu)])
@@ -196,7 +196,7 @@ def test_streamed_fit_ranks_held_out_programs_like_the_in_memory_fit(tiny, store
     ds = Dataset.open(root)
     records = load_records(ds)
     inputs = build_inputs(ds, records, families=("tokens", "context"), max_len=MAX_LEN)
-    source = Dataset.open(DEFAULT_DATA)  # the held-out programs are only there
+    source = Dataset.open(MINI_DATA)  # the held-out programs are only there
     test = load_records(source)
     test = test[test["program"].isin(held_out)].reset_index(drop=True)
     test_inputs = build_inputs(source, test, families=("tokens", "context"), max_len=MAX_LEN)

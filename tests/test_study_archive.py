@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import DEFAULT_DATA, SMOKE_TUNING_TARGET
+from conftest import MINI_DATA, SMOKE_TUNING_TARGET
 from tenset_study import study_archive, tuning, tuning_study
 from tenset_study.cli import main
 
@@ -20,7 +20,7 @@ def exported(smoke_tuning_study, tmp_path_factory) -> tuple[Path, Path]:
     """(study dir, its export with the dataset's platform row)."""
     _, _, study_dir = smoke_tuning_study
     dest = tmp_path_factory.mktemp("export") / SMOKE_TUNING_TARGET
-    return study_dir, study_archive.export_study(study_dir, dest, dataset=DEFAULT_DATA)
+    return study_dir, study_archive.export_study(study_dir, dest, dataset=MINI_DATA)
 
 
 @pytest.mark.slow
@@ -33,7 +33,7 @@ def test_the_export_reads_back_as_the_same_results_and_curves(exported) -> None:
                                   tuning_study.collect_results(study_dir).drop(columns=drop))
     pd.testing.assert_frame_equal(tuning_study.collect_curves(export), tuning_study.collect_curves(study_dir))
     assert study_archive.measured_studies(export.parent) == [export]
-    assert main(["export-study", str(study_dir), str(export), "--dataset", str(DEFAULT_DATA)]) == 0, "replaced"
+    assert main(["export-study", str(study_dir), str(export), "--dataset", str(MINI_DATA)]) == 0, "replaced"
     assert sorted(p.name for p in export.parent.iterdir()) == [export.name], "no staging folder left behind"
     pd.testing.assert_frame_equal(tuning_study.collect_curves(export), tuning_study.collect_curves(study_dir))
 

@@ -15,7 +15,7 @@ from tenset_study.dataset import Dataset
 from tenset_study.tenset import import_tenset
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT / "data" / "default"
+MINI_DATA = ROOT / "data" / "mini"
 SHARED = ROOT / ".." / "shared" / "tenset-format"
 SLOT = {name: tk.N_KINDS + i for i, name in enumerate(tk.NUMERIC_SLOTS)}
 
@@ -26,9 +26,9 @@ def kind_column(name: str) -> int:
 
 @pytest.fixture(scope="module")
 def ms_programs() -> pd.DataFrame:
-    if not (DEFAULT_DATA / "dataset.json").exists():
-        pytest.skip("data/default is not present")
-    programs = Dataset.open(DEFAULT_DATA).to_pandas("programs")
+    if not (MINI_DATA / "dataset.json").exists():
+        pytest.skip("data/mini is not present")
+    programs = Dataset.open(MINI_DATA).to_pandas("programs")
     return programs.groupby("task").head(3).reset_index(drop=True)  # every task, CPU and GPU
 
 

@@ -1,6 +1,6 @@
 """The transfer experiment: directions, what each arm may train on (leakage), target shares per task, the
 multi-head model, fine-tuning a copy, and the smoke experiment end to end on tiny real inputs (two CPUs and
-a GPU of data/default)."""
+a GPU of data/mini)."""
 
 from __future__ import annotations
 
@@ -16,22 +16,22 @@ from tenset_study.explore import ParameterError
 from tenset_study.models.base import CostModel
 from tenset_study.models.neural import NeuralRanker
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1] / "data" / "default"
+MINI_DATA = Path(__file__).resolve().parents[1] / "data" / "mini"
 FRACTIONS = [0.2, 0.5]
 
 
 def tiny_transfer_inputs(train_tasks: int = 3, test_tasks: int = 2, max_len: int = 32):
     """``(records, inputs, network_tasks, split)`` of a few training tasks and a few tasks of held-out
-    networks per platform kind of data/default (all three platforms), with every feature family."""
-    if not (DEFAULT_DATA / "dataset.json").exists():
-        pytest.skip("data/default is not present")
+    networks per platform kind of data/mini (all three platforms), with every feature family."""
+    if not (MINI_DATA / "dataset.json").exists():
+        pytest.skip("data/mini is not present")
     from tenset_study import records as records_module
     from tenset_study import tvm_setup
     from tenset_study.dataset import Dataset
     from tenset_study.models.inputs import build_inputs
 
     tvm_setup.prepare_tvm("cpu")
-    ds = Dataset.open(DEFAULT_DATA)
+    ds = Dataset.open(MINI_DATA)
     recs, links = records_module.load_records(ds), records_module.network_tasks(ds)
     held = set(experiments.default_split(recs, links).held_out["tasks"])
     chosen = []
@@ -64,7 +64,7 @@ def test_directions_pair_every_target_with_other_platforms_of_one_kind(default_r
     found = transfer.transfer_directions(records)
     labels = {(d.label, d.target) for d in found}
     cpus, gpus = sorted(kinds.index[kinds == "cpu"]), sorted(kinds.index[kinds == "gpu"])
-    assert len(cpus) >= 2 and gpus, "data/default has two CPUs and a GPU"
+    assert len(cpus) >= 2 and gpus, "data/mini has two CPUs and a GPU"
     assert {("cpu->cpu", c) for c in cpus} | {("cpu->gpu", g) for g in gpus} <= labels
     assert ("gpu->cpu", cpus[0]) in labels
     for d in found:
@@ -281,7 +281,7 @@ def test_transfer_command_writes_the_tables(default_records, tmp_path: Path, cap
 
     records, _ = default_records
     gpu = sorted(records.loc[records["kind"] == "gpu", "platform"].unique())[0]
-    common = ["transfer", "--dataset", str(DEFAULT_DATA), "--preset", "smoke", "--out", str(tmp_path)]
+    common = ["transfer", "--dataset", str(MINI_DATA), "--preset", "smoke", "--out", str(tmp_path)]
     assert cli_main([*common, "--target", gpu, "--arms", "zero-shot", "xgb", "random", "--fractions", "0.3"]) == 0
     runs = pd.read_csv(tmp_path / "transfer_runs.csv")
     assert set(runs["platform"]) == {gpu} and set(runs["arm"]) == {"zero-shot", "xgb", "random"}

@@ -1,6 +1,6 @@
 """Whole-network tuning (:mod:`tenset_study.tuning`): real MetaSchedule runs on the smallest zoo network
 (``dcgan-b1-16``: 6 tasks), with MetaSchedule's random cost model and with our ``ProjectCostModel`` (tiny
-models trained on data/default), the tuning curve, compiling with the database and timing end to end, and
+models trained on data/mini), the tuning curve, compiling with the database and timing end to end, and
 the ``tune`` command through a subprocess. A few trials per task, small search populations, short runner
 settings: about 1 minute per tuning run on 2 cores."""
 
@@ -41,7 +41,7 @@ def tuned_random(tmp_path_factory):
 
 
 def _tiny_model(name: str):
-    """A tiny fitted model on six CPU tasks of data/default (as tests/test_tuning_model.py trains them)."""
+    """A tiny fitted model on six CPU tasks of data/mini (as tests/test_tuning_model.py trains them)."""
     from tenset_study import models
 
     families = ("perstore",) if name == "xgb" else ("tokens", "context")

@@ -24,7 +24,7 @@ TINY = {"xgb": {"rounds": 10, "threads": 1}, "mlp": {"epochs": 1, "hidden": 16, 
 
 @pytest.fixture(scope="module")
 def trained():
-    """Six CPU tasks of data/default, their inputs, one tiny fitted model per kind."""
+    """Six CPU tasks of data/mini, their inputs, one tiny fitted model per kind."""
     ds, sub, inputs = small_cpu_inputs(("tokens", "perstore", "context"), max_len=MAX_LEN)
     positions = np.arange(len(sub))
     fitted = {name: models.create(name, seed=0, **TINY[name]).fit(inputs, positions) for name in TINY}

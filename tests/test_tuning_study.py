@@ -1,5 +1,5 @@
 """The transfer-tuning experiment (:mod:`tenset_study.tuning_study`): the ``smoke`` preset's whole flow on
-``dcgan-b1-16`` (6 tasks) with real MetaSchedule on this CPU: pretraining on data/default without the target
+``dcgan-b1-16`` (6 tasks) with real MetaSchedule on this CPU: pretraining on data/mini without the target
 platform, ``baseline-xgb`` with B = 12 trials and ``ours@50%`` with 6, end-to-end timing, the result and
 curve tables; a re-run that skips everything; the comparison's verdicts on hand-made rows."""
 
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import DEFAULT_DATA, SMOKE_TUNING_NETWORK, SMOKE_TUNING_TARGET, run_smoke_tuning
+from conftest import MINI_DATA, SMOKE_TUNING_NETWORK, SMOKE_TUNING_TARGET, run_smoke_tuning
 from tenset_study import experiments, tuning_study
 from tenset_study.tuning_study import BASELINE, CURVE_COLUMNS, RESULT_COLUMNS
 
@@ -146,12 +146,12 @@ def test_arms_and_budgets() -> None:
 
 
 def test_pretraining_refuses_to_see_the_target(tmp_path: Path) -> None:
-    if not (DEFAULT_DATA / "dataset.json").exists():
-        pytest.skip("data/default is not present")
+    if not (MINI_DATA / "dataset.json").exists():
+        pytest.skip("data/mini is not present")
     with pytest.raises(ValueError, match="no measurements"):
-        tuning_study.pretrain_for_target(DEFAULT_DATA, "no-such-cpu", preset="smoke", study_dir=tmp_path)
+        tuning_study.pretrain_for_target(MINI_DATA, "no-such-cpu", preset="smoke", study_dir=tmp_path)
     with pytest.raises(ValueError, match="must not include the target"):
-        tuning_study.pretrain_for_target(DEFAULT_DATA, TARGET_PLATFORM, preset="smoke", study_dir=tmp_path,
+        tuning_study.pretrain_for_target(MINI_DATA, TARGET_PLATFORM, preset="smoke", study_dir=tmp_path,
                                          train_platforms=["h200", TARGET_PLATFORM])
     assert not (tmp_path / tuning_study.PRETRAINED_DIR).exists()
 
@@ -236,14 +236,14 @@ def test_cli_errors_exit_2(tmp_path: Path, capsys) -> None:
     base = ["transfer-tune", "--study-dir", str(tmp_path / "s"), "--results-dir", str(tmp_path / "r")]
     assert main([*base, "--preset", "smoke"]) == 2
     assert "--dataset" in capsys.readouterr().err
-    assert main([*base, "--dataset", str(DEFAULT_DATA), "--preset", "huge"]) == 2
+    assert main([*base, "--dataset", str(MINI_DATA), "--preset", "huge"]) == 2
     assert "unknown preset" in capsys.readouterr().err
-    assert main([*base, "--dataset", str(DEFAULT_DATA), "--preset", "smoke", "--networks", "alexnet-b1-224"]) == 2
+    assert main([*base, "--dataset", str(MINI_DATA), "--preset", "smoke", "--networks", "alexnet-b1-224"]) == 2
     assert "unknown family" in capsys.readouterr().err
-    if (DEFAULT_DATA / "dataset.json").exists():
-        assert main([*base, "--dataset", str(DEFAULT_DATA), "--preset", "smoke", "--target-platform", "nope"]) == 2
+    if (MINI_DATA / "dataset.json").exists():
+        assert main([*base, "--dataset", str(MINI_DATA), "--preset", "smoke", "--target-platform", "nope"]) == 2
         assert "platform 'nope' not in" in capsys.readouterr().err
-        assert main([*base, "--dataset", str(DEFAULT_DATA), "--preset", "smoke", "--target-platform", "h200"]) == 2
+        assert main([*base, "--dataset", str(MINI_DATA), "--preset", "smoke", "--target-platform", "h200"]) == 2
         assert "gpu platform" in capsys.readouterr().err
     assert not (tmp_path / "s").exists() and not (tmp_path / "r").exists(), "nothing written"
 
@@ -282,10 +282,10 @@ def test_time_limit_defers_the_arms_not_started(tmp_path: Path, capsys) -> None:
     from tenset_study import tuning
     from tenset_study.cli import main
 
-    if not (DEFAULT_DATA / "dataset.json").exists():
-        pytest.skip("data/default is not present")
+    if not (MINI_DATA / "dataset.json").exists():
+        pytest.skip("data/mini is not present")
     study_dir = tmp_path / "study"
-    code = main(["transfer-tune", "--dataset", str(DEFAULT_DATA), "--target-platform", TARGET_PLATFORM,
+    code = main(["transfer-tune", "--dataset", str(MINI_DATA), "--target-platform", TARGET_PLATFORM,
                  "--preset", "smoke", "--study-dir", str(study_dir), "--results-dir", str(tmp_path / "r"),
                  "--time-limit", "1e-6", "--quiet"])
     out = capsys.readouterr().out
