@@ -49,6 +49,9 @@ def test_provenance_names_the_platform_the_arms_and_their_load(exported) -> None
         assert arm["tvm_version"] and arm["tuning_started_at"] and arm["timed_at"]
         assert len(arm["tuning_load_average"]["end"]) == 3 and len(arm["timing_load_average"]) == 3
     assert list(export.glob(f"{tuning_study.PRETRAINED_DIR}/*.model.json")), "the pretrained model's metadata"
+    arm_dirs = tuning_study.tuned_arm_dirs(study_dir)
+    without_dataset = study_archive.study_provenance(arm_dirs, None, study_dir)["platforms"][SMOKE_TUNING_TARGET]
+    assert without_dataset == provenance["platforms"][SMOKE_TUNING_TARGET], "the row the study stored"
 
 
 @pytest.mark.slow

@@ -29,7 +29,8 @@ from pathlib import Path
 import pandas as pd
 
 from . import tuning
-from .tuning_study import ARM_FILE, END_TO_END_FILE, PRETRAINED_DIR, collect_curves, collect_results, tuned_arm_dirs
+from .tuning_study import (ARM_FILE, END_TO_END_FILE, PRETRAINED_DIR, TARGET_PLATFORM_FILE, collect_curves,
+                           collect_results, tuned_arm_dirs)
 
 #: Folder of the committed study exports (relative to the repository root).
 MEASURED_STUDIES = "data/transfer-tuning"
@@ -84,8 +85,9 @@ def _export_arm(work_dir: Path, dest: Path) -> None:
 def study_provenance(arms: list[Path], dataset: str | os.PathLike | None = None,
                      study_dir: str | os.PathLike | None = None) -> dict:
     """What an export records about where and when its arms were measured: per arm the target, TVM version,
-    tuning start and end, load averages, and the timing's date and load; the target platforms' rows from
-    ``dataset`` when given; the export's date and the package version."""
+    tuning start and end, load averages, and the timing's date and load; the target platforms' rows (from
+    ``dataset`` when given, else as the study read them off the machine); the export's date and the package
+    version."""
     from importlib.metadata import PackageNotFoundError, version
 
     rows, platforms = [], set()
@@ -100,13 +102,17 @@ def study_provenance(arms: list[Path], dataset: str | os.PathLike | None = None,
                      "tuning_load_average": result.get("load_average"), "timed_at": e2e.get("timed_at"),
                      "timing_load_average": e2e.get("load_average"), "timing_settings": e2e.get("timing_settings")})
     platform_rows = {}
-    if dataset is not None:
-        for platform in sorted(p for p in platforms if p):
+    stored = _read_json(Path(study_dir) / TARGET_PLATFORM_FILE) if study_dir is not None else None
+    for platform in sorted(p for p in platforms if p):
+        row = None
+        if dataset is not None:
             try:
-                row = tuning.platform_row_from_dataset(dataset, platform)
-                platform_rows[platform] = json.loads(json.dumps(row, default=str))  # timestamps as text
+                row = json.loads(json.dumps(tuning.platform_row_from_dataset(dataset, platform), default=str))
             except ValueError:
-                platform_rows[platform] = None  # a target read off the machine, not in the dataset
+                pass  # a target read off the machine, not in the dataset
+        if row is None and stored is not None and stored.get("platform") == platform:
+            row = stored  # as run_study read it off the machine
+        platform_rows[platform] = row
     try:
         package = version("tenset-study")
     except PackageNotFoundError:

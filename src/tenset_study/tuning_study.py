@@ -76,6 +76,8 @@ END_TO_END_FILE = "end_to_end.json"
 RESULTS_FILE = "transfer_tuning.csv"
 CURVES_FILE = "transfer_tuning_curves.csv"
 PRETRAINED_DIR = "pretrained"
+#: The target's ``platforms`` row (from the dataset, or read off the machine), written by :func:`run_study`.
+TARGET_PLATFORM_FILE = "target_platform.json"
 #: Rows of the shared results files are replaced by key when a study writes them again.
 RESULT_KEYS = ["target_platform", "network", "arm", "seed"]
 RESULT_COLUMNS = [
@@ -741,6 +743,8 @@ def run_study(dataset: str | os.PathLike | None, target_platform: str | None, ne
 
         row = target_platform_row(dataset, target_platform, target)
         platform = str(row["platform"])
+        study_dir.mkdir(parents=True, exist_ok=True)
+        tuning._write_json(study_dir / TARGET_PLATFORM_FILE, json.loads(json.dumps(row, default=str)))
         if train_platforms is None and platform not in _dataset_platforms(Dataset.open(resolve_path(dataset))):
             train_platforms = _dataset_platforms(Dataset.open(resolve_path(dataset)))  # all are "other" hardware
         model_path = pretrain_for_target(dataset, platform, settings.get("model", "ours"), settings, study_dir,
