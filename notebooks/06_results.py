@@ -102,3 +102,29 @@ tuning_study.compare_to_baseline(measured) if measured is not None else f"no exp
 # %%
 tuning_results = claims.read_table(results, "transfer_tuning.csv")
 tuning_study.compare_to_baseline(tuning_results) if tuning_results is not None else "transfer tuning has not run"
+
+# %% [markdown]
+# ## Beyond the paper
+#
+# What this book adds to the claims above, each read from data:
+#
+# - **Today's hardware and compiler.** The platforms below were measured by this project with TVM's
+#   MetaSchedule (the paper and TenSet used Ansor on 2019 hardware); every row says what was read off the
+#   machine and how its programs were timed.
+# - **How much a split flatters.** Chapter 02 measures the gap between the splits on the same models
+#   instead of picking one; the table above gives it per model and split.
+# - **Controls in transfer tuning.** Beside each reduced budget for our model, MetaSchedule's random
+#   search gets the same budget (`random@...` arms of the full experiment), so that the table below can
+#   tell a model's merit from a budget that was larger than the network needed; and the share of tuning
+#   time spent scoring candidates shows whether the model is cheap enough to sit inside the tuner.
+# - **Noise.** Chapter 01 reports the spread of repeated timings per platform, the floor under any
+#   difference between two programs.
+
+# %%
+explore.styled(explore.platform_table(ds))
+
+# %%
+if measured is not None:
+    controls = tuning_study.compare_to_baseline(measured)
+    display(controls[["target_platform", "network", "arm", "latency_ratio", "ratio_low", "ratio_high",  # noqa: F821
+                      "tuning_time_ratio", "scoring_share", "verdict"]])
