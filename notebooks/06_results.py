@@ -114,17 +114,12 @@ tuning_study.compare_to_baseline(tuning_results) if tuning_results is not None e
 # - **How much a split flatters.** Chapter 02 measures the gap between the splits on the same models
 #   instead of picking one; the table above gives it per model and split.
 # - **Controls in transfer tuning.** Beside each reduced budget for our model, MetaSchedule's random
-#   search gets the same budget (`random@...` arms of the full experiment), so that the table below can
-#   tell a model's merit from a budget that was larger than the network needed; and the share of tuning
-#   time spent scoring candidates shows whether the model is cheap enough to sit inside the tuner.
+#   search gets the same budget (`random@...` arms of the full experiment, in the transfer-tuning table
+#   above), to tell a model's merit from a budget that was larger than the network needed; and the share of
+#   tuning time spent scoring candidates (`scoring_share`) shows whether the model is cheap enough to sit
+#   inside the tuner.
 # - **Noise.** Chapter 01 reports the spread of repeated timings per platform, the floor under any
 #   difference between two programs.
 
 # %%
 explore.styled(explore.platform_table(ds))
-
-# %%
-if measured is not None:
-    controls = tuning_study.compare_to_baseline(measured)
-    display(controls[["target_platform", "network", "arm", "latency_ratio", "ratio_low", "ratio_high",  # noqa: F821
-                      "tuning_time_ratio", "scoring_share", "verdict"]])
