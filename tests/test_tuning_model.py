@@ -4,9 +4,7 @@ and real ``ms.tune_tir`` runs with ``cost_model=ProjectCostModel(...)`` (tiny mo
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -207,21 +205,6 @@ def _matmul():
     return tvm.IRModule({"main": te.create_prim_func([a, b, c])})
 
 
-@contextlib.contextmanager
-def _metaschedule_logging():
-    """MetaSchedule's logging set-up names every handler of its logger in a ``dictConfig``, and fails on the
-    unnamed capture handlers pytest attaches to it after a first run: detach those while tuning."""
-    logger = logging.getLogger("tvm.s_tir.meta_schedule")
-    unnamed = [h for h in logger.handlers if h.get_name() is None]
-    for handler in unnamed:
-        logger.removeHandler(handler)
-    try:
-        yield
-    finally:
-        for handler in unnamed:
-            logger.addHandler(handler)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["ours", "xgb"])
 def test_tune_tir_with_project_cost_model(trained, name: str, tmp_path: Path) -> None:
@@ -234,7 +217,7 @@ def test_tune_tir_with_project_cost_model(trained, name: str, tmp_path: Path) ->
     before = model.predict(inputs, positions)
     cost_model = ProjectCostModel(model, max_len=MAX_LEN, min_online=4)
     evaluator = ms.runner.EvaluatorConfig(number=1, repeat=1, min_repeat_ms=0)
-    with _metaschedule_logging():
+    with tvm_setup.metaschedule_logging():
         database = ms.tune_tir(
             mod=_matmul(), target=tvm_setup.make_target(tvm_setup.cpu_target(2)), work_dir=str(tmp_path / "work"),
             max_trials_global=16, num_trials_per_iter=8,

@@ -16,6 +16,7 @@ import numpy as np
 
 from .dataset import Dataset, program_id
 from .sampling import trace_json
+from .tvm_setup import metaschedule_logging
 
 
 def guided_programs(ds: Dataset, tasks: list, target, measurer, config, platform: str, measured_ids: set[str]) -> int:
@@ -33,7 +34,7 @@ def guided_programs(ds: Dataset, tasks: list, target, measurer, config, platform
     for task in tasks:
         if task.task in done:
             continue
-        with tempfile.TemporaryDirectory(prefix="tenset-study-guided-") as work_dir:
+        with tempfile.TemporaryDirectory(prefix="tenset-study-guided-") as work_dir, metaschedule_logging():
             database = ms.database.MemoryDatabase()
             ms.tune_tir(
                 mod=task.mod, target=target, work_dir=work_dir, max_trials_global=trials,

@@ -45,7 +45,6 @@ MetaSchedule's failure value (1e10 s) is invalid.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import logging
@@ -300,23 +299,6 @@ class _Timeline(PyMeasureCallback):
 # --- tuning -------------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _metaschedule_logging():
-    """MetaSchedule's logging set-up names every handler of its logger in a ``dictConfig`` and fails on
-    unnamed ones (pytest's capture handlers): detach those while tuning; restore the logger's level after."""
-    logger = logging.getLogger("tvm.s_tir.meta_schedule")
-    unnamed = [h for h in logger.handlers if h.get_name() is None]
-    for handler in unnamed:
-        logger.removeHandler(handler)
-    level = logger.level
-    try:
-        yield logger
-    finally:
-        for handler in unnamed:
-            logger.addHandler(handler)
-        logger.setLevel(level)
-
-
 def _console_level(logger: logging.Logger, verbose: bool) -> None:
     """MetaSchedule logs every batch's statistics table to the console at INFO level: keep its console
     handler at WARNING (the log files in ``work_dir/logs`` keep everything)."""
@@ -480,7 +462,7 @@ def tune_network(network: str, target: dict | str, work_dir: str | os.PathLike, 
     callbacks = list(ms.measure_callback.MeasureCallback.create("default")) + [timeline]
 
     def run(selected: list[int], budget: int, round_trials: int, run_seed: int) -> None:
-        with _metaschedule_logging() as logger:
+        with tvm_setup.metaschedule_logging() as logger:
             logger.setLevel(logging.INFO if verbose else logging.WARNING)  # the level its console handler gets
             contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
                 [extracted[i] for i in selected], work_dir=str(work_dir), strategy=strategy,

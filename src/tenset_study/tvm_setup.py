@@ -10,8 +10,10 @@ workers call it through :func:`builder_initializer`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
+import logging
 import os
 import sys
 import types
@@ -117,3 +119,22 @@ def target_kind(target) -> str:
 def target_json(target: dict) -> str:
     """Canonical JSON text of a target dict (sorted keys), as stored in the dataset."""
     return json.dumps(target, sort_keys=True)
+
+
+@contextlib.contextmanager
+def metaschedule_logging():
+    """Wrap every MetaSchedule tuning call (``tune_tasks``, ``tune_tir``): its logging set-up names every
+    handler of its logger in a ``dictConfig`` and fails on unnamed ones (pytest's capture handlers, left
+    there by an earlier run in the same process); detach those while tuning, and restore the logger's level
+    after."""
+    logger = logging.getLogger("tvm.s_tir.meta_schedule")
+    unnamed = [h for h in logger.handlers if h.get_name() is None]
+    for handler in unnamed:
+        logger.removeHandler(handler)
+    level = logger.level
+    try:
+        yield logger
+    finally:
+        for handler in unnamed:
+            logger.addHandler(handler)
+        logger.setLevel(level)
