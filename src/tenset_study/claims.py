@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import report
+from .params import folder_parameter as results_folder  # noqa: F401 - the notebooks' name
 
 REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_RUN = "reproduced", "partly", "not reproduced", "not run"
 
@@ -218,17 +219,6 @@ def tuning_claim(results: pd.DataFrame, source: str = "transfer_tuning.csv", mod
 
 
 # --- the table -------------------------------------------------------------------------------------------
-
-def results_folder(path: str | os.PathLike, parameter: str = "results_dir") -> Path:
-    """The results folder (relative paths: to the repository root). It may not exist yet (no chapter has
-    written to it); a path that exists but is not a folder is a ParameterError."""
-    from .params import ParameterError, resolve_path
-
-    folder = resolve_path(path)
-    if folder.exists() and not folder.is_dir():
-        raise ParameterError(f"parameter {parameter!r} = {str(path)!r}: {folder} is not a folder")
-    return folder
-
 
 def describe_results(results_dir: Path) -> str:
     """Which result tables the folder holds, and when each was last written."""

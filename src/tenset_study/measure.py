@@ -140,17 +140,18 @@ class Measurer:
             number=settings.number, repeat=settings.repeat, min_repeat_ms=settings.min_repeat_ms,
             enable_cpu_cache_flush=settings.enable_cpu_cache_flush,
         )
+        zero_integers = settings.integer_inputs == "zeros"
         if settings.rpc_tracker:
             host, _, port = settings.rpc_tracker.rpartition(":")
             rpc = ms.runner.RPCConfig(
                 tracker_host=host, tracker_port=int(port), tracker_key=settings.rpc_key,
                 session_timeout_sec=settings.rpc_session_timeout_s,
             )
-            alloc = rpc_alloc_zero_integer_arguments if settings.integer_inputs == "zeros" else None
+            alloc = rpc_alloc_zero_integer_arguments if zero_integers else None
             self.runner = ms.runner.RPCRunner(rpc_config=rpc, evaluator_config=evaluator, max_workers=1,
                                               f_alloc_argument=alloc)
         else:
-            alloc = alloc_zero_integer_arguments if settings.integer_inputs == "zeros" else None
+            alloc = alloc_zero_integer_arguments if zero_integers else None
             self.runner = ms.runner.LocalRunner(
                 timeout_sec=settings.run_timeout_s, evaluator_config=evaluator, initializer=builder_initializer,
                 f_alloc_argument=alloc,

@@ -45,3 +45,12 @@ def resolve_path(path: str | os.PathLike, start: str | os.PathLike | None = None
     :func:`repo_root` so that a notebook finds ``data/default`` whatever its working directory."""
     path = Path(path).expanduser()
     return path if path.is_absolute() else repo_root(start) / path
+
+
+def folder_parameter(path: str | os.PathLike, parameter: str) -> Path:
+    """The folder a parameter names (relative paths: to the repository root). It may not exist yet (nothing
+    has written to it); a path that exists but is not a folder is a :class:`ParameterError`."""
+    folder = resolve_path(path)
+    if folder.exists() and not folder.is_dir():
+        raise ParameterError(f"parameter {parameter!r} = {str(path)!r}: {folder} is not a folder")
+    return folder

@@ -29,8 +29,8 @@ from pathlib import Path
 import pandas as pd
 
 from . import tuning
-from .tuning_study import (ARM_FILE, END_TO_END_FILE, PRETRAINED_DIR, TARGET_PLATFORM_FILE, collect_curves,
-                           collect_results, tuned_arm_dirs)
+from .tuning_study import (ARM_FILE, END_TO_END_FILE, PRETRAINED_DIR, TARGET_PLATFORM_FILE, _read_json,
+                           collect_curves, collect_results, tuned_arm_dirs)
 
 #: Folder of the committed study exports (relative to the repository root).
 MEASURED_STUDIES = "data/transfer-tuning"
@@ -147,14 +147,9 @@ def measured_studies(folder: str | os.PathLike = MEASURED_STUDIES) -> list[Path]
 def check_measured_folder(folder: str | os.PathLike | None, parameter: str = "measured_tuning") -> Path | None:
     """The folder of study exports (relative paths: to the repository root), or None to show none; a
     ParameterError when the path exists but is not a folder."""
-    from .params import ParameterError, resolve_path
+    from .params import folder_parameter
 
-    if folder is None or str(folder) == "":
-        return None
-    root = resolve_path(folder)
-    if root.exists() and not root.is_dir():
-        raise ParameterError(f"parameter {parameter!r} = {str(folder)!r}: {root} is not a folder")
-    return root
+    return None if folder is None or str(folder) == "" else folder_parameter(folder, parameter)
 
 
 def measured_results(folder: str | os.PathLike | None = MEASURED_STUDIES) -> pd.DataFrame | None:
@@ -193,9 +188,6 @@ def _concat_exports(folder, collect) -> pd.DataFrame | None:
     frames = [f for f in frames if not f.empty]
     return pd.concat(frames, ignore_index=True) if frames else None
 
-
-def _read_json(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.is_file() else None
 
 
 __all__ = ["MEASURED_STUDIES", "PROVENANCE_FILE", "check_measured_folder", "describe_measured", "export_study",

@@ -476,12 +476,13 @@ def time_tuned_networks(study_dir: str | os.PathLike, networks: list[str] | None
         plan = _read_json(work_dir / ARM_FILE)
         old = _read_json(work_dir / END_TO_END_FILE)
         status = "skipped"
-        if (overwrite or old is None or old.get("timing_settings") != settings) and _past(deadline):
+        due = overwrite or old is None or old.get("timing_settings") != settings
+        if due and _past(deadline):
             log(f"{plan['network']} {plan['arm']} seed {plan['seed']}: time limit reached, not timed (re-run)")
             rows.append({"network": plan["network"], "arm": plan["arm"], "seed": plan["seed"],
                          "status": "deferred", "mean_s": None, "work_dir": str(work_dir)})
             continue
-        if overwrite or old is None or old.get("timing_settings") != settings:
+        if due:
             log(f"{plan['network']} {plan['arm']} seed {plan['seed']}: compiling and timing end to end")
             try:
                 old = time_arm(work_dir, settings)
@@ -719,7 +720,7 @@ def run_study(dataset: str | os.PathLike | None, target_platform: str | None, ne
     ``time_limit_s``: start no arm's tuning or timing after this many seconds (those left are ``deferred``
     and the next run does them); an arm already started runs to its end, so leave room for the longest.
     """
-    from . import tvm_setup, zoo
+    from . import tvm_setup
     from .params import resolve_path
 
     if time_limit_s is not None and time_limit_s <= 0:
@@ -727,11 +728,7 @@ def run_study(dataset: str | os.PathLike | None, target_platform: str | None, ne
     deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
     settings = transfer_settings(preset)
     target = tuning._as_target_dict(target) if target is not None else tvm_setup.cpu_target()
-    networks = list(networks or settings["networks"])
-    if not networks:
-        raise ValueError("no networks to tune")
-    for network in networks:
-        zoo.parse_network(network)
+    networks = check_networks(list(networks or settings["networks"]))
     study_dir = resolve_path(study_dir)
     seeds = tuple(seeds or settings.get("seeds", (0,)))
     timing = dict(settings.get("timing") or {})
@@ -828,16 +825,19 @@ def run_transfer_tune_command(args) -> int:
                                       "tuning_time_ratio", "verdict"]].to_string(index=False,
                                                                                  float_format=lambda v: f"{v:.3f}"))
     print(f"results: {', '.join(str(p) for p in outcome.paths.values())}")
-    failed = [f"{r['network']} {r['arm']}" for frame in (outcome.tuning, outcome.timing)
-              if frame is not None and "status" in frame for _, r in frame[frame["status"] == "failed"].iterrows()]
-    deferred = [f"{r['network']} {r['arm']}" for frame in (outcome.tuning, outcome.timing)
-                if frame is not None and "status" in frame for _, r in frame[frame["status"] == "deferred"].iterrows()]
+    failed, deferred = _arms_with_status(outcome, "failed"), _arms_with_status(outcome, "deferred")
     if deferred:
         print(f"stopped at the time limit (re-run to continue): {', '.join(deferred)} left")
     if failed:
         print(f"failed (see the log; run again to retry): {', '.join(failed)}")
         return 1
     return 0
+
+
+def _arms_with_status(outcome: StudyOutcome, status: str) -> list[str]:
+    """``network arm`` of every row of the outcome's tuning and timing tables with this ``status``."""
+    return [f"{r['network']} {r['arm']}" for frame in (outcome.tuning, outcome.timing)
+            if frame is not None and "status" in frame for _, r in frame[frame["status"] == status].iterrows()]
 
 
 __all__ = ["Arm", "BASELINE", "StudyOutcome", "arm_dir", "arm_status", "arm_trials", "bootstrap_mean_interval",
