@@ -45,7 +45,7 @@
 dataset = "data/default"  # dataset folder: absolute, or relative to the repository root
 preset = "book"  # experiment size: "smoke" (tests), "book" (fits `make book`), "full" (the whole experiment)
 directions = None  # e.g. ["cpu->cpu", "cpu->gpu"]; None: the preset's
-targets = None  # target platforms, e.g. ["h200"]; None: every platform a direction allows
+targets = None  # target platforms, e.g. ["h100-80gb-hbm3"]; None: every platform a direction allows
 arms = None  # e.g. ["zero-shot", "fine-tune", "mtl", "scratch", "xgb", "mlp", "tlp"]; None: the preset's
 fractions = None  # shares of the target's training records, e.g. [0.01, 0.05, 0.1]; None: the preset's
 results_dir = "results"  # where the results tables are written (relative to the repository root)

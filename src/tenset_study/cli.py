@@ -61,6 +61,14 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _cmd_compact(args: argparse.Namespace) -> int:
+    from .dataset import Dataset
+
+    copy = Dataset.open(args.src).copy_compacted(args.dest, overwrite=args.overwrite)
+    print(json.dumps({"root": str(copy.root), "rows": copy.summary(), "bytes": copy.size_bytes()}, indent=2))
+    return 0
+
+
 def _cmd_prune(args: argparse.Namespace) -> int:
     from .pruning import prune_dataset
 
@@ -210,6 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("summary", help="row counts of a dataset and a consistency check")
     p.add_argument("dataset", type=Path)
     p.set_defaults(func=_cmd_summary)
+
+    p = sub.add_parser("compact", help="copy a dataset with every table as one de-duplicated part file "
+                       "(e.g. a finished collection into data/default)")
+    p.add_argument("src", type=Path)
+    p.add_argument("dest", type=Path)
+    p.add_argument("--overwrite", action="store_true", help="replace a dataset already at DEST")
+    p.set_defaults(func=_cmd_compact)
     return parser
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -335,6 +336,32 @@ class Dataset:
         write_parquet_atomic(data, self.root / table / name)
         for part in parts:
             part.unlink()
+
+    def copy_compacted(self, dest: str | os.PathLike, overwrite: bool = False) -> "Dataset":
+        """Copy the dataset to ``dest`` with every table as one de-duplicated part file (a folder to commit
+        or share; the source, e.g. a collection still in progress, keeps its parts). Each table is read whole,
+        one at a time. ``dest`` must not hold a dataset unless ``overwrite``; the copy is written into a
+        hidden sibling folder and renamed into place, so a killed copy leaves no half dataset behind."""
+        dest = Path(dest)
+        if dest.resolve() == self.root.resolve():
+            raise DatasetError(f"{dest}: the copy must go to another folder than {self.root}")
+        if dest.exists() and any(dest.iterdir()) and not overwrite:
+            raise DatasetError(f"{dest}: exists and is not empty (overwrite to replace it)")
+        staging = dest.parent / f".{dest.name}.tmp-{uuid.uuid4().hex[:8]}"
+        copy = Dataset.create(staging, description=self.meta.get("description", ""), exist_ok=False)
+        try:
+            for table in SCHEMAS:
+                data = self.read(table)
+                if table not in SMALL_TABLES:
+                    data = _drop_duplicate_keys(data, KEYS[table])
+                copy.append(table, data)
+            if dest.exists():
+                shutil.rmtree(dest)
+            staging.rename(dest)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return Dataset(dest)
 
     # --- reading ---------------------------------------------------------------------------------
 

@@ -1,0 +1,72 @@
+"""The dataset folder: compacted copies (``Dataset.copy_compacted`` and ``tenset-study compact``)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import MINI_DATA
+from tenset_study.cli import main
+from tenset_study.dataset import SCHEMAS, Dataset, DatasetError
+
+
+@pytest.fixture()
+def collection(tmp_path: Path) -> Dataset:
+    """A dataset in many parts, as a collection leaves it: the rows of data/mini's first network's tasks,
+    written in two halves, with one measurement part written twice (a shard merged twice)."""
+    mini = Dataset.open(MINI_DATA)
+    ds = Dataset.create(tmp_path / "collection", description="many parts")
+    for table in ("platforms", "networks", "tasks", "network_tasks"):
+        ds.append(table, mini.read(table))
+    programs = mini.to_pandas("programs").head(300)
+    measurements = mini.to_pandas("measurements")
+    measurements = measurements[measurements["program"].isin(programs["program"])]
+    for half in (programs.iloc[:150], programs.iloc[150:]):
+        ds.append("programs", half)
+    first, second = measurements.iloc[: len(measurements) // 2], measurements.iloc[len(measurements) // 2:]
+    for part in (first, second, second):
+        ds.append("measurements", part)
+    return ds
+
+
+def _sorted(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    return frame.sort_values(key).reset_index(drop=True)
+
+
+def test_compacted_copy_has_one_part_per_table_and_the_same_rows_once(collection, tmp_path):
+    assert len(collection.parts("measurements")) == 3
+    copy = collection.copy_compacted(tmp_path / "default")
+    for table in SCHEMAS:
+        assert len(copy.parts(table)) == 1, table
+    measured = collection.to_pandas("measurements")
+    assert len(measured) > measured.drop_duplicates(["program", "platform"]).shape[0]  # the duplicate shard
+    expected = _sorted(measured.drop_duplicates(["program", "platform"], keep="last"), ["program", "platform"])
+    got = _sorted(copy.to_pandas("measurements"), ["program", "platform"])
+    pd.testing.assert_frame_equal(got, expected)
+    assert copy.validate() == []
+    assert copy.summary() == {**collection.summary(), "measurements": len(expected)}
+    assert copy.meta["description"] == "many parts"
+    assert not list(tmp_path.glob(".default.tmp-*"))  # no staging folder left behind
+
+
+def test_compacted_copy_refuses_to_overwrite_unless_asked(collection, tmp_path):
+    dest = tmp_path / "default"
+    collection.copy_compacted(dest)
+    with pytest.raises(DatasetError, match="not empty"):
+        collection.copy_compacted(dest)
+    with pytest.raises(DatasetError, match="another folder"):
+        collection.copy_compacted(collection.root)
+    stale = dest / "programs" / "part-stale.parquet"
+    stale.write_bytes((dest / "programs").glob("part-*.parquet").__next__().read_bytes())
+    replaced = collection.copy_compacted(dest, overwrite=True)
+    assert not stale.exists() and len(replaced.parts("programs")) == 1
+
+
+def test_compact_command(collection, tmp_path, capsys):
+    dest = tmp_path / "out"
+    assert main(["compact", str(collection.root), str(dest)]) == 0
+    assert '"measurements"' in capsys.readouterr().out
+    assert len(Dataset.open(dest).parts("measurements")) == 1
+    assert main(["compact", str(collection.root), str(dest)]) == 2
+    assert "not empty" in capsys.readouterr().err
