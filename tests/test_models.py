@@ -132,6 +132,22 @@ def test_attention_scores_do_not_depend_on_batching_or_cropping(prepared) -> Non
     assert np.allclose(scores, plain, rtol=1e-4, atol=1e-4)
 
 
+def test_max_records_seen_bounds_the_epochs_of_a_fit(prepared) -> None:
+    _, records, inputs, _ = prepared
+    train = np.arange(400)
+    capped = models.create("mlp", seed=0, epochs=5, hidden=16, max_records_seen=900)
+    assert [capped.epochs_for(n) for n in (100, 400, 900, 5000)] == [5, 3, 1, 1]
+    capped.fit(inputs, train)
+    assert len(capped.history_) == 3 and capped.params()["max_records_seen"] == 900
+    full = models.create("mlp", seed=0, epochs=5, hidden=16).fit(inputs, train)
+    assert len(full.history_) == 5
+    with pytest.raises(ValueError, match="max_records_seen"):
+        models.create("ours", max_records_seen=0)
+    preset = experiments.resolve_preset("book")
+    assert experiments.model_params("ours", preset)["max_records_seen"] == preset["max_records_seen"]
+    assert "max_records_seen" not in experiments.model_params("xgb", preset)
+
+
 def test_predict_before_fit_and_unknown_model() -> None:
     with pytest.raises(ValueError, match="unknown model"):
         models.create("nope")

@@ -83,7 +83,7 @@ def train_and_score(spec: ModelSpec, inputs: ModelInputs, split: Split, seed: in
         scores[test_rows] = model.predict(inputs, split.test[test_rows])
         predict_s = time.perf_counter() - start
         if timings is not None:
-            epochs = int(model.params().get("epochs", 1))
+            epochs = len(getattr(model, "history_", ())) or int(model.params().get("epochs", 1))
             timings.append(RunTiming(spec.variant, seed, platform, len(train), epochs, fit_s, len(test_rows), predict_s))
     return scores
 
@@ -186,7 +186,7 @@ PRESETS: dict[str, dict] = {
               "transfer_fractions": (0.5,), "transfer_seeds": (0,), "transfer_epochs": 1,
               "transfer_finetune_epochs": 1, "transfer_finetune_lr": 5e-4, "transfer_min_per_task": 2,
               "transfer_arms": TRANSFER_ARMS, "transfer_directions": ("cpu->cpu", "cpu->gpu")},
-    "book": {"seeds": (0, 1, 2), "epochs": 12, "hidden": 64, "heads": 4, "rounds": 150, "n_boot": 1000,
+    "book": {"seeds": (0, 1, 2), "epochs": 12, "max_records_seen": 60_000, "hidden": 64, "heads": 4, "rounds": 150, "n_boot": 1000,
              "max_len": 64, "fractions": (0.1, 0.3, 1.0),
              "prune_fractions": (0.45, 0.2), "prune_seeds": (0, 1), "prune_epochs": 3,
              "prune_strategies": PRUNE_STRATEGIES, "prune_splits": ("by-network", "by-platform"),
@@ -260,6 +260,8 @@ def model_params(name: str, preset: dict) -> dict:
     if name == "xgb":
         return {"rounds": preset["rounds"]}
     params = {"epochs": preset["epochs"], "hidden": preset["hidden"]}
+    if preset.get("max_records_seen"):
+        params["max_records_seen"] = preset["max_records_seen"]
     if name in ("tlp", "ours", "mtl"):
         params["heads"] = preset["heads"]
     return params

@@ -12,6 +12,7 @@ step on the machine and the operator; the decoder still sums over instruction st
 from __future__ import annotations
 
 import io
+import math
 import time
 
 import numpy as np
@@ -31,13 +32,22 @@ def pick_device(device: str = "auto") -> torch.device:
 
 
 class NeuralRanker(CostModel):
-    """Shared training loop: epochs of shuffled group lists, Adam, LambdaRank."""
+    """Shared training loop: epochs of shuffled group lists, Adam, LambdaRank.
+
+    ``max_records_seen`` (optional) bounds the cost of a fit on a large training set: the fit runs
+    ``min(epochs, ceil(max_records_seen / training records))`` epochs, at least one; ``history_`` has a
+    row per epoch run. ``None`` always runs ``epochs``."""
+
+    max_records_seen: int | None = None  # models saved before the option existed
 
     def __init__(self, epochs: int = 30, lr: float = 1e-3, list_size: int = 32, lists_per_batch: int = 8,
                  hidden: int = 256, weight_decay: float = 0.0, device: str = "auto", progress: bool = False,
-                 seed: int = 0) -> None:
+                 seed: int = 0, max_records_seen: int | None = None) -> None:
         super().__init__(seed=seed)
+        if max_records_seen is not None and max_records_seen < 1:
+            raise ValueError(f"max_records_seen must be a positive number of records, got {max_records_seen!r}")
         self.epochs = epochs
+        self.max_records_seen = max_records_seen
         self.lr = lr
         self.list_size = list_size
         self.lists_per_batch = lists_per_batch
@@ -59,7 +69,13 @@ class NeuralRanker(CostModel):
         rng = np.random.default_rng(self.seed)
         self.network_ = self._make_network(inputs, train)
         self.history_ = []
-        self._train_epochs(inputs, train, self.epochs, self.lr, rng, f"train {self.name}")
+        self._train_epochs(inputs, train, self.epochs_for(len(train)), self.lr, rng, f"train {self.name}")
+
+    def epochs_for(self, train_records: int) -> int:
+        """The epochs a fit on ``train_records`` records runs (``epochs``, bounded by ``max_records_seen``)."""
+        if self.max_records_seen is None:
+            return self.epochs
+        return max(1, min(self.epochs, math.ceil(self.max_records_seen / max(1, train_records))))
 
     def fine_tune(self, inputs: ModelInputs, positions: np.ndarray, epochs: int = 2, lr: float | None = None,
                   seed: int | None = None) -> "NeuralRanker":
