@@ -21,4 +21,12 @@ except ImportError:  # pragma: no cover - exercised where orjson is missing
     dumps, loads, JSONDecodeError = _stdlib_dumps, json.loads, json.JSONDecodeError
     BACKEND = "json"
 
-__all__ = ["BACKEND", "JSONDecodeError", "dumps", "loads"]
+
+
+def jsonable(value):
+    """A copy of ``value`` made of JSON types only (timestamps and other objects as their ``str``), e.g. a
+    ``platforms`` row to write into a JSON file."""
+    return json.loads(json.dumps(value, default=str))
+
+
+__all__ = ["BACKEND", "JSONDecodeError", "dumps", "jsonable", "loads"]

@@ -29,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import tuning
+from .fastjson import jsonable
 from .tuning_study import (ARM_FILE, END_TO_END_FILE, PRETRAINED_DIR, TARGET_PLATFORM_FILE, _read_json,
                            collect_curves, collect_results, tuned_arm_dirs)
 
@@ -107,7 +108,7 @@ def study_provenance(arms: list[Path], dataset: str | os.PathLike | None = None,
         row = None
         if dataset is not None:
             try:
-                row = json.loads(json.dumps(tuning.platform_row_from_dataset(dataset, platform), default=str))
+                row = jsonable(tuning.platform_row_from_dataset(dataset, platform))
             except ValueError:
                 pass  # a target read off the machine, not in the dataset
         if row is None and stored is not None and stored.get("platform") == platform:

@@ -69,6 +69,7 @@ import numpy as np
 import pandas as pd
 
 from . import tuning
+from .fastjson import jsonable
 
 BASELINE = "baseline-xgb"
 ARM_FILE = "arm.json"
@@ -741,7 +742,7 @@ def run_study(dataset: str | os.PathLike | None, target_platform: str | None, ne
         row = target_platform_row(dataset, target_platform, target)
         platform = str(row["platform"])
         study_dir.mkdir(parents=True, exist_ok=True)
-        tuning._write_json(study_dir / TARGET_PLATFORM_FILE, json.loads(json.dumps(row, default=str)))
+        tuning._write_json(study_dir / TARGET_PLATFORM_FILE, jsonable(row))
         if train_platforms is None and platform not in _dataset_platforms(Dataset.open(resolve_path(dataset))):
             train_platforms = _dataset_platforms(Dataset.open(resolve_path(dataset)))  # all are "other" hardware
         model_path = pretrain_for_target(dataset, platform, settings.get("model", "ours"), settings, study_dir,
