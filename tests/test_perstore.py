@@ -111,3 +111,13 @@ def test_cached_entry_point(tmp_path, monkeypatch, source, sample, raw):
 def test_worker_processes_give_the_same_features(source, sample, raw):
     pooled = ps.perstore_features(source, sample, workers=2, batch_size=2, progress=False)
     np.testing.assert_array_equal(pooled, ps.pool_stores(raw))
+
+
+def test_auto_workers_use_processes_only_for_large_sets(monkeypatch) -> None:
+    monkeypatch.setattr(ps.os, "cpu_count", lambda: 16)
+    assert ps.auto_workers(ps.MIN_PROGRAMS_FOR_WORKERS - 1) == 1
+    assert ps.auto_workers(ps.MIN_PROGRAMS_FOR_WORKERS) == 8
+    monkeypatch.setattr(ps.os, "cpu_count", lambda: 2)
+    assert ps.auto_workers(25_000) == 2
+    monkeypatch.setattr(ps.os, "cpu_count", lambda: None)
+    assert ps.auto_workers(25_000) == 1

@@ -145,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--platforms", nargs="+", default=None, help="platforms whose measurements the strategy reads")
     p.add_argument("--overwrite", action="store_true", help="replace dest when it holds a dataset")
-    p.add_argument("--workers", type=int, default=1, help="processes extracting per-store features")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes extracting per-store features (default: one per core for 4,000 programs or more)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_prune)
 

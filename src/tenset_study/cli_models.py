@@ -19,7 +19,8 @@ def add_split_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split-seed", type=int, default=0)
     p.add_argument("--platforms", nargs="+", default=None, help="only these platforms' records")
     p.add_argument("--max-len", type=int, default=64, help="schedule steps kept per program (crop/pad)")
-    p.add_argument("--workers", type=int, default=1, help="processes extracting per-store features")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes extracting per-store features (default: one per core for 4,000 programs or more)")
 
 
 def _split(args: argparse.Namespace, records, links):
@@ -205,6 +206,7 @@ def add_model_commands(sub) -> None:
     p.add_argument("--arms", nargs="+", choices=list(ARMS), default=None, help="default: the preset's")
     p.add_argument("--seeds", nargs="+", type=int, default=None, help="default: the preset's transfer_seeds")
     p.add_argument("--preset", default="book", help="smoke, book or full: epochs, widths and the defaults above")
-    p.add_argument("--workers", type=int, default=1, help="processes extracting per-store features")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes extracting per-store features (default: one per core for 4,000 programs or more)")
     p.add_argument("--out", type=Path, default=Path("results"), help="folder for transfer.csv and transfer_runs.csv")
     p.set_defaults(func=cmd_transfer)

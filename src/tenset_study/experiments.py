@@ -135,7 +135,7 @@ def timing_table(timings: list[RunTiming]) -> pd.DataFrame:
 
 
 def prepare(dataset, model_names: list[str], platforms: list[str] | None = None, max_len: int = 64,
-            perstore_workers: int = 1, progress: bool = False):
+            perstore_workers: int | None = None, progress: bool = False):
     """Open a dataset and build what the named models need: ``(ds, records, inputs, network_tasks)``."""
     from .dataset import Dataset
     from .models import families_of

@@ -28,6 +28,7 @@ to register, so a worker registers them only when a GPU trace fails to replay wi
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -207,15 +208,25 @@ def _run(jobs: list[PerStoreJob], workers: int) -> Iterator[tuple[int, list[np.n
             yield futures[future], future.result()
 
 
-def perstore_arrays(ds: Dataset, programs: pd.DataFrame, workers: int = 1, batch_size: int = DEFAULT_BATCH_SIZE,
-                    progress: bool = True) -> list[np.ndarray | None]:
+# Below this many programs to featurize, worker processes cost more to start (each imports TVM) than they save.
+MIN_PROGRAMS_FOR_WORKERS = 4000
+
+
+def auto_workers(programs: int) -> int:
+    """Processes for featurizing ``programs`` programs when none are asked for: one for a few thousand, else
+    one per CPU core (at most 8)."""
+    return 1 if programs < MIN_PROGRAMS_FOR_WORKERS else max(1, min(8, os.cpu_count() or 1))
+
+
+def perstore_arrays(ds: Dataset, programs: pd.DataFrame, workers: int | None = None,
+                    batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = True) -> list[np.ndarray | None]:
     """Raw per-store features of programs: a ``(stores, 164)`` array per program, in the frame's order.
 
     Parameters
     ----------
     ds: the dataset holding the programs' tasks.
     programs: rows of ``programs`` (columns ``task``, ``trace`` and, to check it, ``encoding``).
-    workers: processes (1: in this process).
+    workers: processes (1: in this process; None: :func:`auto_workers`).
     batch_size: programs per job (all of one task).
     progress: show a progress bar.
 
@@ -231,6 +242,7 @@ def perstore_arrays(ds: Dataset, programs: pd.DataFrame, workers: int = 1, batch
         return results
     tasks = ds.to_pandas("tasks", columns=["task", "kind", "target", "workload_format", "workload"])
     plan = plan_jobs(programs.reset_index(drop=True), tasks, batch_size)
+    workers = auto_workers(len(programs)) if workers is None else workers
     with tqdm(total=len(programs), desc="per-store features", unit="prog", disable=not progress) as bar:
         for i, arrays in _run([job for job, _ in plan], workers):
             for position, array in zip(plan[i][1], arrays):
@@ -259,7 +271,7 @@ def pool_stores(arrays: Iterable[np.ndarray | None]) -> np.ndarray:
     return np.asarray(rows, dtype=np.float32).reshape(-1, POOLED_WIDTH)
 
 
-def perstore_features(ds: Dataset, programs: pd.DataFrame, workers: int = 1,
+def perstore_features(ds: Dataset, programs: pd.DataFrame, workers: int | None = None,
                       batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = True) -> np.ndarray:
     """Pooled per-store features ``[N, POOLED_WIDTH]`` of programs (not cached; see :func:`program_perstore`).
 
@@ -268,14 +280,14 @@ def perstore_features(ds: Dataset, programs: pd.DataFrame, workers: int = 1,
     return pool_stores(perstore_arrays(ds, programs, workers, batch_size, progress))
 
 
-def program_perstore(ds: Dataset, workers: int = 1, program_ids: Iterable[str] | None = None,
+def program_perstore(ds: Dataset, workers: int | None = None, program_ids: Iterable[str] | None = None,
                      progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Pooled per-store features of a dataset's programs, computed once and cached on disk.
 
     Parameters
     ----------
     ds: the dataset (its programs must all be MetaSchedule traces).
-    workers: processes used for programs not yet cached.
+    workers: processes used for programs not yet cached (None: :func:`auto_workers`).
     program_ids: the programs wanted, in this order (default: all, in table order). Every program of
         the dataset is featurized either way; call :func:`perstore_features` for a sample.
     progress: show a progress bar while computing.

@@ -591,7 +591,7 @@ def clean_report(records: pd.DataFrame, features=None) -> pd.DataFrame:
 # --- datasets ----------------------------------------------------------------------------------------------
 
 
-def program_features_for(ds, program_ids: np.ndarray, workers: int = 1, progress: bool = False
+def program_features_for(ds, program_ids: np.ndarray, workers: int | None = None, progress: bool = False
                          ) -> tuple[tuple[np.ndarray, np.ndarray], str]:
     """Per-program features of a dataset's programs and their name.
 
@@ -634,7 +634,7 @@ def pooled_token_features(ds, program_ids: np.ndarray, max_len: int = POOLED_TOK
 
 
 def prune_dataset(src: str | os.PathLike, dest: str | os.PathLike, strategy: str, fraction: float, seed: int = 0,
-                  platforms: Sequence[str] | None = None, overwrite: bool = False, *, workers: int = 1,
+                  platforms: Sequence[str] | None = None, overwrite: bool = False, *, workers: int | None = None,
                   progress: bool = False) -> PruneResult:
     """Prune the dataset at ``src`` and write the result, in the same format, to ``dest``.
 

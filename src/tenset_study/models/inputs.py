@@ -73,11 +73,11 @@ class ModelInputs:
 
 
 def build_inputs(ds: Dataset, records: pd.DataFrame, families: tuple[str, ...] = FAMILIES,
-                 max_len: int = 64, perstore_workers: int = 1, progress: bool = False) -> ModelInputs:
+                 max_len: int = 64, perstore_workers: int | None = None, progress: bool = False) -> ModelInputs:
     """Assemble the inputs for ``records`` (from :func:`tenset_study.records.load_records`).
 
     Token and per-store features come from the on-disk feature cache (computed on first use, with a
-    progress bar when ``progress``).
+    progress bar when ``progress``; ``perstore_workers`` processes, None: one per core for large datasets).
     """
     unknown = set(families) - set(FAMILIES)
     if unknown:
@@ -108,7 +108,7 @@ def build_inputs(ds: Dataset, records: pd.DataFrame, families: tuple[str, ...] =
     return inputs
 
 
-def _program_features(ds: Dataset, program_ids: np.ndarray, max_len: int, workers: int,
+def _program_features(ds: Dataset, program_ids: np.ndarray, max_len: int, workers: int | None,
                       progress: bool) -> tuple[np.ndarray, str]:
     """Pooled per-store features of the programs (failed extractions as zeros), or, for Ansor programs
     (TenSet's logs: TVM 0.27 has no Ansor feature extractor), the schedule tokens pooled over steps."""
