@@ -329,13 +329,16 @@ class Dataset:
         parts = self.parts(table)
         if len(parts) <= 1 and table not in SMALL_TABLES:
             return
-        data = self.read(table)
-        if table not in SMALL_TABLES:
-            data = _drop_duplicate_keys(data, KEYS[table])
+        data = self._deduplicated(table)
         name = f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
         write_parquet_atomic(data, self.root / table / name)
         for part in parts:
             part.unlink()
+
+    def _deduplicated(self, table: str) -> pa.Table:
+        """The whole table, de-duplicated on its key (last row wins); small tables come so from :meth:`read`."""
+        data = self.read(table)
+        return data if table in SMALL_TABLES else _drop_duplicate_keys(data, KEYS[table])
 
     def copy_compacted(self, dest: str | os.PathLike, overwrite: bool = False) -> "Dataset":
         """Copy the dataset to ``dest`` with every table as one de-duplicated part file (a folder to commit
@@ -351,10 +354,7 @@ class Dataset:
         copy = Dataset.create(staging, description=self.meta.get("description", ""), exist_ok=False)
         try:
             for table in SCHEMAS:
-                data = self.read(table)
-                if table not in SMALL_TABLES:
-                    data = _drop_duplicate_keys(data, KEYS[table])
-                copy.append(table, data)
+                copy.append(table, self._deduplicated(table))
             if dest.exists():
                 shutil.rmtree(dest)
             staging.rename(dest)

@@ -22,7 +22,6 @@ except ImportError:  # pragma: no cover - exercised where orjson is missing
     BACKEND = "json"
 
 
-
 def jsonable(value):
     """A copy of ``value`` made of JSON types only (timestamps and other objects as their ``str``), e.g. a
     ``platforms`` row to write into a JSON file."""

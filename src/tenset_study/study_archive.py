@@ -190,6 +190,5 @@ def _concat_exports(folder, collect) -> pd.DataFrame | None:
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
-
 __all__ = ["MEASURED_STUDIES", "PROVENANCE_FILE", "check_measured_folder", "describe_measured", "export_study",
            "measured_curves", "measured_results", "measured_studies", "restore_study", "study_provenance"]
