@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import time
+from datetime import datetime, timezone
 
 import numpy as np
 
@@ -43,8 +44,11 @@ def main() -> None:
             preset[key] = getattr(args, key)
     _, records, inputs, _ = experiments.prepare(args.dataset, args.models, max_len=preset["max_len"])
     positions = np.arange(len(records))
+    cuda = torch.cuda.is_available()
     print(json.dumps({"records": len(records), "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
-                      "cuda": torch.cuda.is_available(), "max_len": preset["max_len"]}))
+                      "cuda": cuda, "gpu": torch.cuda.get_device_name(0) if cuda else None,
+                      "torch": torch.__version__, "dataset": args.dataset, "max_len": preset["max_len"],
+                      "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}))
     for name in args.models:
         params = experiments.model_params(name, preset)
         if name != "xgb":
@@ -58,8 +62,9 @@ def main() -> None:
             start = time.perf_counter()
             model.predict(inputs, positions)
             best = min(best, time.perf_counter() - start)
-        epochs = params.get("epochs", 1)
-        print(json.dumps({"model": name, "params": params, "train_records": len(positions), "fit_s": round(fit_s, 2),
+        epochs = len(getattr(model, "history_", None) or []) or params.get("epochs", 1)  # as run (max_records_seen)
+        print(json.dumps({"model": name, "params": params, "train_records": len(positions), "epochs": epochs,
+                          "fit_s": round(fit_s, 2),
                           "train_records_per_s": round(len(positions) * epochs / fit_s),
                           "predict_per_s": round(len(positions) / best)}))
 

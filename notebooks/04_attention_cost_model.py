@@ -40,6 +40,7 @@ preset = "book"  # experiment size: "smoke" (tests), "book" (fits `make book`), 
 models = ["xgb", "mlp", "tlp", "ours"]  # cost models to compare
 split = "by-network"  # test split (see chapter 02)
 results_dir = "results"  # where the results table is written (relative to the repository root)
+benchmarks_dir = "benchmarks/results"  # committed speed runs of other machines (bench_models.py output)
 
 # %% [markdown]
 # The next cell checks the parameters and opens the dataset; a wrong value stops it here with a message.
@@ -177,6 +178,14 @@ speed[["train_records", "fit_s", "train_records_per_s", "predict_records", "pred
 
 # %%
 report.plot_throughput(speed)
+
+# %% [markdown]
+# The same models on the GPU host, measured with `benchmarks/bench_models.py` and committed under
+# `benchmarks/results/` with their provenance (machine, driver, torch, date, command): fit time includes
+# the CUDA start-up, so the training rates are lower bounds.
+
+# %%
+experiments.read_benchmarks(benchmarks_dir)
 
 # %% [markdown]
 # ## What it means

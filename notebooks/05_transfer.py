@@ -219,8 +219,15 @@ else:
 # `data/transfer-tuning/<target platform>/`: every arm's plan, result, timeline, end-to-end timing and
 # compressed MetaSchedule database, with the provenance of each measurement. What follows is read from
 # those exports (`measured_tuning`); run the same commands to measure your own machine (see
-# {doc}`../reproduce`). Tuning time is wall time on a shared machine, so the table of studies gives the
-# highest 15-minute load average seen while tuning and timing (2 means both cores were busy).
+# {doc}`../reproduce`). Tuning time is wall time, so the table of studies gives the highest 15-minute load
+# average seen while tuning and timing (on the 2-core CPU, 2 means both cores were busy; the GPU host has 16).
+#
+# Two targets were measured. `amd-epyc-znver5-2c` is this 2-core CPU, with all three networks, B of 32
+# trials per task and the random-search arms; its model was pretrained on the Intel Xeon and the H100 only.
+# `h200` is an NVIDIA H200, a GPU in no platform of the dataset: bert_tiny only, with B = 288 (16 trials per
+# task, because an arm must finish within one 10-minute call to the GPU host and a CUDA trial costs about
+# 1.4 s there), no random arms, and a model pretrained on all three platforms of data/v1, among them the
+# H100 of the same `sm_90` architecture. The GPU study is the smaller experiment of the two.
 
 # %%
 study_archive.describe_measured(measured_tuning)

@@ -185,3 +185,17 @@ def test_train_and_evaluate_commands(tmp_path: Path, capsys) -> None:
     assert "pca" in text and "top5" in text
     assert cli_main(["train", *common, "--model", "ours", "--param", "epochs", "--out", str(out)]) == 2
     assert "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_read_benchmarks_reads_the_committed_gpu_runs_and_names_a_bad_line(tmp_path: Path) -> None:
+    from tenset_study.experiments import read_benchmarks
+
+    root = Path(__file__).resolve().parents[1]
+    table = read_benchmarks(root / "benchmarks" / "results")
+    gpu = table[table["file"] == "models-h200-2026-11-22.jsonl"]
+    assert set(gpu["model"]) == {"ours", "tlp", "mlp"} and set(gpu["device"]) == {"cuda"}
+    assert gpu["machine"].str.contains("H200").all() and (gpu["predict_per_s"] > 0).all()
+    assert sorted(gpu.loc[gpu["model"] == "ours", "hidden"]) == [64, 256]
+    (tmp_path / "models-x.jsonl").write_text('{"benchmark": "bench_models.py", "machine": "m"}\nnot json\n')
+    with pytest.raises(ValueError, match=r"models-x.jsonl:2: not a JSON line"):
+        read_benchmarks(tmp_path)

@@ -10,8 +10,10 @@ interval.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -133,6 +135,38 @@ def timing_table(timings: list[RunTiming]) -> pd.DataFrame:
     per["predict_per_s"] = per["predict_records"] / per["predict_s"]
     return per
 
+
+
+def read_benchmarks(folder: str | os.PathLike, pattern: str = "models-*.jsonl") -> pd.DataFrame:
+    """The model-speed runs committed under ``folder`` (``benchmarks/bench_models.py`` output, one JSON object
+    a line: a provenance line with ``benchmark``, then each run's header line with ``records``, then one line
+    per model). One row per model line, with the file, the machine and date of its provenance line and the
+    model's hidden size; a line that is not JSON raises a ValueError naming the file and line. A relative
+    ``folder`` is taken from the repository root."""
+    import json
+
+    from .params import resolve_path
+
+    rows = []
+    for path in sorted(resolve_path(folder).glob(pattern)):
+        provenance: dict = {}
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}:{number}: not a JSON line ({err.msg})") from None
+            if "benchmark" in item:
+                provenance = item
+            elif "model" in item:
+                params = item.get("params", {})
+                rows.append({"file": path.name, "machine": provenance.get("machine"), "date": provenance.get("date"),
+                             "model": item["model"], "hidden": params.get("hidden"), "device": params.get("device"),
+                             "train_records": item.get("train_records"), "fit_s": item.get("fit_s"),
+                             "train_records_per_s": item.get("train_records_per_s"),
+                             "predict_per_s": item.get("predict_per_s")})
+    return pd.DataFrame(rows)
 
 def prepare(dataset, model_names: list[str], platforms: list[str] | None = None, max_len: int = 64,
             perstore_workers: int | None = None, progress: bool = False):
