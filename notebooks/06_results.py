@@ -118,6 +118,10 @@ tuning_study.compare_to_baseline(tuning_results) if tuning_results is not None e
 #   above), to tell a model's merit from a budget that was larger than the network needed; and the share of
 #   tuning time spent scoring candidates (`scoring_share`) shows whether the model is cheap enough to sit
 #   inside the tuner.
+# - **A GPU outside the dataset.** The `h200` rows of the transfer-tuning table come from an NVIDIA H200,
+#   a machine in no platform of the dataset: the model's only knowledge of it is its hardware features
+#   (read off with nvidia-smi), the closest transfer the paper's claim describes. That study is smaller
+#   (bert_tiny, 16 trials per task; chapter 05 says why).
 # - **Noise.** Chapter 01 reports the spread of repeated timings per platform, the floor under any
 #   difference between two programs.
 
