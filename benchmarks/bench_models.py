@@ -62,7 +62,7 @@ def main() -> None:
             start = time.perf_counter()
             model.predict(inputs, positions)
             best = min(best, time.perf_counter() - start)
-        epochs = len(getattr(model, "history_", None) or []) or params.get("epochs", 1)  # as run (max_records_seen)
+        epochs = experiments.epochs_run(model)
         print(json.dumps({"model": name, "params": params, "train_records": len(positions), "epochs": epochs,
                           "fit_s": round(fit_s, 2),
                           "train_records_per_s": round(len(positions) * epochs / fit_s),

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -85,10 +84,16 @@ def train_and_score(spec: ModelSpec, inputs: ModelInputs, split: Split, seed: in
         scores[test_rows] = model.predict(inputs, split.test[test_rows])
         predict_s = time.perf_counter() - start
         if timings is not None:
-            epochs = len(getattr(model, "history_", ())) or int(model.params().get("epochs", 1))
-            timings.append(RunTiming(spec.variant, seed, platform, len(train), epochs, fit_s, len(test_rows), predict_s))
+            timings.append(RunTiming(spec.variant, seed, platform, len(train), epochs_run(model), fit_s,
+                                     len(test_rows), predict_s))
     return scores
 
+
+
+def epochs_run(model) -> int:
+    """The epochs a fitted model actually ran (a neural model's ``history_``, bounded by ``max_records_seen``),
+    else its ``epochs`` parameter (1 for XGBoost)."""
+    return len(getattr(model, "history_", ())) or int(model.params().get("epochs", 1))
 
 def run_experiment(specs: list[ModelSpec], inputs: ModelInputs, split: Split, network_tasks: pd.DataFrame,
                    seeds: tuple[int, ...] = (0,), ks: tuple[int, ...] = (1, 5), n_boot: int = 1000,
@@ -136,7 +141,6 @@ def timing_table(timings: list[RunTiming]) -> pd.DataFrame:
     return per
 
 
-
 def read_benchmarks(folder: str | os.PathLike, pattern: str = "models-*.jsonl") -> pd.DataFrame:
     """The model-speed runs committed under ``folder`` (``benchmarks/bench_models.py`` output, one JSON object
     a line: a provenance line with ``benchmark``, then each run's header line with ``records``, then one line
@@ -167,6 +171,7 @@ def read_benchmarks(folder: str | os.PathLike, pattern: str = "models-*.jsonl") 
                              "train_records_per_s": item.get("train_records_per_s"),
                              "predict_per_s": item.get("predict_per_s")})
     return pd.DataFrame(rows)
+
 
 def prepare(dataset, model_names: list[str], platforms: list[str] | None = None, max_len: int = 64,
             perstore_workers: int | None = None, progress: bool = False):
