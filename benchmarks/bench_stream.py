@@ -1,8 +1,8 @@
 """Streaming training (``train --stream``) against in-memory training: records/s and peak memory.
 
 For every scale N it makes a stress dataset by replicating the source dataset's tasks, programs and
-measurements N times under new ids (replica k of task T is task ``T-rk``; its programs have the same
-traces and latencies), builds its feature store, and trains one epoch, each step in a fresh process whose
+measurements N times under new ids (replica k of task T is task ``T-rk``, in T's networks; its programs
+have the same traces and latencies), builds its feature store, and trains one epoch, each step in a fresh process whose
 peak resident memory (``ru_maxrss``, DataLoader workers included) is reported:
 
 * ``build``: ``build_feature_store`` (tokens of every program, the measurement join, labels);
@@ -52,9 +52,11 @@ def replicate(source: Path, dest: Path, times: int) -> Path:
 
     src = Dataset.open(source)
     ds = Dataset.create(dest, description=f"stress input: {source} replicated {times} times (bench_stream.py)")
-    for table in ("platforms", "networks", "network_tasks"):
+    for table in ("platforms", "networks"):
         ds.append(table, src.read(table))
-    renamed = {"tasks": ("task",), "programs": ("program", "task"), "measurements": ("program",)}
+    # every network holds every replica of its tasks, so that splits by network still find them
+    renamed = {"tasks": ("task",), "network_tasks": ("task",), "programs": ("program", "task"),
+               "measurements": ("program",)}
     for k in range(times):
         for table, columns in renamed.items():
             for part in src.parts(table):

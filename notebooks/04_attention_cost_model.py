@@ -40,7 +40,7 @@ preset = "book"  # experiment size: "smoke" (tests), "book" (fits `make book`), 
 models = ["xgb", "mlp", "tlp", "ours"]  # cost models to compare
 split = "by-network"  # test split (see chapter 02)
 results_dir = "results"  # where the results table is written (relative to the repository root)
-benchmarks_dir = "benchmarks/results"  # committed speed runs of other machines (bench_models.py output)
+benchmarks_dir = "benchmarks/results"  # committed speed runs of other machines (bench_models.py, bench_ddp.py)
 
 # %% [markdown]
 # The next cell checks the parameters and opens the dataset; a wrong value stops it here with a message.
@@ -186,6 +186,20 @@ report.plot_throughput(speed)
 
 # %%
 experiments.read_benchmarks(benchmarks_dir)
+
+# %% [markdown]
+# Training at TenSet's scale streams from an on-disk feature store (`tenset-study features`, then
+# `train --stream`) and spreads over the GPUs of a host with `torchrun` (DistributedDataParallel over
+# NCCL, each rank reading its own shards). `benchmarks/bench_ddp.py` times that path on one and on two
+# H200s of one host, on the default dataset replicated 8 times so that an epoch lasts several seconds:
+# records/s over all ranks (the median of the epochs after the first, with their range), per rank, and
+# the scaling efficiency against one rank. When the rows for hidden size 64 and 256 are close, the input
+# pipeline (reading shards and cutting lists on the CPU) rather than the GPU bounds the rate.
+
+# %%
+experiments.read_ddp_benchmarks(benchmarks_dir)[
+    ["gpus", "nccl", "model", "hidden", "ranks", "train_records", "records_per_s", "records_per_s_low",
+     "records_per_s_high", "per_rank", "scaling_efficiency", "date"]]
 
 # %% [markdown]
 # ## What it means

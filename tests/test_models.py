@@ -199,3 +199,23 @@ def test_read_benchmarks_reads_the_committed_gpu_runs_and_names_a_bad_line(tmp_p
     (tmp_path / "models-x.jsonl").write_text('{"benchmark": "bench_models.py", "machine": "m"}\nnot json\n')
     with pytest.raises(ValueError, match=r"models-x.jsonl:2: not a JSON line"):
         read_benchmarks(tmp_path)
+
+
+def test_read_ddp_benchmarks_reads_the_committed_nccl_run_and_names_bad_lines(tmp_path: Path) -> None:
+    from tenset_study.experiments import read_ddp_benchmarks
+
+    root = Path(__file__).resolve().parents[1]
+    table = read_ddp_benchmarks(root / "benchmarks" / "results")
+    nccl = table[table["file"] == "ddp-h200x2-2026-11-22.jsonl"]
+    assert sorted(nccl["ranks"]) == [1, 1, 2, 2] and nccl["gpus"].str.contains("H200").all()
+    assert nccl["nccl"].notna().all() and set(nccl["hidden"]) == {64, 256}
+    single, double = nccl[nccl["ranks"] == 1], nccl[nccl["ranks"] == 2]
+    assert (single["scaling_efficiency"] == 1.0).all()
+    assert ((double["per_rank"] * 2 - double["records_per_s"]).abs() <= 1).all()
+    assert ((nccl["records_per_s_low"] <= nccl["records_per_s"]) & (nccl["records_per_s"] <= nccl["records_per_s_high"])).all()
+    (tmp_path / "ddp-x.jsonl").write_text('{"benchmark": "bench_ddp.py"}\n{"step": "store"}\n{oops\n')
+    with pytest.raises(ValueError, match=r"ddp-x.jsonl:3: not a JSON line"):
+        read_ddp_benchmarks(tmp_path)
+    (tmp_path / "ddp-x.jsonl").write_text('{"step": "train", "world_size": 1}\n')
+    with pytest.raises(ValueError, match=r"ddp-x.jsonl:1: a train line before any provenance line"):
+        read_ddp_benchmarks(tmp_path)
