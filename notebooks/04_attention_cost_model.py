@@ -198,7 +198,7 @@ experiments.read_benchmarks(benchmarks_dir)
 
 # %%
 experiments.read_ddp_benchmarks(benchmarks_dir)[
-    ["gpus", "nccl", "model", "hidden", "ranks", "train_records", "records_per_s", "records_per_s_low",
+    ["device", "host_gpus", "nccl", "model", "hidden", "ranks", "train_records", "records_per_s", "records_per_s_low",
      "records_per_s_high", "per_rank", "scaling_efficiency", "date"]]
 
 # %% [markdown]

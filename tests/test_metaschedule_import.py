@@ -47,6 +47,32 @@ def test_trace_json_is_canonical(ms):
     assert [trace_json(r.trace) for r in again] == texts
 
 
+def test_trace_json_gives_the_text_of_tvms_own_as_json(ms):
+    """The one-pass walk in trace_json writes what Trace.as_json + plain_json write, for CPU traces and for
+    CUDA traces (thread bindings, float annotations), so program ids do not depend on the path taken."""
+    import tvm
+    from tvm import te
+    from tvm.s_tir.meta_schedule.testing import te_workload
+
+    from tenset_study.sampling import DesignSpace, plain_json, trace_json
+
+    def reference(trace) -> str:
+        return json.dumps(plain_json(trace.as_json(remove_postproc=False)), separators=(",", ":"))
+
+    traces = [r.trace for r in _db_records(ms)]
+    # sm_60: no tensor-core rules, so the CUDA intrinsics need not be registered (seconds); no GPU is used
+    cuda = tvm.target.Target({"kind": "cuda", "arch": "sm_60", "max_threads_per_block": 1024,
+                              "max_shared_memory_per_block": 49152, "thread_warp_size": 32}, host={"kind": "llvm"})
+    mod = tvm.IRModule({"main": te.create_prim_func(te_workload.matmul(128, 128, 128))})
+    space = DesignSpace.of(mod, cuda, seed=1)
+    sampled = [space.sample(seed) for seed in range(30)]
+    gpu = [sch.trace for sch in sampled if sch is not None]
+    assert gpu, "no CUDA program sampled"
+    for trace in traces + gpu:
+        assert trace_json(trace) == reference(trace)
+    assert any('"threadIdx.x"' in trace_json(trace) for trace in gpu)
+
+
 def test_import_round_trip(ms, tmp_path):
     from tenset_study.metaschedule_db import import_metaschedule, trace_json
     from tenset_study.workload import load_workload, workload_hash

@@ -180,8 +180,9 @@ def read_benchmarks(folder: str | os.PathLike, pattern: str = "models-*.jsonl") 
 
 def read_ddp_benchmarks(folder: str | os.PathLike, pattern: str = "ddp-*.jsonl") -> pd.DataFrame:
     """The data-parallel streaming runs committed under ``folder`` (``benchmarks/bench_ddp.py`` output: a
-    provenance line per run, its store line, then a ``train`` line per rank count). One row per rank count:
-    the GPUs, NCCL version and model of its run, the steady records/s over all ranks (median of the epochs
+    provenance line per run, its store line, then a ``train`` line per rank count). One row per rank count
+    (a rank per GPU on a GPU host): the GPU model and how many the host had, the NCCL version and model of
+    its run, the steady records/s over all ranks (median of the epochs
     after the first, with their range), records/s per rank, and the scaling efficiency (per-rank rate over
     the same run's one-rank rate; missing when the run has no one-rank line). A relative ``folder`` is taken
     from the repository root; a bad line raises a ValueError naming the file and line."""
@@ -199,7 +200,8 @@ def read_ddp_benchmarks(folder: str | os.PathLike, pattern: str = "ddp-*.jsonl")
                 params = provenance.get("params", {})
                 low, high = item["records_per_s_range"]
                 rows.append({"file": path.name, "date": provenance.get("date"),
-                             "gpus": ", ".join(provenance.get("gpus", [])) or "cpu", "nccl": provenance.get("nccl"),
+                             "device": ", ".join(sorted(set(provenance.get("gpus", [])))) or "cpu",
+                             "host_gpus": len(provenance.get("gpus", [])), "nccl": provenance.get("nccl"),
                              "model": provenance.get("model"), "hidden": params.get("hidden"),
                              "scale": provenance.get("scale"), "ranks": item["world_size"],
                              "train_records": item["train_records"], "records_per_s": item["records_per_s"],
