@@ -2,8 +2,8 @@
 
 For every scale N it makes a stress dataset by replicating the source dataset's tasks, programs and
 measurements N times under new ids (replica k of task T is task ``T-rk``, in T's networks; its programs
-have the same traces and latencies), builds its feature store, and trains one epoch, each step in a fresh process whose
-peak resident memory (``ru_maxrss``, DataLoader workers included) is reported:
+have the same traces and latencies), builds its feature store, and trains one epoch, each step in a fresh
+process whose peak resident memory (``ru_maxrss``, DataLoader workers included) is reported:
 
 * ``build``: ``build_feature_store`` (tokens of every program, the measurement join, labels);
 * ``stream``: ``fit_stream`` over the store (``--max-batches`` caps the batches of the epoch, so large

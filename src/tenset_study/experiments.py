@@ -89,11 +89,11 @@ def train_and_score(spec: ModelSpec, inputs: ModelInputs, split: Split, seed: in
     return scores
 
 
-
 def epochs_run(model) -> int:
     """The epochs a fitted model actually ran (a neural model's ``history_``, bounded by ``max_records_seen``),
     else its ``epochs`` parameter (1 for XGBoost)."""
     return len(getattr(model, "history_", ())) or int(model.params().get("epochs", 1))
+
 
 def run_experiment(specs: list[ModelSpec], inputs: ModelInputs, split: Split, network_tasks: pd.DataFrame,
                    seeds: tuple[int, ...] = (0,), ks: tuple[int, ...] = (1, 5), n_boot: int = 1000,
@@ -182,9 +182,9 @@ def read_ddp_benchmarks(folder: str | os.PathLike, pattern: str = "ddp-*.jsonl")
     """The data-parallel streaming runs committed under ``folder`` (``benchmarks/bench_ddp.py`` output: a
     provenance line per run, its store line, then a ``train`` line per rank count). One row per rank count
     (a rank per GPU on a GPU host): the GPU model and how many the host had, the NCCL version and model of
-    its run, the steady records/s over all ranks (median of the epochs
-    after the first, with their range), records/s per rank, and the scaling efficiency (per-rank rate over
-    the same run's one-rank rate; missing when the run has no one-rank line). A relative ``folder`` is taken
+    its run, the steady records/s over all ranks (median of the epochs after the first, with their range),
+    records/s per rank, and the scaling efficiency (per-rank rate over the same run's one-rank rate;
+    missing when the run has no one-rank line). A relative ``folder`` is taken
     from the repository root; a bad line raises a ValueError naming the file and line."""
     from .params import resolve_path
 

@@ -19,24 +19,25 @@ from dataclasses import dataclass
 def trace_json(trace) -> str:
     """Canonical JSON text of a MetaSchedule trace, postprocessing included (the ``trace`` column).
 
-    Walks the trace's JSON object once (:func:`_plain_from_ffi`); ``Trace.as_json`` followed by
-    :func:`plain_json` gives the same text but walks it twice through the FFI, about three times slower,
-    which shows when a cost model scores tens of thousands of candidates a tuning run."""
+    :func:`plain_json` walks the trace's JSON object (``TraceAsJSON``) once; ``Trace.as_json`` would walk it
+    through the FFI first, which makes the same text about three times slower to get, and shows when a cost
+    model scores tens of thousands of candidates a tuning run."""
     from tvm.s_tir.schedule import _ffi_api as schedule_api
 
-    return json.dumps(_plain_from_ffi(schedule_api.TraceAsJSON(trace, False)), separators=(",", ":"))
+    return json.dumps(plain_json(schedule_api.TraceAsJSON(trace, False)), separators=(",", ":"))
 
 
-def _plain_from_ffi(value: object) -> object:
-    """:func:`plain_json` for what ``TraceAsJSON`` returns (FFI arrays, strings, numbers, constants); an
-    ``IndexMap`` is written with ``tvm.ir.save_json`` as ``Trace.as_json`` does."""
+def plain_json(value: object) -> object:
+    """TVM containers and constants (or plain ones holding them) as plain JSON values, in one walk: an
+    ``IntImm`` of dtype bool becomes a bool, an ``IndexMap`` its ``tvm.ir.save_json`` text (as
+    ``Trace.as_json`` writes it), a map a dict with string keys, any other iterable a list."""
     from tvm.ir.prim.expr import FloatImm, IntImm
-    from tvm_ffi import Array, Map
+    from tvm_ffi import Array
 
     def walk(v: object) -> object:
         if isinstance(v, str):
             return str.__str__(v)
-        if isinstance(v, Array):
+        if isinstance(v, (Array, list)):
             return [walk(item) for item in v]
         if isinstance(v, (bool, int, float)) or v is None:
             return v
@@ -44,33 +45,17 @@ def _plain_from_ffi(value: object) -> object:
             return bool(v.value) if str(v.ty) == "bool" else int(v.value)
         if isinstance(v, FloatImm):
             return float(v.value)
-        if isinstance(v, Map):
+        if hasattr(v, "items"):
             return {str(k): walk(item) for k, item in v.items()}
-        from tvm.ir import save_json
         from tvm.tirx.function import IndexMap
 
         if isinstance(v, IndexMap):
+            from tvm.ir import save_json
+
             return save_json(v)
-        raise TypeError(f"a trace's JSON holds an unexpected {type(v).__name__}")
+        return [walk(item) for item in v]  # type: ignore[union-attr]
 
     return walk(value)
-
-
-def plain_json(value: object) -> object:
-    """TVM containers and constants as plain JSON values (``IntImm`` of dtype bool becomes a bool)."""
-    from tvm.ir.prim.expr import FloatImm, IntImm
-
-    if isinstance(value, (bool, int, float)) or value is None:
-        return value
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, IntImm):
-        return bool(value.value) if str(value.ty) == "bool" else int(value.value)
-    if isinstance(value, FloatImm):
-        return float(value.value)
-    if hasattr(value, "items"):
-        return {str(k): plain_json(v) for k, v in value.items()}
-    return [plain_json(v) for v in value]  # type: ignore[union-attr]
 
 
 def schedule_from_trace(mod, trace_text: str):
