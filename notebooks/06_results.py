@@ -121,7 +121,10 @@ tuning_study.compare_to_baseline(tuning_results) if tuning_results is not None e
 # - **A GPU outside the dataset.** The `h200` rows of the transfer-tuning table come from an NVIDIA H200,
 #   a machine in no platform of the dataset: the model's only knowledge of it is its hardware features
 #   (read off with nvidia-smi), the closest transfer the paper's claim describes. That study is smaller
-#   (bert_tiny, 16 trials per task; chapter 05 says why).
+#   (bert_tiny and resnet_18, 16 trials per task; chapter 05 says why).
+# - **Timing across processes.** The full experiment times every arm in rounds, each in a fresh process,
+#   and compares intervals over the rounds: a network's time moves more between processes than between
+#   the repeats of one, which an interval over one process's repeats hides (chapter 05 shows every round).
 # - **Noise.** Chapter 01 reports the spread of repeated timings per platform, the floor under any
 #   difference between two programs.
 

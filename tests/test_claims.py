@@ -106,3 +106,6 @@ def test_tuning_claim_needs_on_par_latency_within_forty_percent_of_the_time():
     assert "random search at the same budget: slower" in claim.ours
     assert claims.tuning_claim(pd.DataFrame(rows[:3])).verdict == claims.REPRODUCED
     assert claims.tuning_claim(pd.DataFrame(rows[3:])).verdict == claims.NOT_REPRODUCED
+    faster = [_tuning_row("n3", "baseline-xgb", 1.0, 1.0, 1000), _tuning_row("n3", "ours@25%", 0.25, 0.6, 300)]
+    claim = claims.tuning_claim(pd.DataFrame(faster))
+    assert claim.verdict == claims.REPRODUCED and "(faster)" in claim.ours

@@ -10,7 +10,7 @@ import sys
 
 ABSENT_ON_HOST = ("seaborn", "matplotlib", "orjson", "scipy", "sklearn", "jupytext", "papermill")
 HOST_MODULES = ("cli", "collect", "tuning", "tuning_study", "tuning_model", "study_archive", "streaming",
-                "models.neural", "models.xgb", "models.multihead", "feature_store", "tokens")
+                "models.neural", "models.xgb", "models.multihead", "feature_store", "tokens", "timing_worker")
 
 
 def test_host_commands_import_without_the_notebook_libraries() -> None:

@@ -87,3 +87,15 @@ def test_the_tuning_claim_is_judged_on_the_exports(exported, tmp_path: Path) -> 
     assert list(described["study"]) == [export.name] and described["arms"].iloc[0] == 2
     without = claims.claims_table(tmp_path, measured_tuning=None).set_index("claim")
     assert without.loc["transfer tuning", "verdict"] == claims.NOT_RUN, "no book run and no export"
+
+
+def test_the_committed_gpu_study_was_timed_in_rounds_of_fresh_processes() -> None:
+    measured = MINI_DATA.parent / "transfer-tuning"
+    if not (measured / "h200" / study_archive.PROVENANCE_FILE).is_file():
+        pytest.skip("data/transfer-tuning/h200 is not present")
+    rounds = study_archive.measured_timing_rounds(measured)
+    gpu = rounds[rounds["study"] == "h200"]
+    per_arm = gpu.groupby(["network", "arm"])["round"].nunique()
+    assert len(per_arm) >= 6 and (per_arm == 5).all(), "every GPU arm timed in 5 rounds"
+    assert gpu.groupby(["network", "arm"])["of_mean"].mean().tolist() == pytest.approx([1.0] * len(per_arm))
+    assert (gpu["mean_s"] > 0).all() and set(gpu["network"]) >= {"bert_tiny-b1-128", "resnet_18-b1-224"}

@@ -6,6 +6,7 @@ curve tables; a re-run that skips everything; the comparison's verdicts on hand-
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,7 @@ def test_smoke_flow_tunes_every_arm_times_it_and_writes_the_tables(smoke_tuning_
                                   results.sort_values("arm").reset_index(drop=True), check_dtype=False)
 
     comparison = outcome.comparison
-    assert list(comparison["arm"]) == ["ours@50%"] and comparison["verdict"].iloc[0] in ("on par", "slower")
+    assert list(comparison["arm"]) == ["ours@50%"] and comparison["verdict"].iloc[0] in ("faster", "on par", "slower")
     row = comparison.iloc[0]
     ratio = by_arm.loc["ours@50%", "e2e_mean_s"] / by_arm.loc[BASELINE, "e2e_mean_s"]
     assert row["latency_ratio"] == pytest.approx(ratio)
@@ -169,7 +170,7 @@ def test_comparison_verdicts_on_hand_made_rows() -> None:
     rows = [
         _row("net-a", BASELINE, 10.0, 0.5, 1000.0, 800),
         _row("net-a", "ours@25%", 10.2, 0.4, 250.0, 200),   # overlaps the baseline: on par
-        _row("net-a", "ours@40%", 9.0, 0.2, 400.0, 320),    # entirely faster: on par
+        _row("net-a", "ours@40%", 9.0, 0.2, 400.0, 320),    # entirely faster
         _row("net-a", "random@25%", 12.0, 0.5, 240.0, 200),  # entirely slower
         _row("net-b", "ours@25%", 5.0, 0.1, 100.0, 50),     # no baseline: not compared
         _row("net-c", BASELINE, np.nan, np.nan, 500.0, 400),  # baseline not timed yet
@@ -179,7 +180,7 @@ def test_comparison_verdicts_on_hand_made_rows() -> None:
     assert set(table.index) == {("net-a", "ours@25%"), ("net-a", "ours@40%"), ("net-a", "random@25%"),
                                 ("net-c", "ours@25%")}
     assert table.loc[("net-a", "ours@25%"), "verdict"] == "on par"
-    assert table.loc[("net-a", "ours@40%"), "verdict"] == "on par"
+    assert table.loc[("net-a", "ours@40%"), "verdict"] == "faster"
     assert table.loc[("net-a", "random@25%"), "verdict"] == "slower"
     assert table.loc[("net-c", "ours@25%"), "verdict"] == "n/a"
     ours = table.loc[("net-a", "ours@25%")]
@@ -189,6 +190,47 @@ def test_comparison_verdicts_on_hand_made_rows() -> None:
     # touching intervals still overlap; a hair above does not
     assert tuning_study.verdict(10.5, 11.0, 9.5, 10.5) == "on par"
     assert tuning_study.verdict(10.5 + 1e-9, 11.0, 9.5, 10.5) == "slower"
+
+
+def test_rounds_are_summarized_with_a_t_interval_over_round_means() -> None:
+    rounds = [{"mean_s": m, "std_s": 0.0, "median_s": m, "repeats_s": [m, m], "timing_wall_s": 1.0,
+               "settings": {"repeat": 2}, "device": "cpu(0)", "inputs": []} for m in (1.0, 2.0, 3.0)]
+    out = tuning_study.summarize_rounds(rounds)
+    half = 4.302652729911275 / np.sqrt(3)  # t(0.975, 2 dof) x sd 1 / sqrt(3)
+    assert out["mean_s"] == pytest.approx(2.0) and out["std_s"] == pytest.approx(1.0)
+    assert out["low_s"] == pytest.approx(2.0 - half) and out["high_s"] == pytest.approx(2.0 + half)
+    assert len(out["rounds"]) == 3 and out["repeats_s"] == [1.0, 1.0, 2.0, 2.0, 3.0, 3.0]
+    assert "3 rounds" in out["interval"]
+
+
+@pytest.mark.slow
+def test_rounds_time_every_arm_in_fresh_processes(smoke_tuning_study, tmp_path: Path) -> None:
+    _, _, study_dir = smoke_tuning_study
+    study = shutil.copytree(study_dir, tmp_path / "study")
+    logs: list[str] = []
+    timed = tuning_study.time_tuned_networks(study, repeat=3, min_repeat_ms=5, rounds=2, overwrite=True,
+                                             log=logs.append)
+    assert (timed["status"] == "timed").all() and len(timed) == 2
+    for work_dir in timed["work_dir"]:
+        e2e = json.loads((Path(work_dir) / tuning_study.END_TO_END_FILE).read_text())
+        assert e2e["timing_settings"]["rounds"] == 2 and len(e2e["rounds"]) == 2
+        assert len(e2e["repeats_s"]) == 6 and all(len(r["repeats_s"]) == 3 for r in e2e["rounds"])
+        means = [r["mean_s"] for r in e2e["rounds"]]
+        assert e2e["mean_s"] == pytest.approx(np.mean(means)) and e2e["low_s"] <= e2e["mean_s"] <= e2e["high_s"]
+        assert e2e["compile"]["untuned_functions"] == []
+    assert sum("fresh processes" in line for line in logs) == 2
+    rounds = tuning_study.timing_rounds(study)
+    assert len(rounds) == 4 and sorted(rounds["round"].unique()) == [0, 1]
+    assert rounds.groupby("arm")["of_mean"].mean().tolist() == pytest.approx([1.0, 1.0])
+    # the same settings again: nothing to do; one round is the old, in-process timing (no 'rounds' key)
+    again = tuning_study.time_tuned_networks(study, repeat=3, min_repeat_ms=5, rounds=2)
+    assert (again["status"] == "skipped").all()
+    single = tuning_study.time_tuned_networks(study, repeat=3, min_repeat_ms=5, rounds=1)
+    assert (single["status"] == "timed").all()
+    e2e = json.loads((Path(single["work_dir"].iloc[0]) / tuning_study.END_TO_END_FILE).read_text())
+    assert "rounds" not in e2e["timing_settings"] and "rounds" not in e2e
+    with pytest.raises(ValueError, match="rounds"):
+        tuning_study.time_tuned_networks(study, rounds=0)
 
 
 def test_seeds_are_folded_and_widen_the_interval() -> None:

@@ -198,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-only", action="store_true", help="no tuning: time and tabulate the arms already tuned")
     p.add_argument("--no-time", action="store_true", help="tune only (time later with --time-only)")
     p.add_argument("--retime", action="store_true", help="time every arm again (e.g. on a quiet machine)")
+    p.add_argument("--timing-rounds", type=int, default=None, metavar="N",
+                   help="time every arm in N rounds, each in a fresh process (default: the preset's)")
     p.add_argument("--results-dir", type=Path, default=Path("results"),
                    help="merge the result tables into this folder too (default: results)")
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",

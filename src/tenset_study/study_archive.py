@@ -31,7 +31,7 @@ import pandas as pd
 from . import tuning
 from .fastjson import jsonable
 from .tuning_study import (ARM_FILE, END_TO_END_FILE, PRETRAINED_DIR, TARGET_PLATFORM_FILE, _read_json,
-                           collect_curves, collect_results, tuned_arm_dirs)
+                           collect_curves, collect_results, timing_rounds, tuned_arm_dirs)
 
 #: Folder of the committed study exports (relative to the repository root).
 MEASURED_STUDIES = "data/transfer-tuning"
@@ -165,6 +165,12 @@ def measured_curves(folder: str | os.PathLike | None = MEASURED_STUDIES) -> pd.D
     return _concat_exports(folder, collect_curves)
 
 
+def measured_timing_rounds(folder: str | os.PathLike | None = MEASURED_STUDIES) -> pd.DataFrame | None:
+    """Every timing round of every exported study under ``folder`` (:func:`~tenset_study.tuning_study.
+    timing_rounds`), with a ``study`` column; None when there is none."""
+    return _concat_exports(folder, timing_rounds)
+
+
 def describe_measured(folder: str | os.PathLike | None = MEASURED_STUDIES) -> pd.DataFrame:
     """One row per export: target platforms, networks, arms, TVM version, when the tuning ran (first
     start, last end) and was timed, and the highest 15-minute load average seen while tuning and timing."""
@@ -191,4 +197,5 @@ def _concat_exports(folder, collect) -> pd.DataFrame | None:
 
 
 __all__ = ["MEASURED_STUDIES", "PROVENANCE_FILE", "check_measured_folder", "describe_measured", "export_study",
-           "measured_curves", "measured_results", "measured_studies", "restore_study", "study_provenance"]
+           "measured_curves", "measured_results", "measured_studies", "measured_timing_rounds", "restore_study",
+           "study_provenance"]

@@ -11,7 +11,8 @@ ProjectCostModel`), and the compiled networks are timed.
 * :func:`tuning_curve` reads the database back in commit order: the network's estimated latency (sum over
   tasks of weight x best latency so far) against trials and against tuning seconds.
 * :func:`compile_with_database` builds the network with the database's best schedules;
-  :func:`time_network` runs it in the Relax VM on random inputs with ``time_evaluator``.
+  :func:`time_network` runs it in the Relax VM on random inputs with ``time_evaluator``;
+  :func:`export_compiled` and :func:`time_in_fresh_process` do the same in a new process.
 
 **Every task is tuned.** On a CPU an untuned task runs naive (unscheduled) TIR, which can be slower than
 all tuned kernels together, so end-to-end times would measure the tuning *coverage*, not its quality.
@@ -791,6 +792,35 @@ def time_network(compiled, target: dict | str, device=None, *, inputs: list[np.n
     }
 
 
+def export_compiled(compiled: CompiledNetwork, path: str | os.PathLike) -> Path:
+    """Write a compiled network's executable as a shared library (``load_module`` reads it back)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    compiled.executable.export_library(str(path))
+    return path
+
+
+def time_in_fresh_process(library: str | os.PathLike, target: dict | str,
+                          inputs: list[tuple[tuple[int, ...], str]], *, repeat: int = 30, number: int = 1,
+                          min_repeat_ms: int = 100, seed: int = 0, timeout_s: float = 1800.0) -> dict:
+    """Time an exported network (:func:`export_compiled`) in a new Python process
+    (:mod:`tenset_study.timing_worker`): the same measurement as :func:`time_network`, from a fresh runtime.
+    ``inputs``: the input shapes and dtypes (``CompiledNetwork.inputs``). Raises ``RuntimeError`` with the
+    worker's stderr when it fails."""
+    import subprocess
+
+    spec = {"library": str(Path(library).resolve()), "target": _as_target_dict(target),
+            "inputs": [[list(shape), dtype] for shape, dtype in inputs], "repeat": int(repeat),
+            "number": int(number), "min_repeat_ms": int(min_repeat_ms), "seed": int(seed)}
+    done = subprocess.run([sys.executable, "-m", "tenset_study.timing_worker"], input=json.dumps(spec),
+                          capture_output=True, text=True, timeout=timeout_s, check=False)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"timing {library} in a fresh process failed (exit {done.returncode}): "
+                           f"{done.stderr.strip()[-2000:]}")
+    return json.loads(lines[-1])
+
+
 # --- the command line ---------------------------------------------------------------------------------------
 
 COMMAND_RESULT_FILE = "tune_result.json"
@@ -871,5 +901,6 @@ def summary_line(result: TuningResult, end_to_end: dict | None = None) -> str:
 
 
 __all__ = ["CompiledNetwork", "DEFAULT_SETTINGS", "TimedCostModel", "TuningResult", "compile_with_database",
-           "extract_tuning_tasks", "make_cost_model", "platform_row_from_dataset", "random_inputs", "read_database",
-           "run_tune_command", "summary_line", "time_network", "tune_network", "tuning_curve"]
+           "export_compiled", "extract_tuning_tasks", "make_cost_model", "platform_row_from_dataset", "random_inputs",
+           "read_database", "run_tune_command", "summary_line", "time_in_fresh_process", "time_network",
+           "tune_network", "tuning_curve"]

@@ -22,9 +22,11 @@ For one target (a platform and its TVM target) and a list of zoo networks:
    tuned again from scratch, because MetaSchedule cannot continue a run; a finished arm with other
    settings is an error (pick another study dir) so that one study never mixes settings.
 3. :func:`time_tuned_networks` compiles every tuned arm with its database and times it in the Relax VM
-   (``end_to_end.json``: every repeat, mean, standard deviation, percentile-bootstrap interval of the
-   mean). It is a separate, resumable step, so the timing can be redone on a quiet machine
-   (``overwrite=True``) without tuning again.
+   (``end_to_end.json``: every repeat, mean, standard deviation, interval of the mean). With
+   ``rounds`` > 1 (the ``full`` preset) a network's arms are timed in rounds, each arm in a fresh process
+   every round, because a network's time moves more between processes than between repeats in one (on
+   the H200, bert_tiny's round means spread far wider than the repeats of any one round). It is a separate, resumable step, so the timing can be redone on a quiet
+   machine (``overwrite=True``) without tuning again.
 4. :func:`collect_results` and :func:`collect_curves` read the study dir back into the results table and
    the tuning curves; :func:`write_study_results` writes them atomically (``transfer_tuning.csv``,
    ``transfer_tuning_curves.csv``) into the study dir and, merged by (platform, network, arm, seed), into
@@ -47,12 +49,13 @@ baseline to learn (see the ``full`` preset in :data:`tenset_study.experiments.PR
 included; ``TimedCostModel`` counts it for MetaSchedule's own models) and ``scoring_share`` its share of
 the tuning wall time: our model must not be the tuning bottleneck.
 
-**Intervals and verdicts.** The end-to-end latency of an arm carries the 95% percentile-bootstrap
-interval of its mean over the timing repeats; with several tuning seeds the rows are folded like
+**Intervals and verdicts.** The end-to-end latency of an arm carries a 95% interval of its mean: Student's
+t over the timing rounds (each in a fresh process) when there are several, else the percentile bootstrap
+over the repeats of one process; with several tuning seeds the rows are folded like
 :func:`tenset_study.experiments.summarize_seeds` (mean value, standard deviation over seeds, mean
 interval) and the interval is widened by one standard deviation over seeds on each side.
-:func:`compare_to_baseline` calls an arm "on par" with the baseline when their intervals overlap or the
-arm's is entirely below (faster), "slower" otherwise.
+:func:`compare_to_baseline` calls an arm "faster" than the baseline when its interval lies entirely below
+the baseline's, "on par" when they overlap, "slower" when it lies entirely above.
 """
 
 from __future__ import annotations
@@ -458,64 +461,185 @@ def bootstrap_mean_interval(values, n_boot: int = 2000, confidence: float = 0.95
 
 def time_tuned_networks(study_dir: str | os.PathLike, networks: list[str] | None = None, *,
                         arms: list[str] | None = None, repeat: int = 100,
-                        number: int = 1, min_repeat_ms: int = 100, n_boot: int = 2000, confidence: float = 0.95,
-                        overwrite: bool = False, deadline: float | None = None, log=_log) -> pd.DataFrame:
+                        number: int = 1, min_repeat_ms: int = 100, rounds: int = 1, n_boot: int = 2000,
+                        confidence: float = 0.95, overwrite: bool = False, deadline: float | None = None,
+                        log=_log) -> pd.DataFrame:
     """Compile every tuned arm of the study with its database and time it end to end in the Relax VM.
 
+    ``rounds`` = 1 times each arm in this process: ``repeat`` repeats, and the interval is the
+    percentile bootstrap of their mean. ``rounds`` > 1 times a network's arms in that many rounds, each
+    arm in a fresh process every round (:func:`time_arms_in_rounds`), the arms' order rotated from round to
+    round; the latency is the mean of the round means and the interval Student's t over them, because
+    a network's time moves more between processes than between repeats in one.
+
     Writes ``end_to_end.json`` in each arm's work dir: every repeat, mean, standard deviation, median, the
-    percentile-bootstrap interval of the mean (``low_s``, ``high_s``), the compile summary, the timing
-    settings and the machine's load average when it ran. An arm already timed with the same settings is
-    skipped unless ``overwrite`` (re-time on a quiet machine without tuning again). ``networks``, ``arms``:
-    only these networks and arm names (default: all). Returns one row per arm: network, arm, seed, status
-    (``timed``, ``skipped``, ``failed``: logged, the other arms go on; ``deferred``: not started because
-    ``deadline``, a ``time.monotonic()`` value, had passed), mean_s, work_dir.
+    interval of the mean (``low_s``, ``high_s``), the rounds (when more than one), the compile summary,
+    the timing settings and the machine's load average when it ran. An arm already timed with the same
+    settings is skipped unless ``overwrite`` (re-time on a quiet machine without tuning again).
+    ``networks``, ``arms``: only these networks and arm names (default: all). Returns one row per arm:
+    network, arm, seed, status (``timed``, ``skipped``, ``failed``: logged, the other arms go on;
+    ``deferred``: not started because ``deadline``, a ``time.monotonic()`` value, had passed), mean_s,
+    work_dir.
     """
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
     settings = {"repeat": int(repeat), "number": int(number), "min_repeat_ms": int(min_repeat_ms),
                 "n_boot": int(n_boot), "confidence": float(confidence)}
-    rows = []
+    if rounds > 1:  # one round keeps the settings (and so the timings) of studies timed before rounds existed
+        settings["rounds"] = int(rounds)
+    rows, due_by_network = [], {}
     for work_dir in tuned_arm_dirs(study_dir, networks, arms):
         plan = _read_json(work_dir / ARM_FILE)
         old = _read_json(work_dir / END_TO_END_FILE)
-        status = "skipped"
-        due = overwrite or old is None or old.get("timing_settings") != settings
-        if due and _past(deadline):
+        if not (overwrite or old is None or old.get("timing_settings") != settings):
+            rows.append(_timing_row(plan, "skipped", old, work_dir))
+        elif _past(deadline):
             log(f"{plan['network']} {plan['arm']} seed {plan['seed']}: time limit reached, not timed (re-run)")
-            rows.append({"network": plan["network"], "arm": plan["arm"], "seed": plan["seed"],
-                         "status": "deferred", "mean_s": None, "work_dir": str(work_dir)})
-            continue
-        if due:
-            log(f"{plan['network']} {plan['arm']} seed {plan['seed']}: compiling and timing end to end")
-            try:
-                old = time_arm(work_dir, settings)
-            except Exception as err:  # noqa: BLE001 - time the other arms; the next run tries again
-                log(f"{plan['network']} {plan['arm']}: timing FAILED ({type(err).__name__}: {err})")
-                rows.append({"network": plan["network"], "arm": plan["arm"], "seed": plan["seed"],
-                             "status": "failed", "mean_s": None, "work_dir": str(work_dir)})
-                continue
-            status = "timed"
-            log(f"{plan['network']} {plan['arm']}: {old['mean_s'] * 1e3:.3f} ms "
-                f"[{old['low_s'] * 1e3:.3f}, {old['high_s'] * 1e3:.3f}] over {len(old['repeats_s'])} repeats")
-        rows.append({"network": plan["network"], "arm": plan["arm"], "seed": plan["seed"], "status": status,
-                     "mean_s": old["mean_s"], "work_dir": str(work_dir)})
+            rows.append(_timing_row(plan, "deferred", None, work_dir))
+        else:
+            due_by_network.setdefault(plan["network"], []).append(work_dir)
+    for work_dirs in due_by_network.values():
+        if rounds == 1:
+            for work_dir in work_dirs:
+                rows.append(_time_one_arm(work_dir, settings, log))
+        else:
+            rows.extend(time_arms_in_rounds(work_dirs, settings, log=log))
     return pd.DataFrame(rows, columns=["network", "arm", "seed", "status", "mean_s", "work_dir"])
 
 
+def _timing_row(plan: dict, status: str, e2e: dict | None, work_dir: Path) -> dict:
+    return {"network": plan["network"], "arm": plan["arm"], "seed": plan["seed"], "status": status,
+            "mean_s": None if e2e is None else e2e["mean_s"], "work_dir": str(work_dir)}
+
+
+def _log_timed(plan: dict, e2e: dict, log) -> None:
+    how = (f"{len(e2e['rounds'])} rounds in fresh processes" if e2e.get("rounds")
+           else f"{len(e2e['repeats_s'])} repeats")
+    log(f"{plan['network']} {plan['arm']}: {e2e['mean_s'] * 1e3:.3f} ms "
+        f"[{e2e['low_s'] * 1e3:.3f}, {e2e['high_s'] * 1e3:.3f}] over {how}")
+
+
+def _time_one_arm(work_dir: Path, settings: dict, log) -> dict:
+    plan = _read_json(work_dir / ARM_FILE)
+    log(f"{plan['network']} {plan['arm']} seed {plan['seed']}: compiling and timing end to end")
+    try:
+        e2e = time_arm(work_dir, settings)
+    except Exception as err:  # noqa: BLE001 - time the other arms; the next run tries again
+        log(f"{plan['network']} {plan['arm']}: timing FAILED ({type(err).__name__}: {err})")
+        return _timing_row(plan, "failed", None, work_dir)
+    _log_timed(plan, e2e, log)
+    return _timing_row(plan, "timed", e2e, work_dir)
+
+
 def time_arm(work_dir: str | os.PathLike, settings: dict) -> dict:
-    """Compile one tuned arm and time it (``settings``: repeat, number, min_repeat_ms, n_boot, confidence);
-    writes and returns ``end_to_end.json``."""
+    """Compile one tuned arm and time it in this process (``settings``: repeat, number, min_repeat_ms,
+    n_boot, confidence); writes and returns ``end_to_end.json``."""
     work_dir = Path(work_dir)
     plan = _read_json(work_dir / ARM_FILE)
-    compiled = tuning.compile_with_database(plan["network"], plan["target"], work_dir,
-                                            layout=plan.get("layout", "NCHW"))
+    compiled = _compile_arm(work_dir, plan)
     timing = tuning.time_network(compiled, plan["target"], repeat=settings["repeat"], number=settings["number"],
                                  min_repeat_ms=settings["min_repeat_ms"])
     low, high = bootstrap_mean_interval(timing["repeats_s"], settings["n_boot"], settings["confidence"])
-    out = {**timing, "low_s": low, "high_s": high, "timing_settings": settings,
+    return _write_end_to_end(work_dir, {**timing, "low_s": low, "high_s": high,
+                                        "interval": "percentile bootstrap of the mean over repeats"},
+                             settings, compiled)
+
+
+def _compile_arm(work_dir: Path, plan: dict) -> tuning.CompiledNetwork:
+    return tuning.compile_with_database(plan["network"], plan["target"], work_dir, layout=plan.get("layout", "NCHW"))
+
+
+def _write_end_to_end(work_dir: Path, timing: dict, settings: dict, compiled: tuning.CompiledNetwork) -> dict:
+    out = {**timing, "timing_settings": settings,
            "compile": {"seconds": compiled.compile_seconds, "functions": compiled.functions,
                        "functions_tuned": compiled.functions_tuned, "untuned_functions": compiled.untuned_functions},
            "load_average": list(os.getloadavg()), "timed_at": tuning._now()}
     tuning._write_json(work_dir / END_TO_END_FILE, out)
     return out
+
+
+def time_arms_in_rounds(work_dirs: list[Path], settings: dict, *, log=_log) -> list[dict]:
+    """Time arms of one network in ``settings['rounds']`` rounds, each arm in a fresh process every round.
+
+    Every arm is compiled once and exported as a shared library (in a temporary folder); round ``r`` then
+    times the arms in their order rotated by ``r`` (so no arm always runs first), each with
+    :func:`tenset_study.tuning.time_in_fresh_process` (``repeat`` repeats). ``end_to_end.json`` keeps each
+    round's repeats and mean; ``mean_s`` is the mean of the round means, ``std_s`` their standard
+    deviation, ``low_s``/``high_s`` Student's t interval of the mean over rounds, and ``repeats_s`` every
+    repeat of every round. An arm that fails to compile or in a round is logged and reported ``failed``;
+    the others go on. Returns one row per arm as :func:`time_tuned_networks` does.
+    """
+    import tempfile
+
+    rows, built, times = [], {}, {}
+    with tempfile.TemporaryDirectory(prefix="tenset-timing-") as tmp:
+        for i, work_dir in enumerate(work_dirs):
+            plan = _read_json(work_dir / ARM_FILE)
+            log(f"{plan['network']} {plan['arm']} seed {plan['seed']}: compiling to time in "
+                f"{settings['rounds']} rounds")
+            try:
+                compiled = _compile_arm(work_dir, plan)
+                built[work_dir] = (plan, compiled, tuning.export_compiled(compiled, Path(tmp) / f"arm{i}.so"))
+                times[work_dir] = []
+            except Exception as err:  # noqa: BLE001 - time the other arms; the next run tries again
+                log(f"{plan['network']} {plan['arm']}: compiling FAILED ({type(err).__name__}: {err})")
+                rows.append(_timing_row(plan, "failed", None, work_dir))
+        for r in range(settings["rounds"]):
+            order = [w for w in work_dirs if w in times]
+            order = order[r % len(order):] + order[:r % len(order)] if order else []
+            for work_dir in order:
+                plan, compiled, library = built[work_dir]
+                try:
+                    times[work_dir].append(tuning.time_in_fresh_process(
+                        library, plan["target"], compiled.inputs, repeat=settings["repeat"],
+                        number=settings["number"], min_repeat_ms=settings["min_repeat_ms"]))
+                except Exception as err:  # noqa: BLE001 - the other arms go on
+                    log(f"{plan['network']} {plan['arm']}: round {r + 1} FAILED ({type(err).__name__}: {err})")
+                    rows.append(_timing_row(plan, "failed", None, work_dir))
+                    del times[work_dir]
+    for work_dir, arm_rounds in times.items():
+        plan, compiled, _ = built[work_dir]
+        e2e = _write_end_to_end(work_dir, summarize_rounds(arm_rounds, settings["confidence"]), settings, compiled)
+        _log_timed(plan, e2e, log)
+        rows.append(_timing_row(plan, "timed", e2e, work_dir))
+    return rows
+
+
+def timing_rounds(study_dir: str | os.PathLike) -> pd.DataFrame:
+    """Every timing round of every timed arm (:func:`time_arms_in_rounds`): one row per (network, arm,
+    seed, round) with the round's mean and standard deviation over its repeats (seconds) and its share of
+    the arm's mean (``of_mean``). An arm timed in one process gives one row, round 0. Shows how much a
+    network's time moves from one process to the next."""
+    rows = []
+    for work_dir in tuned_arm_dirs(study_dir):
+        plan, e2e = _read_json(work_dir / ARM_FILE), _read_json(work_dir / END_TO_END_FILE)
+        if not e2e:
+            continue
+        for i, r in enumerate(e2e.get("rounds") or [e2e]):
+            rows.append({"target_platform": plan.get("target_platform"), "network": plan["network"],
+                         "arm": plan["arm"], "seed": plan["seed"], "round": i, "mean_s": r["mean_s"],
+                         "std_s": r["std_s"], "of_mean": r["mean_s"] / e2e["mean_s"]})
+    return pd.DataFrame(rows, columns=["target_platform", "network", "arm", "seed", "round", "mean_s", "std_s",
+                                       "of_mean"])
+
+
+def summarize_rounds(rounds: list[dict], confidence: float = 0.95) -> dict:
+    """One arm's timing over rounds (each a :func:`tenset_study.tuning.time_network` result): the mean and
+    standard deviation of the round means, Student's t interval of their mean (``low_s``, ``high_s``), the
+    median and extremes over all repeats, every repeat (``repeats_s``) and each round's summary."""
+    from scipy import stats
+
+    means = np.array([r["mean_s"] for r in rounds], dtype=np.float64)
+    repeats = [float(v) for r in rounds for v in r["repeats_s"]]
+    mean, n = float(means.mean()), len(means)
+    std = float(means.std(ddof=1)) if n > 1 else 0.0
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * std / math.sqrt(n)) if n > 1 else 0.0
+    return {"mean_s": mean, "std_s": std, "median_s": float(np.median(repeats)), "min_s": float(np.min(repeats)),
+            "max_s": float(np.max(repeats)), "repeats_s": repeats, "low_s": mean - half, "high_s": mean + half,
+            "interval": f"Student's t of the mean over {n} rounds, each in a fresh process",
+            "rounds": [{k: r[k] for k in ("mean_s", "std_s", "median_s", "repeats_s", "timing_wall_s")}
+                       for r in rounds],
+            "settings": rounds[0]["settings"], "device": rounds[0]["device"], "inputs": rounds[0]["inputs"]}
 
 
 # --- results ------------------------------------------------------------------------------------------------
@@ -646,8 +770,8 @@ def compare_to_baseline(results: pd.DataFrame, baseline: str = BASELINE) -> pd.D
     latency) with ratio_low / ratio_high (arm's low / baseline's high, arm's high / baseline's low: the
     ratio's range over both intervals), the two latencies and intervals, estimated_ratio (the same for the
     estimated latency), tuning_time_ratio and trials_ratio (arm / baseline), the arm's scoring share, and
-    ``verdict``: "on par" when the arm's interval overlaps the baseline's or lies below it (faster),
-    "slower" when it lies above, "n/a" without both timings. Seeds are folded first (:func:`fold_seeds`);
+    ``verdict``: "faster" when the arm's interval lies entirely below the baseline's, "on par" when they
+    overlap, "slower" when it lies above, "n/a" without both timings. Seeds are folded first (:func:`fold_seeds`);
     intervals are widened by one standard deviation over seeds on each side.
     """
     folded = fold_seeds(results)
@@ -678,10 +802,12 @@ def compare_to_baseline(results: pd.DataFrame, baseline: str = BASELINE) -> pd.D
 
 
 def verdict(low: float, high: float, base_low: float, base_high: float) -> str:
-    """``on par`` when [low, high] overlaps [base_low, base_high] or lies below it, ``slower`` when it lies
-    above, ``n/a`` when a bound is missing."""
+    """``faster`` when [low, high] lies entirely below [base_low, base_high], ``on par`` when they overlap,
+    ``slower`` when it lies entirely above, ``n/a`` when a bound is missing."""
     if any(v is None or not math.isfinite(v) for v in (low, high, base_low, base_high)):
         return "n/a"
+    if high < base_low:
+        return "faster"
     return "on par" if low <= base_high else "slower"
 
 
@@ -706,8 +832,9 @@ def run_study(dataset: str | os.PathLike | None, target_platform: str | None, ne
               preset: str | dict = "book", study_dir: str | os.PathLike = "studies/transfer", *,
               target: dict | None = None, budgets: dict | int | None = None, seeds: tuple[int, ...] | None = None,
               random_arms: bool | None = None, train_platforms: list[str] | None = None, tune: bool = True,
-              time_networks: bool = True, retime: bool = False, results_dir: str | os.PathLike | None = None,
-              time_limit_s: float | None = None, progress: bool = True, log=_log) -> StudyOutcome:
+              time_networks: bool = True, retime: bool = False, timing_rounds: int | None = None,
+              results_dir: str | os.PathLike | None = None, time_limit_s: float | None = None, progress: bool = True,
+              log=_log) -> StudyOutcome:
     """The whole experiment for one target: pretrain (or reuse), tune every arm not done yet, time every arm
     not timed yet, write the results and compare. Resumable: run it again after an interruption.
 
@@ -717,7 +844,8 @@ def run_study(dataset: str | os.PathLike | None, target_platform: str | None, ne
     (default: this CPU, ``tvm_setup.cpu_target()``). ``networks``, ``budgets`` (B per network, or one B),
     ``seeds``, ``random_arms``: override the preset. ``tune=False`` only times and tabulates what is tuned
     (no dataset needed). ``time_networks``: time the tuned arms end to end; ``retime``: time them again even
-    when done. ``results_dir``: also merge the results into the files there (e.g. ``results``).
+    when done; ``timing_rounds``: time in that many rounds, each in a fresh process (default: the preset's,
+    :func:`time_tuned_networks`). ``results_dir``: also merge the results into the files there (e.g. ``results``).
     ``time_limit_s``: start no arm's tuning or timing after this many seconds (those left are ``deferred``
     and the next run does them); an arm already started runs to its end, so leave room for the longest.
     """
@@ -733,6 +861,10 @@ def run_study(dataset: str | os.PathLike | None, target_platform: str | None, ne
     study_dir = resolve_path(study_dir)
     seeds = tuple(seeds or settings.get("seeds", (0,)))
     timing = dict(settings.get("timing") or {})
+    if timing_rounds is not None:
+        if timing_rounds < 1:
+            raise ValueError(f"timing_rounds must be >= 1, got {timing_rounds}")
+        timing["rounds"] = int(timing_rounds)
     model_path, per_network, tuned = None, {}, pd.DataFrame()
     if tune:
         if dataset is None:
@@ -815,7 +947,8 @@ def run_transfer_tune_command(args) -> int:
         budgets=args.budget, seeds=tuple(args.seeds) if args.seeds else None,
         random_arms=False if args.no_random else None, train_platforms=args.train_platforms,
         tune=not args.time_only, time_networks=not args.no_time, retime=args.retime,
-        results_dir=args.results_dir, time_limit_s=args.time_limit, progress=not args.quiet,
+        timing_rounds=args.timing_rounds, results_dir=args.results_dir, time_limit_s=args.time_limit,
+        progress=not args.quiet,
     )
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         shown = outcome.results[["network", "arm", "trials", "tuning_s", "scoring_share", "estimated_latency_s",
@@ -841,10 +974,9 @@ def _arms_with_status(outcome: StudyOutcome, status: str) -> list[str]:
             if frame is not None and "status" in frame for _, r in frame[frame["status"] == status].iterrows()]
 
 
-__all__ = ["Arm", "BASELINE", "StudyOutcome", "arm_dir", "arm_status", "arm_trials", "bootstrap_mean_interval",
-           "check_networks", "collect_curves", "collect_results", "compare_to_baseline", "count_tasks", "estimate_tasks", "fold_seeds",
-           "make_arms",
-           "merge_results", "network_budget", "pretrain_for_target", "run_study", "run_transfer_tune_command",
-           "run_transfer_tuning",
-           "target_platform_row", "time_arm", "time_tuned_networks", "transfer_settings", "tuned_arm_dirs",
-           "verdict", "write_study_results"]
+__all__ = ["Arm", "arm_dir", "arm_status", "arm_trials", "BASELINE", "bootstrap_mean_interval", "check_networks",
+           "collect_curves", "collect_results", "compare_to_baseline", "count_tasks", "estimate_tasks", "fold_seeds",
+           "make_arms", "merge_results", "network_budget", "pretrain_for_target", "run_study",
+           "run_transfer_tune_command", "run_transfer_tuning", "StudyOutcome", "summarize_rounds",
+           "target_platform_row", "time_arm", "time_arms_in_rounds", "timing_rounds", "time_tuned_networks", "transfer_settings",
+           "tuned_arm_dirs", "verdict", "write_study_results"]
