@@ -24,9 +24,8 @@ def run(spec: dict) -> dict:
     from . import tuning
 
     shapes = [(tuple(int(d) for d in shape), str(dtype)) for shape, dtype in spec["inputs"]]
-    target = tuning._as_target_dict(spec["target"])
     library = tvm.runtime.load_module(spec["library"])
-    return tuning.time_network(library, target, inputs=tuning.random_inputs(shapes, int(spec.get("seed", 0))),
+    return tuning.time_network(library, spec["target"], inputs=tuning.random_inputs(shapes, int(spec.get("seed", 0))),
                                repeat=int(spec["repeat"]), number=int(spec.get("number", 1)),
                                min_repeat_ms=int(spec.get("min_repeat_ms", 100)))
 

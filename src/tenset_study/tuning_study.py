@@ -25,8 +25,9 @@ For one target (a platform and its TVM target) and a list of zoo networks:
    (``end_to_end.json``: every repeat, mean, standard deviation, interval of the mean). With
    ``rounds`` > 1 (the ``full`` preset) a network's arms are timed in rounds, each arm in a fresh process
    every round, because a network's time moves more between processes than between repeats in one (on
-   the H200, bert_tiny's round means spread far wider than the repeats of any one round). It is a separate, resumable step, so the timing can be redone on a quiet
-   machine (``overwrite=True``) without tuning again.
+   the H200, bert_tiny's round means spread far wider than the repeats of any one round). It is a
+   separate, resumable step, so the timing can be redone on a quiet machine (``overwrite=True``) without
+   tuning again.
 4. :func:`collect_results` and :func:`collect_curves` read the study dir back into the results table and
    the tuning curves; :func:`write_study_results` writes them atomically (``transfer_tuning.csv``,
    ``transfer_tuning_curves.csv``) into the study dir and, merged by (platform, network, arm, seed), into
@@ -978,5 +979,5 @@ __all__ = ["Arm", "arm_dir", "arm_status", "arm_trials", "BASELINE", "bootstrap_
            "collect_curves", "collect_results", "compare_to_baseline", "count_tasks", "estimate_tasks", "fold_seeds",
            "make_arms", "merge_results", "network_budget", "pretrain_for_target", "run_study",
            "run_transfer_tune_command", "run_transfer_tuning", "StudyOutcome", "summarize_rounds",
-           "target_platform_row", "time_arm", "time_arms_in_rounds", "timing_rounds", "time_tuned_networks", "transfer_settings",
-           "tuned_arm_dirs", "verdict", "write_study_results"]
+           "target_platform_row", "time_arm", "time_arms_in_rounds", "timing_rounds", "time_tuned_networks",
+           "transfer_settings", "tuned_arm_dirs", "verdict", "write_study_results"]
