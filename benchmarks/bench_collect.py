@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from tenset_study import tvm_setup
+from tenset_study.programs import tvm_setup
 
 
 def main() -> None:
@@ -31,9 +31,9 @@ def main() -> None:
 
     target_spec = tvm_setup.gpu_target(args.gpu) if args.gpu else tvm_setup.cpu_target()
     tvm_setup.prepare_tvm(tvm_setup.target_kind(target_spec))
-    from tenset_study.measure import Measurer, MeasureSettings
-    from tenset_study.sampling import DesignSpace, sample_programs, schedule_from_trace
-    from tenset_study.tasks import extract_network_tasks
+    from tenset_study.collect.measure import Measurer, MeasureSettings
+    from tenset_study.collect.sampling import DesignSpace, sample_programs, schedule_from_trace
+    from tenset_study.collect.tasks import extract_network_tasks
 
     target = tvm_setup.make_target(target_spec)
     extracted = extract_network_tasks(args.network, target_spec)

@@ -3,7 +3,7 @@
 Builds the feature store of the dataset (replicated ``--scale`` times under new ids, as
 ``bench_stream.py`` does, so that an epoch is long enough to time), then for every rank count N in
 ``--nprocs`` launches ``python -m torch.distributed.run --nproc_per_node=N`` on this script's ``--child``
-step, which calls :func:`tenset_study.streaming.train_stream` exactly as ``tenset-study train --stream``
+step, which calls :func:`tenset_study.evaluation.stream_training.train_stream` exactly as ``tenset-study train --stream``
 does (NCCL on GPUs, one GPU per rank; Gloo on CPUs). Every rank writes the records it trained on and the
 seconds of each epoch; an epoch's throughput is the records of all ranks over the slowest rank's seconds.
 The first epoch (CUDA and NCCL start-up, cold caches) is reported but left out of ``records_per_s``,
@@ -58,7 +58,7 @@ def model_params(args: argparse.Namespace) -> dict:
 
 def child(args: argparse.Namespace) -> None:
     """One rank of a torchrun job: train by streaming and write this rank's epochs to ``--report``."""
-    from tenset_study.streaming import train_stream
+    from tenset_study.evaluation.stream_training import train_stream
 
     model = train_stream(args.dataset, args.model, Path(args.report) / "model", params=model_params(args),
                          store_dir=args.store, split=args.split, loader_workers=args.loader_workers,
@@ -125,7 +125,7 @@ def main() -> None:
         parser.error(f"--nprocs {max(args.nprocs)} needs that many GPUs; {torch.cuda.device_count()} visible")
 
     from bench_stream import replicate
-    from tenset_study.feature_store import build_feature_store
+    from tenset_study.features.store import build_feature_store
 
     lines = [provenance(args)]
     print(json.dumps(lines[0]), flush=True)

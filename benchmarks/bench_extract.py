@@ -15,7 +15,8 @@ import json
 import statistics
 import time
 
-from tenset_study import tasks, tvm_setup
+from tenset_study.collect import tasks
+from tenset_study.programs import tvm_setup
 
 DEFAULT_NETWORKS = ("resnet_18-b1-224", "resnet_50-b1-224", "mobilenet_v2-b1-224", "resnext_50-b1-224",
                     "bert_tiny-b1-128", "bert_base-b1-128")

@@ -20,8 +20,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from tenset_study import perstore, tokens
-from tenset_study.dataset import Dataset
+from tenset_study.features import perstore, tokens
+from tenset_study.data.dataset import Dataset
 
 
 def timed(fn) -> tuple[float, float, object]:

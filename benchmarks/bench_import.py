@@ -29,8 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tenset_study.dataset import Dataset
-from tenset_study.tenset import import_tenset
+from tenset_study.data.dataset import Dataset
+from tenset_study.importers.tenset.importer import import_tenset
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "tenset-format"
 CPU_PLATFORMS = ["e5-2673", "platinum-8272", "epyc-7452", "graviton2"]

@@ -36,7 +36,8 @@ def main() -> None:
 
     import torch
 
-    from tenset_study import experiments, models
+    from tenset_study.evaluation import experiments
+    from tenset_study import models
 
     preset = experiments.resolve_preset(args.preset)
     for key in ("hidden", "heads", "max_len"):

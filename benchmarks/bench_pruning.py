@@ -5,8 +5,8 @@ Usage::
     python benchmarks/bench_pruning.py                              # data/default and ~1M synthetic rows
     python benchmarks/bench_pruning.py --dataset data/v1 --tasks 4000 --programs-per-task 250
 
-Real: every strategy of :mod:`tenset_study.pruning` on the dataset's records (failed ones kept), with its
-cached per-store features and its workload features, then :func:`~tenset_study.pruning.prune_dataset`
+Real: every strategy of :mod:`tenset_study.pruning.strategies` on the dataset's records (failed ones kept), with its
+cached per-store features and its workload features, then :func:`~tenset_study.pruning.strategies.prune_dataset`
 end to end (reading, selecting, writing) with ``random``. Synthetic: ``--tasks`` tasks of
 ``--programs-per-task`` programs on two platforms (about 1M rows by default), random latencies, random
 ``--width``-wide program features (TenSet-sized tasks have 4,000 programs; diversity's greedy k-center
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tenset_study import pruning
+from tenset_study.pruning import strategies as pruning
 
 
 def best_time(fn, repeats: int) -> tuple[float, object]:
@@ -82,8 +82,9 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.dataset:
-        from tenset_study import context, records
-        from tenset_study.dataset import Dataset
+        from tenset_study.features import context
+        from tenset_study.data import records
+        from tenset_study.data.dataset import Dataset
 
         ds = Dataset.open(args.dataset)
         real = records.load_records(ds, keep_failed=True)

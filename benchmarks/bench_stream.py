@@ -48,7 +48,7 @@ def replicate(source: Path, dest: Path, times: int) -> Path:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from tenset_study.dataset import Dataset
+    from tenset_study.data.dataset import Dataset
 
     src = Dataset.open(source)
     ds = Dataset.create(dest, description=f"stress input: {source} replicated {times} times (bench_stream.py)")
@@ -79,13 +79,13 @@ def child(args: argparse.Namespace) -> dict:
     params = {"epochs": 1, "hidden": args.hidden, "heads": args.heads, "device": args.device}
     start = time.perf_counter()
     if args.child == "build":
-        from tenset_study.feature_store import build_feature_store
+        from tenset_study.features.store import build_feature_store
 
         store = build_feature_store(args.dataset, args.store, max_len=args.max_len, shard_programs=args.shard_programs)
         out = {"programs": store.manifest["programs"], "records": store.manifest["records"],
                "shards": len(store.shards), "seconds": time.perf_counter() - start}
     elif args.child == "stream":
-        from tenset_study.streaming import RankingStream, fit_stream
+        from tenset_study.models.streaming import RankingStream, fit_stream
 
         model = models.create(args.model, seed=0, **params)
         stream = RankingStream(args.store, list_size=model.list_size, lists_per_batch=model.lists_per_batch,
@@ -95,7 +95,7 @@ def child(args: argparse.Namespace) -> dict:
         out = {"records": stream.records, "trained_records": seen, "seconds": seconds,
                "records_per_s": round(seen / seconds), "shards": len(stream.shard_sizes)}
     else:
-        from tenset_study import experiments
+        from tenset_study.evaluation import experiments
 
         _, records, inputs, _ = experiments.prepare(args.dataset, [args.model], max_len=args.max_len)
         loaded = time.perf_counter() - start
@@ -147,8 +147,8 @@ def main() -> None:
         print(json.dumps(child(args)))
         return
 
-    from tenset_study import tokens
-    from tenset_study.dataset import Dataset
+    from tenset_study.features import tokens
+    from tenset_study.data.dataset import Dataset
 
     rows = []
     with tempfile.TemporaryDirectory(dir=args.workdir) as work:

@@ -1,4 +1,4 @@
-"""Scoring throughput of :class:`tenset_study.tuning_model.ProjectCostModel` inside MetaSchedule: candidates
+"""Scoring throughput of :class:`tenset_study.tuning.cost_model.ProjectCostModel` inside MetaSchedule: candidates
 scored per second by ``predict`` (features from the candidates plus one batched forward pass), per model.
 
 Candidates are ``--candidates`` random programs of a conv2d task (NHWC 1x56x56x64 -> 64, 3x3, pad 1: the
@@ -34,7 +34,7 @@ def conv2d_candidates(count: int, target, seed: int = 0):
     from tvm.s_tir.meta_schedule.arg_info import ArgInfo
     from tvm.s_tir.meta_schedule.testing import te_workload
 
-    from tenset_study.sampling import DesignSpace
+    from tenset_study.collect.sampling import DesignSpace
 
     mod = tvm.IRModule({"main": te.create_prim_func(te_workload.conv2d_nhwc(1, 56, 56, 64, 64, 3, 1, 1))})
     space = DesignSpace.of(mod, target, seed=1)
@@ -62,8 +62,10 @@ def main() -> None:
 
     import torch
 
-    from tenset_study import experiments, models, tvm_setup
-    from tenset_study.tuning_model import ProjectCostModel
+    from tenset_study.evaluation import experiments
+    from tenset_study import models
+    from tenset_study.programs import tvm_setup
+    from tenset_study.tuning.cost_model import ProjectCostModel
 
     tvm_setup.prepare_tvm("cpu")
     from tvm.s_tir import meta_schedule as ms

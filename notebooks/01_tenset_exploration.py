@@ -34,7 +34,7 @@ dataset = "data/default"  # dataset folder: absolute, or relative to the reposit
 # The next cell checks the parameter and opens the dataset; with a wrong path it stops here and says why.
 
 # %%
-from tenset_study import explore
+from tenset_study.book import explore
 
 ds = explore.open_dataset(dataset, parameter="dataset")
 explore.setup_notebook()

@@ -19,7 +19,7 @@
 # also trained on, it only has to interpolate; if they come from networks, operators or machines it never
 # saw, it has to generalize, which is what a tuner asks of it. The study we reproduce compared split
 # strategies on TenSet {cite:p}`verma2023transfer`; which ones exactly is not public, so we compare every
-# strategy of `tenset_study.splits`:
+# strategy of `tenset_study.evaluation.splits`:
 #
 # | split | the test side holds |
 # | --- | --- |
@@ -43,7 +43,8 @@ results_dir = "results"  # where the results table is written (relative to the r
 # The next cell checks the parameters and opens the dataset; a wrong value stops it here with a message.
 
 # %%
-from tenset_study import experiments, explore, report
+from tenset_study.evaluation import experiments
+from tenset_study.book import explore, report
 
 ds = explore.open_dataset(dataset, parameter="dataset")
 settings = experiments.resolve_preset(preset)

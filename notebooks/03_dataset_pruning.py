@@ -20,7 +20,7 @@
 # removed without losing pairwise comparison accuracy {cite:p}`verma2023transfer,verma2024crossfeature`.
 # Which data can go, by what rule, and does the answer hold on networks and hardware the model never saw?
 #
-# Each strategy of `tenset_study.pruning` keeps a share of the *training* programs (test programs are
+# Each strategy of `tenset_study.pruning.strategies` keeps a share of the *training* programs (test programs are
 # never candidates); the models are trained on what is kept and tested on the unchanged test records.
 # Keeping everything is the reference (`full`), and its bootstrap interval over tasks is the bar: a
 # pruning "loses nothing" while the mean PCA over seeds stays at or above the interval's low end.
@@ -37,7 +37,10 @@ results_dir = "results"  # where the results table is written (relative to the r
 # The next cell checks the parameters and opens the dataset; a wrong value stops it here with a message.
 
 # %%
-from tenset_study import context, experiments, explore, pruning, pruning_study, report
+from tenset_study.features import context
+from tenset_study.evaluation import experiments
+from tenset_study.book import explore, report
+from tenset_study.pruning import strategies as pruning, study as pruning_study
 
 ds = explore.open_dataset(dataset, parameter="dataset")
 settings = experiments.resolve_preset(preset)
@@ -64,7 +67,7 @@ pd.DataFrame({"keeps": pruning.DESCRIPTIONS}).loc[strategies]
 # same code (identical per-store features) are the same data point twice.
 
 # %%
-from tenset_study.records import load_records
+from tenset_study.data.records import load_records
 
 ds, records, inputs, links = experiments.prepare(ds, models + ["xgb"], max_len=settings["max_len"])
 with_failures = load_records(ds, keep_failed=True)

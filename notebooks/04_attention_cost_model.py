@@ -46,7 +46,9 @@ benchmarks_dir = "benchmarks/results"  # committed speed runs of other machines 
 # The next cell checks the parameters and opens the dataset; a wrong value stops it here with a message.
 
 # %%
-from tenset_study import experiments, explore, report, tokens
+from tenset_study.evaluation import experiments
+from tenset_study.book import explore, report
+from tenset_study.features import tokens
 from tenset_study.models import DESCRIPTIONS, architecture_table
 
 ds = explore.open_dataset(dataset, parameter="dataset")

@@ -58,7 +58,10 @@ measured_tuning = "data/transfer-tuning"  # exports of the full experiment to sh
 # The next cell checks the parameters and opens the dataset; a wrong value stops it here with a message.
 
 # %%
-from tenset_study import experiments, explore, study_archive, transfer, transfer_report, tuning_study
+from tenset_study.evaluation import experiments
+from tenset_study.book import explore, transfer_report
+from tenset_study.tuning import archive as study_archive, study as tuning_study
+from tenset_study.transfer import experiment as transfer
 
 ds = explore.open_dataset(dataset, parameter="dataset")
 settings = experiments.resolve_preset(preset)

@@ -23,7 +23,7 @@
 #
 # Nothing here is typed by hand. Every number is read from the tables that the earlier chapters wrote to
 # `results/` (a chapter that has not run shows up as *not run*), and every verdict is computed by
-# `tenset_study.claims`, so a reader who re-runs the chapters on their own hardware gets their own verdicts.
+# `tenset_study.book.claims`, so a reader who re-runs the chapters on their own hardware gets their own verdicts.
 
 # %% tags=["parameters"]
 dataset = "data/default"  # the dataset the chapters ran on (shown for provenance)
@@ -34,7 +34,8 @@ measured_tuning = "data/transfer-tuning"  # exports of the full transfer-tuning 
 # The next cell checks the parameters; a wrong value stops it here with a message.
 
 # %%
-from tenset_study import claims, explore, report, study_archive, tuning_study
+from tenset_study.book import claims, explore, report
+from tenset_study.tuning import archive as study_archive, study as tuning_study
 
 ds = explore.open_dataset(dataset, parameter="dataset")
 results = claims.results_folder(results_dir, parameter="results_dir")

@@ -25,7 +25,7 @@ SMOKE_TUNING_STUDY = STUDIES / "mini"
 
 def run_smoke_tuning(study_dir: Path, logs: list, **kwargs):
     """The transfer-tuning experiment with the ``smoke`` preset on data/mini (see above)."""
-    from tenset_study import tuning_study
+    from tenset_study.tuning import study as tuning_study
 
     return tuning_study.run_study(MINI_DATA, SMOKE_TUNING_TARGET, preset="smoke", study_dir=study_dir,
                                   results_dir=study_dir / "shared", progress=False, log=logs.append, **kwargs)
@@ -45,8 +45,8 @@ def default_records():
     """Records and network tasks of data/mini, the small test dataset (skipped where it is absent)."""
     if not (MINI_DATA / "dataset.json").exists():
         pytest.skip("data/mini is not present")
-    from tenset_study import records
-    from tenset_study.dataset import Dataset
+    from tenset_study.data import records
+    from tenset_study.data.dataset import Dataset
 
     ds = Dataset.open(MINI_DATA)
     return records.load_records(ds), records.network_tasks(ds)
@@ -57,8 +57,9 @@ def small_cpu_inputs(families: tuple[str, ...], max_len: int = 32, n_tasks: int 
     absent): small real inputs for training tiny models in tests."""
     if not (MINI_DATA / "dataset.json").exists():
         pytest.skip("data/mini is not present")
-    from tenset_study import records, tvm_setup
-    from tenset_study.dataset import Dataset
+    from tenset_study.data import records
+    from tenset_study.programs import tvm_setup
+    from tenset_study.data.dataset import Dataset
     from tenset_study.models.inputs import build_inputs
 
     tvm_setup.prepare_tvm("cpu")

@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from conftest import SMOKE_TUNING_TARGET, STUDIES
-from tenset_study import book
-from tenset_study.dataset import COLUMN_DOCS, SCHEMAS, TABLES
+from tenset_study.book import docs as book
+from tenset_study.data.dataset import COLUMN_DOCS, SCHEMAS, TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_LOGS = ROOT.parent / "shared" / "tenset-format"
@@ -156,7 +156,7 @@ def tenset_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
     """A small dataset imported from the shared real TenSet logs (a CPU and a GPU log); None where absent."""
     if not SHARED_LOGS.is_dir():
         return None
-    from tenset_study.tenset import import_tenset
+    from tenset_study.importers.tenset.importer import import_tenset
 
     dest = tmp_path_factory.mktemp("tenset") / "dataset"
     for name in ("resnet-50-NHWC-B1-llvm.json", "resnet-18-NHWC-B1-cuda.json"):

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from tenset_study import claims, report
+from tenset_study.book import claims, report
 
 
 def _pruning_rows(split, variant, platform, full, kept_values):

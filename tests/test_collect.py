@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tenset_study.collect import CollectConfig, collect
-from tenset_study.dataset import Dataset
-from tenset_study.measure import MeasureSettings
+from tenset_study.collect.collector import CollectConfig, collect
+from tenset_study.data.dataset import Dataset
+from tenset_study.collect.measure import MeasureSettings
 
 NETWORK = "bert_tiny-b1-64"
 # Small and quick settings: a few tasks, a few programs, cheap timing.
@@ -92,9 +92,9 @@ def test_collect_measures_real_programs(collected) -> None:
 
 @pytest.mark.slow
 def test_stored_traces_replay_on_stored_workloads(collected) -> None:
-    from tenset_study.sampling import schedule_from_trace
-    from tenset_study.tvm_setup import prepare_tvm
-    from tenset_study.workload import load_workload
+    from tenset_study.collect.sampling import schedule_from_trace
+    from tenset_study.programs.tvm_setup import prepare_tvm
+    from tenset_study.programs.workload import load_workload
 
     prepare_tvm("cpu")
     ds = Dataset.open(collected[0])
@@ -136,7 +136,7 @@ def test_sample_only_stores_the_programs_a_collection_measures(collected, tmp_pa
 def test_sampling_deadline_stops_and_ends_workers(tmp_path: Path) -> None:
     import time
 
-    from tenset_study.sampling import SamplingJob, run_sampling_jobs
+    from tenset_study.collect.sampling import SamplingJob, run_sampling_jobs
 
     job = SamplingJob("t", "{}", {"kind": "llvm", "num-cores": 1}, 1, 0, 1)
     start = time.monotonic()
@@ -148,7 +148,7 @@ def test_sampling_deadline_stops_and_ends_workers(tmp_path: Path) -> None:
 def test_time_limit_starts_no_batch_that_would_end_past_it(tmp_path: Path) -> None:
     import time
 
-    from tenset_study.collect import _no_time_for_batch
+    from tenset_study.collect.collector import _no_time_for_batch
 
     config = CollectConfig(dataset=tmp_path, replay=True, time_limit_s=100)
     now = time.perf_counter()
@@ -294,8 +294,8 @@ def _measure_take(settings: MeasureSettings) -> list:
     import tvm
     from tvm import te
 
-    from tenset_study import tvm_setup
-    from tenset_study.measure import Measurer
+    from tenset_study.programs import tvm_setup
+    from tenset_study.collect.measure import Measurer
 
     tvm_setup.prepare_tvm("cpu")
     table = te.placeholder((30522, 16), "float32", name="table")
@@ -312,7 +312,7 @@ def test_integer_inputs_are_zeros_when_asked_so_that_indices_stay_in_bounds() ->
     assert random.repeats_s is None and "LocalRunner" in random.error, "random indices read out of bounds"
     (zeros,) = _measure_take(MeasureSettings(**quick, integer_inputs="zeros"))
     assert zeros.error is None and len(zeros.repeats_s) == 2
-    from tenset_study.tuning import DEFAULT_SETTINGS
+    from tenset_study.tuning.tune import DEFAULT_SETTINGS
 
     assert DEFAULT_SETTINGS.integer_inputs == "zeros", "tuning must be able to tune every task"
     with pytest.raises(ValueError, match="integer_inputs"):

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import MINI_DATA
 from tenset_study.cli import main
-from tenset_study.dataset import SCHEMAS, Dataset, DatasetError
+from tenset_study.data.dataset import SCHEMAS, Dataset, DatasetError
 
 
 @pytest.fixture()

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from tenset_study import explore
-from tenset_study.dataset import Dataset
+from tenset_study.book import explore
+from tenset_study.data.dataset import Dataset
 
 NOW = dt.datetime(2025, 11, 21, 12, 0, tzinfo=dt.timezone.utc)
 MINI_DATASET = Path(__file__).resolve().parents[1] / "data" / "mini"
@@ -89,7 +89,7 @@ def test_resolve_path_walks_up_to_pyproject(tmp_path: Path, monkeypatch: pytest.
 
 def test_resolve_path_falls_back_to_the_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    checkout = Path(explore.__file__).resolve().parents[2]
+    checkout = Path(explore.__file__).resolve().parents[3]
     if (tmp_path / "pyproject.toml").exists() or any((p / "pyproject.toml").exists() for p in tmp_path.parents):
         pytest.skip("tmp_path lies inside a project")
     assert explore.repo_root() == checkout
@@ -290,8 +290,8 @@ def test_plots_survive_empty_inputs(frame: pd.DataFrame) -> None:
 def test_program_set_coverage_finds_missing_programs(tmp_path) -> None:
     import shutil
 
-    from tenset_study.dataset import Dataset
-    from tenset_study.explore import program_set_coverage
+    from tenset_study.data.dataset import Dataset
+    from tenset_study.book.explore import program_set_coverage
 
     root = tmp_path / "ds"
     shutil.copytree(MINI_DATASET, root, ignore=shutil.ignore_patterns(".cache"))

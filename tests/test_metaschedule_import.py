@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tenset_study.dataset import Dataset, program_id
+from tenset_study.data.dataset import Dataset, program_id
 
 DB = Path(__file__).parent / "data" / "metaschedule_db"
 
 
 @pytest.fixture(scope="module")
 def ms():
-    from tenset_study.tvm_setup import prepare_tvm
+    from tenset_study.programs.tvm_setup import prepare_tvm
 
     prepare_tvm("cpu")
     from tvm.s_tir import meta_schedule
@@ -34,7 +34,7 @@ def _db_records(ms, folder: Path = DB):
 
 
 def test_trace_json_is_canonical(ms):
-    from tenset_study.metaschedule_db import trace_json
+    from tenset_study.importers.metaschedule import trace_json
 
     records = _db_records(ms)
     assert len(records) == 8
@@ -54,7 +54,7 @@ def test_trace_json_gives_the_text_of_tvms_own_as_json(ms):
     from tvm import te
     from tvm.s_tir.meta_schedule.testing import te_workload
 
-    from tenset_study.sampling import DesignSpace, plain_json, trace_json
+    from tenset_study.collect.sampling import DesignSpace, plain_json, trace_json
 
     def reference(trace) -> str:
         return json.dumps(plain_json(trace.as_json(remove_postproc=False)), separators=(",", ":"))
@@ -74,8 +74,8 @@ def test_trace_json_gives_the_text_of_tvms_own_as_json(ms):
 
 
 def test_import_round_trip(ms, tmp_path):
-    from tenset_study.metaschedule_db import import_metaschedule, trace_json
-    from tenset_study.workload import load_workload, workload_hash
+    from tenset_study.importers.metaschedule import import_metaschedule, trace_json
+    from tenset_study.programs.workload import load_workload, workload_hash
 
     report = import_metaschedule(DB, tmp_path / "ds", progress=False)
     assert report.records == 8 and report.programs == 8 and report.malformed_count == 0 and report.tasks == 1
@@ -105,7 +105,7 @@ def test_import_round_trip(ms, tmp_path):
 
 
 def test_bad_lines_and_failures(ms, tmp_path):
-    from tenset_study.metaschedule_db import import_metaschedule
+    from tenset_study.importers.metaschedule import import_metaschedule
 
     work = tmp_path / "work"
     shutil.copytree(DB, work)
@@ -145,14 +145,14 @@ def test_bad_lines_and_failures(ms, tmp_path):
 
 
 def test_missing_files(tmp_path):
-    from tenset_study.metaschedule_db import import_metaschedule
+    from tenset_study.importers.metaschedule import import_metaschedule
 
     with pytest.raises(FileNotFoundError, match="database_workload.json"):
         import_metaschedule(tmp_path, tmp_path / "ds", progress=False)
 
 
 def test_duplicates_inside_the_database(ms, tmp_path):
-    from tenset_study.metaschedule_db import import_metaschedule
+    from tenset_study.importers.metaschedule import import_metaschedule
 
     work = tmp_path / "work"
     shutil.copytree(DB, work)

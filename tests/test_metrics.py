@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tenset_study import metrics
+from tenset_study.evaluation import metrics
 
 
 

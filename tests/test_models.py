@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from tenset_study import experiments, models
+from tenset_study.evaluation import experiments
+from tenset_study import models
 from tenset_study.cli import main as cli_main
-from tenset_study.dataset import Dataset
-from tenset_study.metrics import pairwise_accuracy
+from tenset_study.data.dataset import Dataset
+from tenset_study.evaluation.metrics import pairwise_accuracy
 from tenset_study.models.ranking import group_lists, lambdarank_loss, list_batches
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,7 +189,7 @@ def test_train_and_evaluate_commands(tmp_path: Path, capsys) -> None:
 
 
 def test_read_benchmarks_reads_the_committed_gpu_runs_and_names_a_bad_line(tmp_path: Path) -> None:
-    from tenset_study.experiments import read_benchmarks
+    from tenset_study.evaluation.experiments import read_benchmarks
 
     root = Path(__file__).resolve().parents[1]
     table = read_benchmarks(root / "benchmarks" / "results")
@@ -202,7 +203,7 @@ def test_read_benchmarks_reads_the_committed_gpu_runs_and_names_a_bad_line(tmp_p
 
 
 def test_read_ddp_benchmarks_reads_the_committed_nccl_run_and_names_bad_lines(tmp_path: Path) -> None:
-    from tenset_study.experiments import read_ddp_benchmarks
+    from tenset_study.evaluation.experiments import read_ddp_benchmarks
 
     root = Path(__file__).resolve().parents[1]
     table = read_ddp_benchmarks(root / "benchmarks" / "results")

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tenset_study import perstore as ps
-from tenset_study.dataset import Dataset
+from tenset_study.features import perstore as ps
+from tenset_study.data.dataset import Dataset
 
 MINI_DATA = Path(__file__).resolve().parents[1] / "data" / "mini"
 

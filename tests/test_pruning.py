@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tenset_study import pruning
-from tenset_study.pruning import clean_report, proportional_quotas, select_programs, target_count
+from tenset_study.pruning import strategies as pruning
+from tenset_study.pruning.strategies import clean_report, proportional_quotas, select_programs, target_count
 
 MINI_DATA = Path(__file__).resolve().parents[1] / "data" / "mini"
 PLATFORMS = ("cpu-a", "cpu-b")
@@ -281,7 +281,7 @@ def tiny(tmp_path_factory) -> Path:
     """Three tasks of data/mini (two CPU, one GPU), at most 8 programs each, with their tables."""
     if not (MINI_DATA / "dataset.json").exists():
         pytest.skip("data/mini is not present")
-    from tenset_study.dataset import Dataset
+    from tenset_study.data.dataset import Dataset
 
     source = Dataset.open(MINI_DATA)
     tasks = source.to_pandas("tasks")
@@ -306,7 +306,7 @@ def tiny(tmp_path_factory) -> Path:
 
 
 def assert_consistent(root: Path, source_root: Path, kept: np.ndarray) -> None:
-    from tenset_study.dataset import Dataset
+    from tenset_study.data.dataset import Dataset
 
     ds, source = Dataset.open(root), Dataset.open(source_root)
     assert ds.validate() == []
@@ -373,7 +373,7 @@ def test_cli_prune(tiny, tmp_path):
     done = run_cli(str(tiny), str(dest), "--strategy", "latency-spread", "--fraction", "0.5", "--seed", "1")
     assert done.returncode == 0, done.stderr
     assert "latency-spread: kept 12 of 24 programs (50.0%" in done.stdout and "3 of 3 tasks" in done.stdout
-    from tenset_study.dataset import Dataset
+    from tenset_study.data.dataset import Dataset
 
     assert Dataset.open(dest).count("programs") == 12 and Dataset.open(dest).validate() == []
     failed = run_cli(str(tiny), str(tmp_path / "bad"), "--strategy", "random", "--fraction", "1.5")

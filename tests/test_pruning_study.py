@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tenset_study import context, experiments, pruning, pruning_study
-from tenset_study.explore import ParameterError
-from tenset_study.splits import Split
+from tenset_study.features import context
+from tenset_study.evaluation import experiments
+from tenset_study.pruning import strategies as pruning, study as pruning_study
+from tenset_study.book.explore import ParameterError
+from tenset_study.evaluation.splits import Split
 
 MINI_DATASET = Path(__file__).resolve().parents[1] / "data" / "mini"
 

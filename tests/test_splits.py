@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tenset_study import splits
-from tenset_study.splits import make_split
+from tenset_study.evaluation import splits
+from tenset_study.evaluation.splits import make_split
 
 
 OP_OF = {"t1": "conv2d", "t2": "conv2d", "t3": "dense", "t4": "dense", "t5": "pool", "t6": "softmax"}

@@ -28,7 +28,7 @@ def tiny(tmp_path_factory) -> tuple[Path, set]:
     them); and the held-out program ids."""
     if not (MINI_DATA / "dataset.json").exists():
         pytest.skip("data/mini is not present")
-    from tenset_study.dataset import Dataset
+    from tenset_study.data.dataset import Dataset
 
     source = Dataset.open(MINI_DATA)
     tasks = source.to_pandas("tasks")
@@ -60,7 +60,7 @@ def tiny_dataset(tiny) -> Path:
 @pytest.fixture(scope="module")
 def store(tiny_dataset, tmp_path_factory):
     """The tiny dataset's store, with small shards and join buckets (several of each)."""
-    from tenset_study.feature_store import build_feature_store
+    from tenset_study.features.store import build_feature_store
 
     return build_feature_store(tiny_dataset, tmp_path_factory.mktemp("store") / "s", max_len=MAX_LEN,
                                shard_programs=SHARD_PROGRAMS, bucket_rows=300)
@@ -83,8 +83,9 @@ def _expected_ids(store, train_groups: pd.DataFrame | None = None) -> set[int]:
 
 
 def test_store_holds_what_the_in_memory_path_computes(tiny_dataset, store):
-    from tenset_study import records, tokens
-    from tenset_study.dataset import Dataset
+    from tenset_study.data import records
+    from tenset_study.features import tokens
+    from tenset_study.data.dataset import Dataset
 
     ds = Dataset.open(tiny_dataset)
     assert len(store.shards) > 3  # three program parts, cut into shards of SHARD_PROGRAMS
@@ -107,7 +108,7 @@ def test_store_holds_what_the_in_memory_path_computes(tiny_dataset, store):
 
 
 def test_store_build_resumes_and_refuses_other_settings(tiny_dataset, store):
-    from tenset_study.feature_store import FeatureStoreError, build_feature_store
+    from tenset_study.features.store import FeatureStoreError, build_feature_store
 
     folder = store.root / "features"
     lost = folder / f"{store.shards[1]}.parquet"
@@ -125,7 +126,8 @@ def test_store_build_resumes_and_refuses_other_settings(tiny_dataset, store):
 def test_stream_yields_every_record_once_over_ranks_and_workers(store):
     from torch.utils.data import DataLoader
 
-    from tenset_study.streaming import RankingStream, stream_split
+    from tenset_study.models.streaming import RankingStream
+    from tenset_study.evaluation.stream_training import stream_split
 
     split = stream_split(store, "by-task", seed=0, test_fraction=0.25)
     seen, lists = [], []
@@ -151,7 +153,7 @@ def test_stream_yields_every_record_once_over_ranks_and_workers(store):
 
 
 def test_stream_order_depends_on_epoch_and_seed_only(store):
-    from tenset_study.streaming import RankingStream
+    from tenset_study.models.streaming import RankingStream
 
     def order(seed, epoch):
         stream = RankingStream(store, list_size=16, lists_per_batch=4, seed=seed)
@@ -168,7 +170,7 @@ def test_stream_order_depends_on_epoch_and_seed_only(store):
 def test_stream_reads_a_window_of_shards_at_a_time(store):
     """Memory holds ``shuffle_shards`` shards: a batch draws on the current window only, and a window's
     shards are never read again once the next window starts."""
-    from tenset_study.streaming import RankingStream
+    from tenset_study.models.streaming import RankingStream
 
     for window in (1, 2):
         stream = RankingStream(store, list_size=16, lists_per_batch=4, shuffle_shards=window, seed=0)
@@ -185,12 +187,12 @@ def test_stream_reads_a_window_of_shards_at_a_time(store):
 
 
 def test_streamed_fit_ranks_held_out_programs_like_the_in_memory_fit(tiny, store):
-    from tenset_study import metrics
-    from tenset_study.dataset import Dataset
+    from tenset_study.evaluation import metrics
+    from tenset_study.data.dataset import Dataset
     from tenset_study.models import create
     from tenset_study.models.inputs import build_inputs
-    from tenset_study.records import load_records
-    from tenset_study.streaming import RankingStream
+    from tenset_study.data.records import load_records
+    from tenset_study.models.streaming import RankingStream
 
     root, held_out = tiny
     ds = Dataset.open(root)
@@ -240,7 +242,7 @@ WORKER = textwrap.dedent('''
     import os, sys
     import numpy as np
     import torch
-    from tenset_study.streaming import train_stream
+    from tenset_study.evaluation.stream_training import train_stream
 
     dataset, store, out = sys.argv[1:4]
     seen = []

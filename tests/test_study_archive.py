@@ -1,4 +1,4 @@
-"""Study exports (:mod:`tenset_study.study_archive`) of the session's smoke transfer-tuning study: the export
+"""Study exports (:mod:`tenset_study.tuning.archive`) of the session's smoke transfer-tuning study: the export
 reads back as the same results and curves, restores to byte-identical MetaSchedule databases, records
 its provenance, and refuses what it cannot do."""
 
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import MINI_DATA, SMOKE_TUNING_TARGET
-from tenset_study import study_archive, tuning, tuning_study
+from tenset_study.tuning import archive as study_archive, tune as tuning, study as tuning_study
 from tenset_study.cli import main
 
 
@@ -76,7 +76,7 @@ def test_exporting_nothing_is_an_error(tmp_path: Path, capsys) -> None:
 
 @pytest.mark.slow
 def test_the_tuning_claim_is_judged_on_the_exports(exported, tmp_path: Path) -> None:
-    from tenset_study import claims
+    from tenset_study.book import claims
 
     _, export = exported
     table = claims.claims_table(tmp_path, measured_tuning=export.parent).set_index("claim")

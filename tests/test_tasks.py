@@ -7,8 +7,10 @@ import json
 import pytest
 import torch
 
-from tenset_study import tasks, tvm_setup, workload, zoo
-from tenset_study.dataset import Dataset, to_arrow
+from tenset_study.collect import tasks
+from tenset_study.programs import tvm_setup, workload
+from tenset_study import zoo
+from tenset_study.data.dataset import Dataset, to_arrow
 
 CPU = tvm_setup.cpu_target(num_cores=2, mcpu="znver3")
 GPU = tvm_setup.gpu_target("sm_90")
@@ -137,7 +139,7 @@ def test_depthwise_and_grouped_convolutions_are_told_apart() -> None:
     import tvm
     from tvm import te, topi
 
-    from tenset_study.workload import describe_workload
+    from tenset_study.programs.workload import describe_workload
 
     def conv(groups: int, channels: int = 32):
         data = te.placeholder((1, channels, 14, 14), name="data")

@@ -12,14 +12,14 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tenset_study import tenset_chunk
+from tenset_study.importers.tenset import chunk as tenset_chunk
 from tenset_study.cli import main as cli_main
-from tenset_study.dataset import Dataset, program_id, task_id
-from tenset_study.tenset import import_tenset, read_tenset_log
-from tenset_study.tenset_log import MalformedRecord, parse_line
-from tenset_study.tenset_network_info import StubUnpickler, load_pickle, parse_task_filename, read_network_info
-from tenset_study.tenset_platforms import TENSET_PLATFORMS, derived_platform_id
-from tenset_study.tenset_workload import target_kind, task_row
+from tenset_study.data.dataset import Dataset, program_id, task_id
+from tenset_study.importers.tenset.importer import import_tenset, read_tenset_log
+from tenset_study.importers.tenset.log import MalformedRecord, parse_line
+from tenset_study.importers.tenset.network_info import StubUnpickler, load_pickle, parse_task_filename, read_network_info
+from tenset_study.importers.tenset.platforms import TENSET_PLATFORMS, derived_platform_id
+from tenset_study.importers.tenset.workload import target_kind, task_row
 
 DATA = Path(__file__).parent / "data"
 SMALL = DATA / "tenset_small.json"
@@ -355,7 +355,7 @@ def test_platform_ids():
 
 def test_chunk_boundaries_change_nothing(tmp_path, monkeypatch):
     """Reading line by line (chunks of one line) gives what reading whole files gives."""
-    from tenset_study import tenset_worker
+    from tenset_study.importers.tenset import worker as tenset_worker
 
     log = tmp_path / "log.json"
     text = SMALL.read_text()

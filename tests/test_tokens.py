@@ -10,9 +10,9 @@ import orjson
 import pandas as pd
 import pytest
 
-from tenset_study import tokens as tk
-from tenset_study.dataset import Dataset
-from tenset_study.tenset import import_tenset
+from tenset_study.features import tokens as tk
+from tenset_study.data.dataset import Dataset
+from tenset_study.importers.tenset.importer import import_tenset
 
 ROOT = Path(__file__).resolve().parents[1]
 MINI_DATA = ROOT / "data" / "mini"

@@ -11,8 +11,11 @@ import pandas as pd
 import pytest
 import torch
 
-from tenset_study import experiments, models, transfer, transfer_report
-from tenset_study.explore import ParameterError
+from tenset_study.evaluation import experiments
+from tenset_study import models
+from tenset_study.transfer import experiment as transfer
+from tenset_study.book import transfer_report
+from tenset_study.book.explore import ParameterError
 from tenset_study.models.base import CostModel
 from tenset_study.models.neural import NeuralRanker
 
@@ -25,9 +28,9 @@ def tiny_transfer_inputs(train_tasks: int = 3, test_tasks: int = 2, max_len: int
     networks per platform kind of data/mini (all three platforms), with every feature family."""
     if not (MINI_DATA / "dataset.json").exists():
         pytest.skip("data/mini is not present")
-    from tenset_study import records as records_module
-    from tenset_study import tvm_setup
-    from tenset_study.dataset import Dataset
+    from tenset_study.data import records as records_module
+    from tenset_study.programs import tvm_setup
+    from tenset_study.data.dataset import Dataset
     from tenset_study.models.inputs import build_inputs
 
     tvm_setup.prepare_tvm("cpu")

@@ -1,4 +1,4 @@
-"""Whole-network tuning (:mod:`tenset_study.tuning`): real MetaSchedule runs on the smallest zoo network
+"""Whole-network tuning (:mod:`tenset_study.tuning.tune`): real MetaSchedule runs on the smallest zoo network
 (``dcgan-b1-16``: 6 tasks), with MetaSchedule's random cost model and with our ``ProjectCostModel`` (tiny
 models trained on data/mini), the tuning curve, compiling with the database and timing end to end, and
 the ``tune`` command through a subprocess. A few trials per task, small search populations, short runner
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import small_cpu_inputs
-from tenset_study import tvm_setup
+from tenset_study.programs import tvm_setup
 
 ROOT = Path(__file__).resolve().parents[1]
 NETWORK = "dcgan-b1-16"  # the smallest zoo variant: 6 tasks (4 transposed convolutions, a dense, a reshape)
@@ -33,7 +33,7 @@ def _target() -> dict:
 @pytest.fixture(scope="module")
 def tuned_random(tmp_path_factory):
     """dcgan-b1-16 tuned with MetaSchedule's random cost model: 12 trials (2 per task)."""
-    from tenset_study import tuning
+    from tenset_study.tuning import tune as tuning
 
     work_dir = tmp_path_factory.mktemp("tune-random")
     result = tuning.tune_network(NETWORK, _target(), work_dir, 12, "random", num_trials_per_iter=64, **FAST)
@@ -58,7 +58,7 @@ def _tiny_model(name: str):
 
 @pytest.mark.slow
 def test_every_task_is_tuned_and_the_database_is_kept(tuned_random) -> None:
-    from tenset_study import tuning
+    from tenset_study.tuning import tune as tuning
 
     result = tuned_random
     work_dir = Path(result.work_dir)
@@ -88,7 +88,7 @@ def test_every_task_is_tuned_and_the_database_is_kept(tuned_random) -> None:
 
 @pytest.mark.slow
 def test_tuning_curve_is_monotone_and_timed(tuned_random, tmp_path: Path) -> None:
-    from tenset_study import tuning
+    from tenset_study.tuning import tune as tuning
 
     result = tuned_random
     curve = tuning.tuning_curve(result.work_dir)
@@ -120,8 +120,9 @@ def test_compile_with_database_and_time_end_to_end(tuned_random) -> None:
     import torch
     from tvm import relax
 
-    from tenset_study import tuning, zoo
-    from tenset_study.tasks import fold_batch_norms
+    from tenset_study.tuning import tune as tuning
+    from tenset_study import zoo
+    from tenset_study.collect.tasks import fold_batch_norms
 
     compiled = tuning.compile_with_database(NETWORK, _target(), tuned_random.work_dir)
     assert compiled.functions >= N_TASKS and compiled.functions_tuned == compiled.functions
@@ -146,7 +147,7 @@ def test_compile_with_database_and_time_end_to_end(tuned_random) -> None:
 
 
 def test_refuses_budgets_that_cannot_tune_every_task_and_existing_databases(tmp_path: Path) -> None:
-    from tenset_study import tuning
+    from tenset_study.tuning import tune as tuning
 
     with pytest.raises(ValueError, match="6 tasks"):
         tuning.tune_network(NETWORK, _target(), tmp_path / "w", N_TASKS - 1, "random", progress=False)

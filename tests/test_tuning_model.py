@@ -1,4 +1,4 @@
-"""The project's cost models inside MetaSchedule (:mod:`tenset_study.tuning_model`): features built from
+"""The project's cost models inside MetaSchedule (:mod:`tenset_study.tuning.cost_model`): features built from
 candidates equal the dataset's, every model scores every candidate, online updates, save / load, fine-tuning,
 and real ``ms.tune_tir`` runs with ``cost_model=ProjectCostModel(...)`` (tiny models, 16 trials)."""
 
@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import small_cpu_inputs
-from tenset_study import models, tvm_setup
+from tenset_study import models
+from tenset_study.programs import tvm_setup
 from tenset_study.models.base import CostModel
 
 MAX_LEN = 32
@@ -40,8 +41,8 @@ def dataset_candidates(trained):
     from tvm.s_tir import meta_schedule as ms
     from tvm.s_tir.meta_schedule.arg_info import ArgInfo
 
-    from tenset_study.sampling import schedule_from_trace
-    from tenset_study.workload import load_workload
+    from tenset_study.collect.sampling import schedule_from_trace
+    from tenset_study.programs.workload import load_workload
 
     ds, recs = trained["ds"], trained["records"]
     tasks = ds.to_pandas("tasks").set_index("task")
@@ -66,7 +67,7 @@ def dataset_candidates(trained):
 
 
 def test_candidate_features_equal_the_dataset_features(trained, dataset_candidates) -> None:
-    from tenset_study.tuning_model import ProjectCostModel
+    from tenset_study.tuning.cost_model import ProjectCostModel
 
     inputs, dc = trained["inputs"], dataset_candidates
     for name in ("ours", "xgb"):
@@ -91,7 +92,7 @@ def test_candidate_features_equal_the_dataset_features(trained, dataset_candidat
 
 @pytest.mark.parametrize("name", list(TINY))
 def test_predict_scores_every_candidate_in_model_order(trained, dataset_candidates, name: str) -> None:
-    from tenset_study.tuning_model import ProjectCostModel
+    from tenset_study.tuning.cost_model import ProjectCostModel
 
     dc = dataset_candidates
     cost_model = ProjectCostModel(trained["models"][name], max_len=MAX_LEN)  # platform read off this machine
@@ -116,7 +117,7 @@ def test_predict_scores_every_candidate_in_model_order(trained, dataset_candidat
 def test_labels_count_failed_runs_as_worst() -> None:
     from types import SimpleNamespace
 
-    from tenset_study.tuning_model import normalized_labels, result_latency
+    from tenset_study.tuning.cost_model import normalized_labels, result_latency
 
     ok = SimpleNamespace(run_secs=[2e-3, 4e-3], error_msg=None)
     assert result_latency(ok) == pytest.approx(3e-3)
@@ -132,7 +133,7 @@ def test_update_learns_online_once_there_are_enough_records(trained, dataset_can
                                                              tmp_path: Path) -> None:
     from tvm.s_tir.meta_schedule.runner import RunnerResult
 
-    from tenset_study.tuning_model import ProjectCostModel
+    from tenset_study.tuning.cost_model import ProjectCostModel
 
     dc = dataset_candidates
     inputs, positions = trained["inputs"], np.arange(trained["inputs"].size)
@@ -165,7 +166,7 @@ def test_update_learns_online_once_there_are_enough_records(trained, dataset_can
 
 @pytest.mark.parametrize("name", ["ours", "xgb"])
 def test_fine_tune_keeps_metadata_and_changes_the_model(trained, name: str, tmp_path: Path) -> None:
-    from tenset_study.tuning_model import fine_tune
+    from tenset_study.tuning.cost_model import fine_tune
 
     inputs = trained["inputs"]
     positions = np.arange(inputs.size)
@@ -210,7 +211,7 @@ def _matmul():
 def test_tune_tir_with_project_cost_model(trained, name: str, tmp_path: Path) -> None:
     from tvm.s_tir import meta_schedule as ms
 
-    from tenset_study.tuning_model import ProjectCostModel
+    from tenset_study.tuning.cost_model import ProjectCostModel
 
     inputs, positions = trained["inputs"], np.arange(trained["inputs"].size)
     model = _copy(trained["models"][name], tmp_path)

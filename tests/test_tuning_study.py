@@ -1,4 +1,4 @@
-"""The transfer-tuning experiment (:mod:`tenset_study.tuning_study`): the ``smoke`` preset's whole flow on
+"""The transfer-tuning experiment (:mod:`tenset_study.tuning.study`): the ``smoke`` preset's whole flow on
 ``dcgan-b1-16`` (6 tasks) with real MetaSchedule on this CPU: pretraining on data/mini without the target
 platform, ``baseline-xgb`` with B = 12 trials and ``ours@50%`` with 6, end-to-end timing, the result and
 curve tables; a re-run that skips everything; the comparison's verdicts on hand-made rows."""
@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 
 from conftest import MINI_DATA, SMOKE_TUNING_NETWORK, SMOKE_TUNING_TARGET, run_smoke_tuning
-from tenset_study import experiments, tuning_study
-from tenset_study.tuning_study import BASELINE, CURVE_COLUMNS, RESULT_COLUMNS
+from tenset_study.evaluation import experiments
+from tenset_study.tuning import study as tuning_study
+from tenset_study.tuning.study import BASELINE, CURVE_COLUMNS, RESULT_COLUMNS
 
 NETWORK = SMOKE_TUNING_NETWORK
 N_TASKS = 6
@@ -110,7 +111,7 @@ def test_rerun_skips_completed_arms_and_refuses_other_settings(smoke_tuning_stud
 
 
 def test_an_interrupted_arm_is_pending_and_tuned_again(tmp_path: Path) -> None:
-    from tenset_study import tuning
+    from tenset_study.tuning import tune as tuning
 
     plan = {"network": NETWORK, "arm": BASELINE, "budget": 12}
     (tmp_path / tuning_study.ARM_FILE).write_text(json.dumps(plan))
@@ -140,7 +141,7 @@ def test_arms_and_budgets() -> None:
     for name in ("smoke", "book", "full"):
         settings = tuning_study.transfer_settings(name)
         assert set(settings["networks"]) <= set(settings["budgets"])
-    from tenset_study.explore import ParameterError
+    from tenset_study.book.explore import ParameterError
 
     with pytest.raises(ParameterError, match="unknown preset"):
         tuning_study.transfer_settings("huge")
@@ -305,7 +306,7 @@ def test_reproduce_guide_uses_only_transfer_tune_options() -> None:
 
 
 def test_a_failing_arm_is_reported_and_the_others_go_on(tmp_path: Path) -> None:
-    from tenset_study import tvm_setup
+    from tenset_study.programs import tvm_setup
 
     arms = [tuning_study.Arm("random@50%", "random", 0.5), tuning_study.Arm("random@100%", "random", 1.0)]
     logs: list[str] = []
@@ -321,7 +322,7 @@ def test_a_failing_arm_is_reported_and_the_others_go_on(tmp_path: Path) -> None:
 
 
 def test_time_limit_defers_the_arms_not_started(tmp_path: Path, capsys) -> None:
-    from tenset_study import tuning
+    from tenset_study.tuning import tune as tuning
     from tenset_study.cli import main
 
     if not (MINI_DATA / "dataset.json").exists():

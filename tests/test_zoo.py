@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tenset_study import zoo
-from tenset_study.dataset import to_arrow
+from tenset_study.data.dataset import to_arrow
 
 # The smallest input each family accepts quickly (batch 1): forward passes stay well under a second.
 SMALL_SIZES = {"image": 32, "tokens": 8, "latent": 16, "video": 16}

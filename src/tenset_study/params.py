@@ -1,5 +1,5 @@
 """Parameters and paths: the checks every notebook and command shares, kept free of plotting and TVM
-imports so that the GPU host (no seaborn there) runs the commands that need them. :mod:`tenset_study.explore`
+imports so that the GPU host (no seaborn there) runs the commands that need them. :mod:`tenset_study.book.explore`
 re-exports them for the notebooks."""
 
 from __future__ import annotations

@@ -28,8 +28,15 @@ class CostModel:
 
     name = "base"
     families: tuple[str, ...] = ()
+    #: Every concrete model class by its ``name`` (filled as subclasses are defined), for :meth:`load`.
+    registry: dict[str, type["CostModel"]] = {}
     #: True when training uses no randomness, so other seeds would give the same model.
     deterministic = False
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in vars(cls):
+            CostModel.registry[cls.name] = cls
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
@@ -84,13 +91,12 @@ class CostModel:
     @staticmethod
     def load(path: str | os.PathLike) -> "CostModel":
         """Read a model written by :meth:`save` (any subclass)."""
-        from . import MODELS
-
         state = pickle.loads(Path(path).read_bytes())
         name = state["metadata"].get("model")
-        if name not in MODELS:
+        cls = CostModel.registry.get(name)
+        if cls is None:
             raise ValueError(f"{path}: unknown model {name!r}")
-        model = MODELS[name].__new__(MODELS[name])
+        model = cls.__new__(cls)
         model.__setstate__(state)
         return model
 

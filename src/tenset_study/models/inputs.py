@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .. import context
-from ..dataset import Dataset
-from ..records import group_ids
+from ..features import context
+from ..data.dataset import Dataset
+from ..data.records import group_ids
 
 #: Feature families a model may ask for.
 FAMILIES = ("tokens", "perstore", "context")
@@ -74,7 +74,7 @@ class ModelInputs:
 
 def build_inputs(ds: Dataset, records: pd.DataFrame, families: tuple[str, ...] = FAMILIES,
                  max_len: int = 64, perstore_workers: int | None = None, progress: bool = False) -> ModelInputs:
-    """Assemble the inputs for ``records`` (from :func:`tenset_study.records.load_records`).
+    """Assemble the inputs for ``records`` (from :func:`tenset_study.data.records.load_records`).
 
     Token and per-store features come from the on-disk feature cache (computed on first use, with a
     progress bar when ``progress``; ``perstore_workers`` processes, None: one per core for large datasets).
@@ -96,7 +96,7 @@ def build_inputs(ds: Dataset, records: pd.DataFrame, families: tuple[str, ...] =
         versions={"context": context.CONTEXT_VERSION},
     )
     if "tokens" in families:
-        from .. import tokens
+        from ..features import tokens
 
         ids, toks, lengths = tokens.program_tokens(ds, max_len=max_len)
         rows = _align(ids, program_ids, "schedule tokens")
@@ -112,7 +112,7 @@ def _program_features(ds: Dataset, program_ids: np.ndarray, max_len: int, worker
                       progress: bool) -> tuple[np.ndarray, str]:
     """Pooled per-store features of the programs (failed extractions as zeros), or, for Ansor programs
     (TenSet's logs: TVM 0.27 has no Ansor feature extractor), the schedule tokens pooled over steps."""
-    from .. import perstore, tokens
+    from ..features import perstore, tokens
 
     try:
         ids, feats = perstore.program_perstore(ds, workers=workers, progress=progress)

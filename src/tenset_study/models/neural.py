@@ -20,15 +20,9 @@ import torch
 from torch import nn
 
 from .base import CostModel
+from .device import pick_device
 from .inputs import ModelInputs
 from .ranking import group_lists, lambdarank_loss, list_batches
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    """``auto``: the first CUDA GPU when there is one, else the CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class NeuralRanker(CostModel):
@@ -147,9 +141,9 @@ class NeuralRanker(CostModel):
         return float(loss.detach()), int(mask.sum())
 
     def fit_stream(self, stream, **kwargs) -> "NeuralRanker":
-        """Train from a :class:`~tenset_study.streaming.RankingStream` (records read shard by shard from a
-        feature store) instead of in-memory inputs; see :func:`tenset_study.streaming.fit_stream`."""
-        from ..streaming import fit_stream
+        """Train from a :class:`~tenset_study.models.streaming.RankingStream` (records read shard by shard from a
+        feature store) instead of in-memory inputs; see :func:`tenset_study.models.streaming.fit_stream`."""
+        from .streaming import fit_stream
 
         return fit_stream(self, stream, **kwargs)
 

@@ -1,7 +1,7 @@
 """XGBoost on MetaSchedule's per-store features: TenSet's and MetaSchedule's default cost model.
 
 As in MetaSchedule's ``XGBModel``, the booster regresses the normalized throughput (the label) with a
-squared error; here on per-store features pooled per program (see :mod:`tenset_study.perstore`).
+squared error; here on per-store features pooled per program (see :mod:`tenset_study.features.perstore`).
 """
 
 from __future__ import annotations

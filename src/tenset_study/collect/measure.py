@@ -1,0 +1,224 @@
+"""Building and measuring programs in batches, locally or through a TVM RPC tracker.
+
+Building dominates the cost of a measurement (about 1 s per program on 2 cores), so programs are built
+in large batches by MetaSchedule's ``LocalBuilder`` (one worker pool per batch, its start-up paid once),
+and exported as shared libraries in the parallel build workers so that the serial runner only loads and
+times them. Measurement never overlaps building, so timings are not disturbed by compilers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+
+from ..programs.tvm_setup import builder_initializer
+
+
+@dataclass
+class MeasureSettings:
+    """How programs are built and timed. Stored with the platform as its ``runner`` provenance."""
+
+    number: int = 1
+    repeat: int = 5
+    min_repeat_ms: int = 20
+    enable_cpu_cache_flush: bool = False
+    run_timeout_s: float = 30.0
+    build_timeout_s: float = 60.0
+    builder_workers: int | None = None
+    export_format: str = "so"
+    rpc_tracker: str | None = None
+    rpc_key: str | None = None
+    rpc_session_timeout_s: float = 120.0
+    #: How the runner fills integer input tensors: ``random`` (MetaSchedule's default, what the datasets
+    #: were measured with) or ``zeros``: random integers used as indices (BERT's embedding ``take``) read
+    #: out of bounds and fail every measurement of those tasks, so tuning, which must tune every task,
+    #: uses zeros (valid indices). Float inputs are random either way.
+    integer_inputs: str = "random"
+
+    def __post_init__(self) -> None:
+        if self.number < 1 or self.repeat < 1 or self.min_repeat_ms < 0:
+            raise ValueError(f"number and repeat must be >= 1 and min_repeat_ms >= 0, got {self}")
+        if self.export_format not in {"so", "tar"}:
+            raise ValueError(f"export_format must be 'so' or 'tar', got {self.export_format!r}")
+        if (self.rpc_tracker is None) != (self.rpc_key is None):
+            raise ValueError("RPC needs both rpc_tracker (host:port) and rpc_key")
+        if self.integer_inputs not in {"random", "zeros"}:
+            raise ValueError(f"integer_inputs must be 'random' or 'zeros', got {self.integer_inputs!r}")
+
+    def as_dict(self) -> dict:
+        """The settings, plus the measurement lock in force (see :func:`quiet_machine`), as provenance."""
+        return {**asdict(self), "measure_lock": os.environ.get("TENSET_STUDY_MEASURE_LOCK")}
+
+
+@dataclass
+class MeasureResult:
+    """One program's measurement: repeats in seconds, or an error."""
+
+    repeats_s: list[float] | None
+    error: str | None
+
+
+@dataclass
+class BatchTiming:
+    """Where a batch's time went."""
+
+    programs: int = 0
+    build_s: float = 0.0
+    run_s: float = 0.0
+    build_errors: int = 0
+    run_errors: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def alloc_zero_integer_arguments(device, args_info, alloc_repeat: int) -> list:
+    """MetaSchedule's argument allocation for the local runner (``f_alloc_argument``) with integer tensors
+    set to zeros instead of random values; float tensors get MetaSchedule's random fill."""
+    from tvm.s_tir.meta_schedule.utils import get_global_func_with_default_on_worker
+
+    random_fill = get_global_func_with_default_on_worker("tvm.contrib.random.random_fill_for_measure", None)
+    return _alloc_zero_integers(random_fill, device, args_info, alloc_repeat)
+
+
+def rpc_alloc_zero_integer_arguments(session, device, args_info, alloc_repeat: int) -> list:
+    """:func:`alloc_zero_integer_arguments` for the RPC runner (random fill on the remote server)."""
+    from tvm.s_tir.meta_schedule.utils import get_global_func_on_rpc_session
+
+    random_fill = get_global_func_on_rpc_session(session, "tvm.contrib.random.random_fill_for_measure",
+                                                 "the RPC server's TVM lacks random fill (USE_RANDOM)")
+    return _alloc_zero_integers(random_fill, device, args_info, alloc_repeat)
+
+
+def _alloc_zero_integers(random_fill, device, args_info, alloc_repeat: int) -> list:
+    import numpy as np
+    from tvm.s_tir.meta_schedule.runner.utils import alloc_argument_common
+
+    def fill(tensor) -> None:
+        if str(tensor.dtype).startswith(("int", "uint")):
+            tensor.copyfrom(np.zeros(tuple(tensor.shape), dtype=str(tensor.dtype)))
+        else:
+            random_fill(tensor)
+
+    return alloc_argument_common(fill, device, args_info, alloc_repeat)
+
+
+def export_shared_library(rt_mod) -> str:
+    """Builder export step: a linked shared library (linking happens in the parallel build workers)."""
+    path = os.path.join(tempfile.mkdtemp(prefix="tenset-study-"), "program.so")
+    rt_mod.export_library(path)
+    return path
+
+
+def export_tar(rt_mod) -> str:
+    """Builder export step for RPC: an object tarball that the remote server links itself."""
+    from tvm.support.tar import tar
+
+    path = os.path.join(tempfile.mkdtemp(prefix="tenset-study-"), "program.tar")
+    rt_mod.export_library(path, fcompile=tar)
+    return path
+
+
+class Measurer:
+    """Builds and times batches of scheduled IRModules for one target."""
+
+    def __init__(self, target, settings: MeasureSettings) -> None:
+        from tvm.s_tir import meta_schedule as ms
+
+        self.target = target
+        self.settings = settings
+        self.device_type = "cuda" if target.kind.name == "cuda" else "cpu"
+        workers = settings.builder_workers or max(1, os.cpu_count() or 1)
+        export = export_tar if (settings.export_format == "tar") else export_shared_library
+        self.builder = ms.builder.LocalBuilder(
+            max_workers=workers, timeout_sec=settings.build_timeout_s,
+            initializer=builder_initializer, f_export=export,
+        )
+        evaluator = ms.runner.EvaluatorConfig(
+            number=settings.number, repeat=settings.repeat, min_repeat_ms=settings.min_repeat_ms,
+            enable_cpu_cache_flush=settings.enable_cpu_cache_flush,
+        )
+        zero_integers = settings.integer_inputs == "zeros"
+        if settings.rpc_tracker:
+            host, _, port = settings.rpc_tracker.rpartition(":")
+            rpc = ms.runner.RPCConfig(
+                tracker_host=host, tracker_port=int(port), tracker_key=settings.rpc_key,
+                session_timeout_sec=settings.rpc_session_timeout_s,
+            )
+            alloc = rpc_alloc_zero_integer_arguments if zero_integers else None
+            self.runner = ms.runner.RPCRunner(rpc_config=rpc, evaluator_config=evaluator, max_workers=1,
+                                              f_alloc_argument=alloc)
+        else:
+            alloc = alloc_zero_integer_arguments if zero_integers else None
+            self.runner = ms.runner.LocalRunner(
+                timeout_sec=settings.run_timeout_s, evaluator_config=evaluator, initializer=builder_initializer,
+                f_alloc_argument=alloc,
+            )
+
+    def measure(self, schedules: list) -> tuple[list[MeasureResult], BatchTiming]:
+        """Build every schedule (``tvm.s_tir.Schedule``) in one batch, then time the built ones one by one."""
+        from tvm.s_tir.meta_schedule.arg_info import ArgInfo
+        from tvm.s_tir.meta_schedule.builder import BuilderInput
+        from tvm.s_tir.meta_schedule.runner import RunnerInput
+
+        timing = BatchTiming(programs=len(schedules))
+        start = time.perf_counter()
+        built = self.builder.build([BuilderInput(sch.mod, self.target) for sch in schedules])
+        timing.build_s = time.perf_counter() - start
+
+        results: list[MeasureResult | None] = [None] * len(schedules)
+        inputs, positions = [], []
+        for i, (sch, res) in enumerate(zip(schedules, built)):
+            if res.error_msg:
+                results[i] = MeasureResult(None, "build: " + _short(res.error_msg))
+                timing.build_errors += 1
+                continue
+            args = ArgInfo.from_entry_func(sch.mod, remove_preproc=True)
+            inputs.append(RunnerInput(res.artifact_path, self.device_type, args))
+            positions.append(i)
+
+        start = time.perf_counter()
+        with quiet_machine():
+            futures = self.runner.run(inputs) if inputs else []
+            outcomes = [future.result() for future in futures]
+        for i, outcome, runner_input in zip(positions, outcomes, inputs):
+            if outcome.error_msg:
+                results[i] = MeasureResult(None, "run: " + _short(outcome.error_msg))
+                timing.run_errors += 1
+            else:
+                results[i] = MeasureResult([float(s) for s in outcome.run_secs], None)
+            shutil.rmtree(os.path.dirname(str(runner_input.artifact_path)), ignore_errors=True)
+        timing.run_s = time.perf_counter() - start
+        return results, timing  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def quiet_machine():
+    """Hold an exclusive lock on ``$TENSET_STUDY_MEASURE_LOCK`` (when set) while programs are timed.
+
+    On a machine shared with other work, wrap heavy commands in ``flock -s "$TENSET_STUDY_MEASURE_LOCK" CMD``:
+    they then wait while a measurement runs, and a measurement waits for them to finish, so that timings
+    are not disturbed by compilers or tests running beside them. Without the variable this does nothing.
+    """
+    path = os.environ.get("TENSET_STUDY_MEASURE_LOCK")
+    if not path:
+        yield
+        return
+    import fcntl
+
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _short(message: str, limit: int = 2000) -> str:
+    """Keep the start and the end of a long error message."""
+    message = str(message).strip()
+    if len(message) <= limit:
+        return message
+    return message[: limit // 2] + "\n...\n" + message[-limit // 2 :]

@@ -1,0 +1,550 @@
+"""The project's cost models inside MetaSchedule: :class:`ProjectCostModel`, and :func:`fine_tune`.
+
+:class:`ProjectCostModel` wraps one trained :class:`~tenset_study.models.base.CostModel` (``xgb``, ``mlp``,
+``tlp`` or ``ours``) as a MetaSchedule ``PyCostModel``, so it can be passed as ``cost_model=`` to
+``ms.tune_tir``, ``ms.tune_tasks`` or Relax tuning::
+
+    from tvm.s_tir import meta_schedule as ms
+    from tenset_study import models, tuning_model, tvm_setup
+
+    tvm_setup.prepare_tvm("cpu")
+    cost_model = tuning_model.ProjectCostModel(models.CostModel.load("models/ours.model"))
+    db = ms.tune_tir(mod, target, work_dir, max_trials_global=64, cost_model=cost_model)
+    print(cost_model.timing())        # seconds in predict / update, candidates scored
+
+It needs no dataset on disk: every feature is computed from what MetaSchedule hands over.
+
+* **Schedule tokens** (``tlp``, ``ours``): each candidate's ``sch.trace`` (postprocessing included, as
+  the dataset stores traces) -> :func:`tenset_study.collect.sampling.trace_json` ->
+  :func:`tenset_study.features.tokens.encode_programs`, cropped or padded to ``max_len`` (default: the model's
+  ``metadata["max_len"]`` if present, else 64, the default of ``build_inputs``).
+* **Per-store features** (``xgb``, ``mlp``): MetaSchedule's ``PerStoreFeature`` on the candidates with the
+  tuning context, pooled with :func:`tenset_study.features.perstore.pool_stores`. A model trained on a dataset
+  without per-store features (TenSet imports: ``feature_versions["perstore"]`` ``pooled-tokens-*``)
+  gets the pooled tokens instead (:func:`tenset_study.models.inputs.pooled_tokens`).
+* **Workload features** (``ours``): :func:`tenset_study.programs.workload.describe_workload` of ``context.mod``
+  with ``context.task_name``, through :func:`tenset_study.features.context.workload_features`; once per task.
+* **Hardware features** (``ours``): the platforms-table row given as ``platform``, or the row read off this
+  machine for the context's target (:func:`tenset_study.collect.platforms.cpu_platform` /
+  :func:`~tenset_study.collect.platforms.gpu_platform`), through :func:`tenset_study.features.context.hardware_features`.
+
+All candidates of a call are featurized together and scored by one ``CostModel.predict`` call: one
+forward pass for MetaSchedule's default population of 512 (the neural models split larger calls into
+batches of 1,024, which are faster on a CPU than bigger ones).
+
+**Scores.** MetaSchedule clamps scores below 0 to 0 and uses them as the masses with which evolutionary
+search draws parents, and it keeps the best candidates of all genetic iterations of a search round in one
+heap, so scores of different ``predict`` calls of one round must be comparable. ``score_transform``:
+
+* ``"raw"``: the model's output (clamped by MetaSchedule at 0). Right for ``xgb``, which regresses the
+  normalized throughput (in (0, 1], what MetaSchedule's own XGBoost model returns).
+* ``"sigmoid-z"``: ``sigmoid((s - mean) / std)`` with the mean and standard deviation of the first
+  ``predict`` call of the task after the model last changed (the first call of a search round scores the
+  initial population: measured bests plus random samples), frozen until the model changes again. Order
+  is kept, scores fall in (0, 1) with a useful spread, and are comparable within a round. Right for the
+  LambdaRank models, whose outputs have no fixed scale (sums over steps, task-dependent offsets).
+* ``"auto"`` (default): ``raw`` for ``xgb``, ``sigmoid-z`` otherwise.
+
+**Online learning** (``update``). Measured candidates are kept per task with their latency (mean of the
+runner's repeats; failed runs, i.e. ``run_secs`` missing, an error message, or MetaSchedule's 1e10
+sentinel, count as the worst: label 0). Labels are the normalized throughput within the task's
+measurements so far (``best latency / latency``), as in the dataset (:mod:`tenset_study.data.records`).
+
+* Neural models (``mlp``, ``tlp``, ``ours``): after every update with at least ``min_online`` records,
+  ``online_epochs`` epochs of their LambdaRank loss on all online groups (one group per task), starting
+  from the current weights (:meth:`~tenset_study.models.neural.NeuralRanker.fine_tune`).
+* ``xgb``: the pretraining data is not at hand, so the pretrained booster (the one wrapped or loaded) is
+  kept and, once at least ``min_online`` online records exist, rebuilt at every update as *pretrained
+  booster +* ``online_rounds`` *trees fitted on all online records* (boosting continues from the pretrained trees,
+  so the new trees fit what the pretrained model gets wrong on this task). Rebuilding from the
+  pretrained booster, not from the previous update's, keeps the model size bounded and stops old
+  residual trees from piling up.
+* ``online=False`` keeps the data (for :meth:`ProjectCostModel.online_inputs`) but never changes the model:
+  the pretrained model alone.
+
+``save``/``load`` delegate to the wrapped model (its metadata travels with it); ``save`` adds
+``online_updates`` (the number of updates that changed the model) and ``online`` (records, tasks,
+platforms) to the metadata. Online data are not saved.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from tvm.ir.utils import derived_object
+from tvm.s_tir.meta_schedule.cost_model import PyCostModel
+
+from ..models.base import CostModel
+from ..models.inputs import ModelInputs, pooled_tokens
+
+#: Latencies at or above this are MetaSchedule's "failed" sentinel (1e10 s in its databases).
+FAILED_LATENCY_S = 1e9
+#: ``max_len`` when neither the caller nor the model's metadata gives one (``build_inputs``' default).
+DEFAULT_MAX_LEN = 64
+SCORE_TRANSFORMS = ("auto", "raw", "sigmoid-z")
+
+
+@dataclass
+class _TaskContext:
+    """What is computed once per task: its id, platform and context feature vectors."""
+
+    task: str
+    kind: str
+    op: str
+    platform: str
+    hardware: np.ndarray
+    workload: np.ndarray
+
+
+@dataclass
+class _OnlineTask:
+    """Measured candidates of one task: features and latencies (None = failed)."""
+
+    context: _TaskContext
+    tokens: list = field(default_factory=list)
+    lengths: list = field(default_factory=list)
+    perstore: list = field(default_factory=list)
+    latencies: list = field(default_factory=list)
+
+
+def _is_neural(model: CostModel) -> bool:
+    from ..models.neural import NeuralRanker
+
+    return isinstance(model, NeuralRanker)
+
+
+def _is_xgb(model: CostModel) -> bool:
+    from ..models.xgb import XGBModel
+
+    return isinstance(model, XGBModel)
+
+
+def _uses_context(model: CostModel) -> tuple[bool, bool]:
+    """(hardware, workload): whether the model reads these context features."""
+    return bool(getattr(model, "use_hardware", False)), bool(getattr(model, "use_workload", False))
+
+
+def _target_dict(target) -> dict:
+    """A TVM target as the plain dict form TVM 0.27 accepts (no ``keys``, no empty ``tag``)."""
+    from ..collect.sampling import plain_json
+
+    spec = plain_json(target.export())
+    spec.pop("keys", None)
+    if not spec.get("tag"):
+        spec.pop("tag", None)
+    return spec
+
+
+def platform_row_for(target) -> dict:
+    """The ``platforms`` row of this machine for a TVM target (CPU: lscpu and LLVM; CUDA: nvidia-smi)."""
+    from ..collect import platforms
+    from ..programs.tvm_setup import target_kind
+
+    spec = _target_dict(target)
+    if target_kind(spec) == "gpu":
+        return platforms.gpu_platform(spec, {})
+    return platforms.cpu_platform(spec, {})
+
+
+def _as_row(platform) -> dict:
+    """A platforms-table row from a dict, a Series or a one-row DataFrame."""
+    if isinstance(platform, pd.DataFrame):
+        if len(platform) != 1:
+            raise ValueError(f"platform: expected one platforms row, got {len(platform)}")
+        return platform.iloc[0].to_dict()
+    if isinstance(platform, pd.Series):
+        return platform.to_dict()
+    if isinstance(platform, dict):
+        return dict(platform)
+    raise TypeError(f"platform must be a platforms-table row (dict, Series, one-row DataFrame), got {type(platform)}")
+
+
+def hardware_vector(row: dict) -> np.ndarray:
+    """Hardware features (``context.hardware_features``) of one platforms row, float32."""
+    from ..features import context
+
+    frame = context.hardware_features(pd.DataFrame([row]))
+    return np.nan_to_num(frame.to_numpy(np.float32)[0])
+
+
+def workload_row(mod, task_name: str, kind: str) -> dict:
+    """A ``tasks``-like row (id, kind, op, FLOPs, bytes, shapes) of a task's IRModule."""
+    from ..data.dataset import task_id
+    from ..programs.workload import describe_workload, workload_hash
+
+    return {"task": task_id(workload_hash(mod), kind), "kind": kind, **describe_workload(mod, task_name or "")}
+
+
+def workload_vector(row: dict) -> np.ndarray:
+    """Workload features (``context.workload_features``) of one tasks row, float32."""
+    from ..features import context
+
+    frame = context.workload_features(pd.DataFrame([row]))
+    return np.nan_to_num(frame.to_numpy(np.float32)[0])
+
+
+def result_latency(result) -> float | None:
+    """Mean of a ``RunnerResult``'s repeats in seconds; None for a failed run."""
+    if result is None or getattr(result, "error_msg", None):
+        return None
+    return run_latency(getattr(result, "run_secs", None))
+
+
+def run_latency(run_secs) -> float | None:
+    """Mean of MetaSchedule run seconds (floats or ``FloatImm``); None when missing, non-finite, not positive
+    or MetaSchedule's failure sentinel (1e10 s)."""
+    if not run_secs:
+        return None
+    mean = float(np.mean([float(getattr(s, "value", s)) for s in run_secs]))
+    if not math.isfinite(mean) or mean <= 0 or mean >= FAILED_LATENCY_S:
+        return None
+    return mean
+
+
+def normalized_labels(latencies: list[float | None]) -> np.ndarray:
+    """``best / latency`` within one task's measurements; 0 for failed (None) ones and when none succeeded."""
+    values = np.array([np.nan if v is None else v for v in latencies], dtype=np.float64)
+    if np.isnan(values).all():
+        return np.zeros(len(values), dtype=np.float32)
+    return np.nan_to_num(np.nanmin(values) / values, nan=0.0).astype(np.float32)
+
+
+@derived_object
+class ProjectCostModel(PyCostModel):
+    """A trained project cost model as a MetaSchedule cost model (see the module docstring).
+
+    Parameters
+    ----------
+    model: a fitted :class:`~tenset_study.models.base.CostModel`, or a path to one saved with ``save``.
+    platform: the platforms-table row (dict, Series or one-row DataFrame) whose hardware features the model
+        gets; default: read off this machine for each context's target.
+    max_len: token sequence length (default: ``model.metadata["max_len"]`` or 64).
+    score_transform: ``auto``, ``raw`` or ``sigmoid-z`` (module docstring).
+    online: learn from measurements in ``update`` (False: keep the pretrained model).
+    online_epochs: epochs of fine-tuning per update (neural models).
+    online_lr: learning rate of fine-tuning (default: the model's).
+    online_rounds: boosting rounds added to the pretrained booster (xgb).
+    min_online: online records needed before the model is changed.
+    seed: seeds the fine-tuning list shuffles (plus the update number).
+    """
+
+    def __init__(self, model: CostModel | str | os.PathLike, platform=None, max_len: int | None = None,
+                 score_transform: str = "auto", online: bool = True, online_epochs: int = 2,
+                 online_lr: float | None = None, online_rounds: int = 20, min_online: int = 8,
+                 seed: int = 0) -> None:
+        super().__init__()
+        if score_transform not in SCORE_TRANSFORMS:
+            raise ValueError(f"score_transform must be one of {SCORE_TRANSFORMS}, got {score_transform!r}")
+        self.platform_row = None if platform is None else _as_row(platform)
+        self.requested_max_len = max_len
+        self.requested_transform = score_transform
+        self.online = online
+        self.online_epochs = online_epochs
+        self.online_lr = online_lr
+        self.online_rounds = online_rounds
+        self.min_online = min_online
+        self.seed = seed
+        self._tasks: dict[str, _TaskContext] = {}  # structural hash + target -> task context
+        self._hardware: dict[str, tuple[str, np.ndarray]] = {}  # target JSON -> (platform id, features)
+        self._online: dict[str, _OnlineTask] = {}
+        self._calibration: dict[str, tuple[int, float, float]] = {}  # task -> (model version, mean, std)
+        self._counters: dict = {"predict_calls": 0, "predict_seconds": 0.0, "candidates_scored": 0,
+                                "feature_seconds": 0.0, "update_calls": 0, "update_seconds": 0.0,
+                                "train_seconds": 0.0, "online_updates": 0}
+        self._set_model(CostModel.load(model) if isinstance(model, (str, os.PathLike)) else model)
+
+    # --- the wrapped model ------------------------------------------------------------------------------
+    def _set_model(self, model: CostModel) -> None:
+        if not getattr(model, "metadata", None):
+            raise ValueError(f"{model.name}: the wrapped model must be fitted (or loaded)")
+        self.model = model
+        self.version = 0  # bumped whenever the model's scores change
+        self._calibration = {}
+        self.max_len = int(self.requested_max_len or model.metadata.get("max_len") or DEFAULT_MAX_LEN)
+        self.transform = self.requested_transform
+        if self.transform == "auto":
+            self.transform = "raw" if _is_xgb(model) else "sigmoid-z"
+        self.use_hardware, self.use_workload = _uses_context(model)
+        self.needs_tokens = "tokens" in model.families
+        self.needs_perstore = "perstore" in model.families
+        perstore_version = str(model.metadata.get("feature_versions", {}).get("perstore", ""))
+        self.perstore_from_tokens = self.needs_perstore and perstore_version.startswith("pooled-tokens")
+        self._base_booster = bytes(model.booster_.save_raw("ubj")) if _is_xgb(model) else None
+        self._prior_updates = int(model.metadata.get("online_updates", 0))  # from earlier sessions
+        self._counters["online_updates"] = 0
+
+    # --- MetaSchedule's interface -----------------------------------------------------------------------
+    def load(self, path: str) -> None:
+        """Replace the wrapped model by the one saved at ``path`` (online data are kept; the count of online
+        updates continues from its metadata)."""
+        self._set_model(CostModel.load(path))
+
+    def save(self, path: str) -> None:
+        """Save the wrapped model (``CostModel.save``) with the online counters in its metadata."""
+        self.model.metadata["online_updates"] = self._prior_updates + int(self._counters["online_updates"])
+        self.model.metadata["online"] = self._online_summary()
+        self.model.save(path)
+
+    def predict(self, context, candidates) -> np.ndarray:
+        """Scores of the candidates, higher = predicted faster (float64, one per candidate)."""
+        start = time.perf_counter()
+        n = len(candidates)
+        if n == 0:
+            return np.zeros(0, dtype=np.float64)
+        task = self._task_context(context)
+        features = self._candidate_features(context, candidates)
+        inputs = self._inputs([(task, features, [None] * n)])
+        raw = np.asarray(self.model.predict(inputs, np.arange(n)), dtype=np.float64)
+        scores = self._transform(task.task, raw)
+        self._counters["predict_calls"] += 1
+        self._counters["candidates_scored"] += n
+        self._counters["predict_seconds"] += time.perf_counter() - start
+        return scores
+
+    def update(self, context, candidates, results) -> None:
+        """Keep the measured candidates of the context's task and fine-tune / refit the model on them."""
+        start = time.perf_counter()
+        self._counters["update_calls"] += 1
+        if len(candidates):
+            task = self._task_context(context)
+            features = self._candidate_features(context, candidates)
+            online = self._online.setdefault(task.task, _OnlineTask(task))
+            if features.get("tokens") is not None:
+                online.tokens.append(features["tokens"])
+                online.lengths.append(features["lengths"])
+            if features.get("perstore") is not None:
+                online.perstore.append(features["perstore"])
+            online.latencies.extend(result_latency(r) for r in results)
+            if self.online and self.online_records() >= self.min_online:
+                train_start = time.perf_counter()
+                self._learn()
+                self._counters["train_seconds"] += time.perf_counter() - train_start
+        self._counters["update_seconds"] += time.perf_counter() - start
+
+    # --- reporting --------------------------------------------------------------------------------------
+    def timing(self) -> dict:
+        """Counters: ``predict_calls``, ``predict_seconds``, ``candidates_scored``, ``feature_seconds``
+        (part of predict and update), ``update_calls``, ``update_seconds``, ``train_seconds`` (part of
+        update), ``online_updates`` (updates that changed the model), ``online_records``,
+        ``candidates_per_s`` (scoring throughput). Counts are this object's since the wrapped model was set
+        (``metadata["online_updates"]`` keeps the total over saves and loads)."""
+        out = dict(self._counters)
+        out["online_records"] = self.online_records()
+        out["candidates_per_s"] = (out["candidates_scored"] / out["predict_seconds"]) if out["predict_seconds"] else 0.0
+        return out
+
+    def online_records(self) -> int:
+        """Measured candidates kept for online learning (all tasks)."""
+        return sum(len(t.latencies) for t in self._online.values())
+
+    def online_inputs(self) -> ModelInputs | None:
+        """The online records (all tasks) as model inputs with labels; None before any update."""
+        if not self._online:
+            return None
+        parts = []
+        for online in self._online.values():
+            features = {
+                "tokens": np.concatenate(online.tokens) if online.tokens else None,
+                "lengths": np.concatenate(online.lengths) if online.lengths else None,
+                "perstore": np.concatenate(online.perstore) if online.perstore else None,
+            }
+            parts.append((online.context, features, online.latencies))
+        return self._inputs(parts)
+
+    def inputs_for(self, context, candidates) -> ModelInputs:
+        """The model inputs of candidates as ``predict`` builds them (for analysis and tests)."""
+        task = self._task_context(context)
+        return self._inputs([(task, self._candidate_features(context, candidates), [None] * len(candidates))])
+
+    # --- features ---------------------------------------------------------------------------------------
+    def _platform(self, target) -> tuple[str, np.ndarray]:
+        key = str(target)
+        if key not in self._hardware:
+            row = self.platform_row
+            if row is None:
+                try:
+                    row = platform_row_for(target)
+                except Exception as err:  # noqa: BLE001 - a machine we cannot read: no hardware features
+                    if self.use_hardware:
+                        raise RuntimeError(f"cannot read the platform of target {target}; pass platform=") from err
+                    row = {"platform": f"unknown-{target.kind.name}", "kind": None}
+            self._hardware[key] = (str(row["platform"]), hardware_vector(row))
+        return self._hardware[key]
+
+    def _task_context(self, context) -> _TaskContext:
+        from ..programs.tvm_setup import target_kind
+        from ..programs.workload import workload_hash
+
+        key = f"{workload_hash(context.mod)}|{context.target}"
+        if key not in self._tasks:
+            kind = target_kind(context.target)
+            row = workload_row(context.mod, str(context.task_name or ""), kind)
+            platform, hardware = self._platform(context.target)
+            self._tasks[key] = _TaskContext(task=row["task"], kind=kind, op=str(row["op"]), platform=platform,
+                                            hardware=hardware, workload=workload_vector(row))
+        return self._tasks[key]
+
+    def _candidate_features(self, context, candidates) -> dict:
+        """Tokens (``[n, max_len, F]``, lengths) and / or pooled per-store features of candidates."""
+        start = time.perf_counter()
+        out: dict = {}
+        if self.needs_tokens or self.perstore_from_tokens:
+            from ..features import tokens
+            from ..collect.sampling import trace_json
+
+            texts = [trace_json(c.sch.trace) for c in candidates]
+            frame = pd.DataFrame({"encoding": "metaschedule", "trace": texts})
+            out["tokens"], out["lengths"] = tokens.encode_programs(frame, self.max_len)
+        if self.needs_perstore:
+            if self.perstore_from_tokens:
+                out["perstore"] = np.nan_to_num(pooled_tokens(out["tokens"], out["lengths"]))
+            else:
+                out["perstore"] = _perstore(context, candidates)
+        self._counters["feature_seconds"] += time.perf_counter() - start
+        return out
+
+    def _inputs(self, parts: list[tuple[_TaskContext, dict, list]]) -> ModelInputs:
+        """Model inputs for groups of candidates: ``(task context, features, latencies)`` per task."""
+        platforms = sorted({task.platform for task, _, _ in parts})
+        rows, groups, task_rows, platform_rows = [], [], [], []
+        for g, (task, _, latencies) in enumerate(parts):
+            labels = normalized_labels(latencies)
+            for i, latency in enumerate(latencies):
+                rows.append({"program": f"{task.task}:{i}", "task": task.task, "platform": task.platform,
+                             "kind": task.kind, "op": task.op, "latency_s": latency, "label": float(labels[i])})
+            groups.append(np.full(len(latencies), g))
+            task_rows.append(np.full(len(latencies), g))
+            platform_rows.append(np.full(len(latencies), platforms.index(task.platform)))
+        n = len(rows)
+        hardware_by_platform = {task.platform: task.hardware for task, _, _ in parts}
+
+        def stack(name: str):
+            arrays = [features.get(name) for _, features, _ in parts]
+            return None if any(a is None for a in arrays) else np.concatenate(arrays)
+
+        return ModelInputs(
+            records=pd.DataFrame(rows), groups=np.concatenate(groups), program_ids=np.arange(n),
+            program_row=np.arange(n), platform_ids=platforms, platform_row=np.concatenate(platform_rows),
+            task_ids=[task.task for task, _, _ in parts], task_row=np.concatenate(task_rows),
+            hardware=np.stack([hardware_by_platform[p] for p in platforms]),
+            workload=np.stack([task.workload for task, _, _ in parts]),
+            tokens=stack("tokens"), lengths=stack("lengths"), perstore=stack("perstore"),
+            versions=dict(self.model.metadata.get("feature_versions", {})),
+        )
+
+    # --- scores -----------------------------------------------------------------------------------------
+    def _transform(self, task: str, raw: np.ndarray) -> np.ndarray:
+        raw = np.where(np.isfinite(raw), raw, np.nan)
+        if np.isnan(raw).all():
+            return np.zeros(len(raw), dtype=np.float64)
+        raw = np.nan_to_num(raw, nan=float(np.nanmin(raw)))
+        if self.transform == "raw":
+            return raw.astype(np.float64)
+        calibration = self._calibration.get(task)
+        if calibration is None or calibration[0] != self.version:
+            std = float(raw.std())
+            calibration = (self.version, float(raw.mean()), std if std > 1e-12 else 1.0)
+            self._calibration[task] = calibration
+        z = np.clip((raw - calibration[1]) / calibration[2], -30.0, 30.0)
+        return 1.0 / (1.0 + np.exp(-z))
+
+    # --- online learning --------------------------------------------------------------------------------
+    def _learn(self) -> None:
+        inputs = self.online_inputs()
+        positions = np.arange(inputs.size)
+        updates = self._counters["online_updates"]
+        if _is_neural(self.model):
+            self.model.fine_tune(inputs, positions, epochs=self.online_epochs, lr=self.online_lr,
+                                 seed=self.seed + updates)
+        elif _is_xgb(self.model):
+            import xgboost as xgb
+
+            base = xgb.Booster()
+            base.load_model(bytearray(self._base_booster))
+            dtrain = xgb.DMatrix(inputs.perstore_of(positions), label=inputs.records["label"].to_numpy(np.float32))
+            self.model.booster_ = xgb.train(self.model._booster_params(), dtrain,
+                                            num_boost_round=self.online_rounds, xgb_model=base)
+        else:
+            return
+        self.version += 1
+        self._counters["online_updates"] += 1
+        self.model.metadata["online_updates"] = self._prior_updates + int(self._counters["online_updates"])
+        self.model.metadata["online"] = self._online_summary()
+
+    def _online_summary(self) -> dict:
+        return {
+            "updates": int(self._counters["online_updates"]), "records": self.online_records(),
+            "tasks": len(self._online), "platforms": sorted({t.context.platform for t in self._online.values()}),
+            "rule": ("fine-tune" if _is_neural(self.model) else "pretrained+residual-trees") if self.online else "off",
+        }
+
+
+def _perstore(context, candidates) -> np.ndarray:
+    """Pooled per-store features of candidates (a candidate whose extraction fails gets zeros)."""
+    from tvm.s_tir.meta_schedule.feature_extractor import PerStoreFeature
+
+    from ..features.perstore import PERSTORE_WIDTH, pool_stores
+
+    extractor = PerStoreFeature()
+    try:
+        arrays = [a.numpy() for a in extractor.extract_from(context, candidates)]
+    except Exception:  # noqa: BLE001 - find the failing candidate(s) one by one
+        arrays = []
+        for candidate in candidates:
+            try:
+                arrays.append(extractor.extract_from(context, [candidate])[0].numpy())
+            except Exception:  # noqa: BLE001
+                arrays.append(None)
+    arrays = [None if a is None else np.asarray(a, dtype=np.float32).reshape(-1, PERSTORE_WIDTH) for a in arrays]
+    return np.nan_to_num(pool_stores(arrays))
+
+
+def fine_tune(model: CostModel, inputs: ModelInputs, rows: np.ndarray, epochs: int = 2, lr: float | None = None,
+              rounds: int = 20, seed: int | None = None) -> CostModel:
+    """Fine-tune a trained model on the records at ``rows`` of ``inputs`` (e.g. a small share of a target
+    platform's data, for transfer experiments), in place; returns the model.
+
+    Neural models: ``epochs`` epochs of LambdaRank from the current weights (learning rate ``lr`` or the
+    model's). ``xgb``: ``rounds`` more boosting rounds on these records, continuing from the current trees.
+    The metadata is kept, with an entry appended to ``metadata["fine_tuning"]`` (records, tasks, platforms,
+    epochs or rounds, seconds); the ``max_len`` of token inputs is recorded as ``metadata["max_len"]``.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) == 0:
+        raise ValueError(f"{model.name}: no records to fine-tune on")
+    if not model.metadata:
+        raise ValueError(f"{model.name}: fine_tune before fit (or load)")
+    start = time.perf_counter()
+    entry: dict = {}
+    if _is_neural(model):
+        model.fine_tune(inputs, rows, epochs=epochs, lr=lr, seed=seed)
+        entry.update(epochs=int(epochs), lr=float(model.lr if lr is None else lr))
+    elif _is_xgb(model):
+        import xgboost as xgb
+
+        labels = inputs.records["label"].to_numpy(np.float32)[rows]
+        dtrain = xgb.DMatrix(inputs.perstore_of(rows), label=labels)
+        model.booster_ = xgb.train(model._booster_params(), dtrain, num_boost_round=rounds, xgb_model=model.booster_)
+        entry["rounds"] = int(rounds)
+    else:
+        raise TypeError(f"fine_tune: no fine-tuning for model {model.name!r}")
+    records = inputs.records.iloc[rows]
+    entry.update(records=int(len(rows)), tasks=int(records["task"].nunique()),
+                 platforms=sorted(map(str, records["platform"].unique())),
+                 seconds=time.perf_counter() - start,
+                 at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    model.metadata.setdefault("fine_tuning", []).append(entry)
+    if inputs.tokens is not None and "max_len" not in model.metadata:
+        model.metadata["max_len"] = int(inputs.tokens.shape[1])
+    json.dumps(model.metadata)  # metadata must stay JSON (it is written beside the model)
+    return model
+
+
+__all__ = ["ProjectCostModel", "fine_tune", "hardware_vector", "normalized_labels", "platform_row_for",
+           "workload_row", "workload_vector"]
