@@ -92,7 +92,7 @@ def test_collect_measures_real_programs(collected) -> None:
 
 @pytest.mark.slow
 def test_stored_traces_replay_on_stored_workloads(collected) -> None:
-    from tenset_study.collect.sampling import schedule_from_trace
+    from tenset_study.programs.traces import schedule_from_trace
     from tenset_study.programs.tvm_setup import prepare_tvm
     from tenset_study.programs.workload import load_workload
 
@@ -294,7 +294,7 @@ def _measure_take(settings: MeasureSettings) -> list:
     import tvm
     from tvm import te
 
-    from tenset_study.programs import tvm_setup
+    from tenset_study.programs import targets, tvm_setup
     from tenset_study.collect.measure import Measurer
 
     tvm_setup.prepare_tvm("cpu")
@@ -302,7 +302,7 @@ def _measure_take(settings: MeasureSettings) -> list:
     indices = te.placeholder((64,), "int32", name="indices")
     out = te.compute((64, 16), lambda i, j: table[indices[i], j], name="T_take")
     mod = tvm.IRModule({"main": te.create_prim_func([table, indices, out])})
-    results, _ = Measurer(tvm_setup.make_target(tvm_setup.cpu_target()), settings).measure([tvm.s_tir.Schedule(mod)])
+    results, _ = Measurer(targets.make_target(targets.cpu_target()), settings).measure([tvm.s_tir.Schedule(mod)])
     return results
 
 

@@ -5,22 +5,37 @@ library, see test_tokens)."""
 
 from __future__ import annotations
 
+import pkgutil
 import subprocess
 import sys
 
+import tenset_study
+
 ABSENT_ON_HOST = ("seaborn", "matplotlib", "orjson", "scipy", "sklearn", "jupytext", "papermill")
-HOST_MODULES = ("cli", "collect", "tuning", "tuning_study", "tuning_model", "study_archive", "streaming",
-                "models.neural", "models.xgb", "models.multihead", "feature_store", "tokens", "timing_worker")
+PLOTTING = ("seaborn", "matplotlib")
+ALL_MODULES = tuple(m.name for m in pkgutil.walk_packages(tenset_study.__path__, "tenset_study.")
+                    if m.name != "tenset_study.cli.__main__")  # importing __main__ runs the command
+#: What the GPU host runs: everything but the book layer (the notebooks' tables and figures) and the
+#: importers of TenSet's logs (their fast path needs orjson; imports run on the CPU machine).
+HOST_MODULES = tuple(m for m in ALL_MODULES
+                     if not m.startswith(("tenset_study.book", "tenset_study.importers.tenset")))
+
+
+def _import_without(absent: tuple[str, ...], modules: tuple[str, ...]) -> subprocess.CompletedProcess:
+    code = "\n".join(["import sys", *(f"sys.modules[{name!r}] = None" for name in absent),
+                      *(f"import {module}" for module in modules),
+                      "from tenset_study import fastjson", "print(fastjson.BACKEND)"])
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
 
 
 def test_host_commands_import_without_the_notebook_libraries() -> None:
-    code = "\n".join([
-        "import sys",
-        *(f"sys.modules[{name!r}] = None" for name in ABSENT_ON_HOST),
-        *(f"import tenset_study.{module}" for module in HOST_MODULES),
-        "from tenset_study import fastjson",
-        "print(fastjson.BACKEND)",
-    ])
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    done = _import_without(ABSENT_ON_HOST, HOST_MODULES)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "json", "the standard library stands in for orjson"
+
+
+def test_only_the_book_layer_plots() -> None:
+    """matplotlib and seaborn belong to ``tenset_study.book``: every other module imports without them."""
+    assert len(HOST_MODULES) > 40 and any(m.startswith("tenset_study.book.") for m in ALL_MODULES)
+    done = _import_without(PLOTTING, tuple(m for m in ALL_MODULES if not m.startswith("tenset_study.book")))
+    assert done.returncode == 0, done.stderr[-2000:]

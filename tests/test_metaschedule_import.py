@@ -54,7 +54,8 @@ def test_trace_json_gives_the_text_of_tvms_own_as_json(ms):
     from tvm import te
     from tvm.s_tir.meta_schedule.testing import te_workload
 
-    from tenset_study.collect.sampling import DesignSpace, plain_json, trace_json
+    from tenset_study.collect.sampling import DesignSpace
+    from tenset_study.programs.traces import plain_json, trace_json
 
     def reference(trace) -> str:
         return json.dumps(plain_json(trace.as_json(remove_postproc=False)), separators=(",", ":"))

@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from tenset_study.collect import tasks
-from tenset_study.programs import tvm_setup, workload
+from tenset_study.programs import targets, workload
 from tenset_study import zoo
 from tenset_study.data.dataset import Dataset, to_arrow
 
-CPU = tvm_setup.cpu_target(num_cores=2, mcpu="znver3")
-GPU = tvm_setup.gpu_target("sm_90")
+CPU = targets.cpu_target(num_cores=2, mcpu="znver3")
+GPU = targets.gpu_target("sm_90")
 COMPUTE_OPS = {"conv2d", "group_conv2d", "depthwise_conv2d", "conv2d_transpose", "conv3d", "dense", "batch_matmul"}
 
 
@@ -33,7 +33,7 @@ def _check_tasks(result: tasks.NetworkTasks) -> None:
     for t in result.tasks:
         assert t.weight > 0
         assert t.row["kind"] == result.kind
-        assert t.row["target"] == tvm_setup.target_json(result.target)
+        assert t.row["target"] == targets.target_json(result.target)
         if t.op in COMPUTE_OPS:
             assert t.row["flops"] > 0, t.task_name
     to_arrow("tasks", result.task_rows())

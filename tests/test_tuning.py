@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import small_cpu_inputs
-from tenset_study.programs import tvm_setup
+from tenset_study.programs import targets
 
 ROOT = Path(__file__).resolve().parents[1]
 NETWORK = "dcgan-b1-16"  # the smallest zoo variant: 6 tasks (4 transposed convolutions, a dense, a reshape)
@@ -27,7 +27,7 @@ FAST = {"repeat": 2, "min_repeat_ms": 5, "builder_workers": 2, "search": SEARCH,
 
 
 def _target() -> dict:
-    return tvm_setup.cpu_target(2)
+    return targets.cpu_target(2)
 
 
 @pytest.fixture(scope="module")

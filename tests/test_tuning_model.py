@@ -12,7 +12,7 @@ import pytest
 
 from conftest import small_cpu_inputs
 from tenset_study import models
-from tenset_study.programs import tvm_setup
+from tenset_study.programs import targets, tvm_setup
 from tenset_study.models.base import CostModel
 
 MAX_LEN = 32
@@ -41,7 +41,7 @@ def dataset_candidates(trained):
     from tvm.s_tir import meta_schedule as ms
     from tvm.s_tir.meta_schedule.arg_info import ArgInfo
 
-    from tenset_study.collect.sampling import schedule_from_trace
+    from tenset_study.programs.traces import schedule_from_trace
     from tenset_study.programs.workload import load_workload
 
     ds, recs = trained["ds"], trained["records"]
@@ -55,7 +55,7 @@ def dataset_candidates(trained):
     for pid in rows["program"]:
         sch = schedule_from_trace(mod, programs.loc[pid, "trace"])
         candidates.append(ms.MeasureCandidate(sch, ArgInfo.from_entry_func(sch.mod, remove_preproc=True)))
-    context = ms.TuneContext(mod=mod, target=tvm_setup.make_target(tasks.loc[task, "target"]), num_threads=1,
+    context = ms.TuneContext(mod=mod, target=targets.make_target(tasks.loc[task, "target"]), num_threads=1,
                              task_name=tasks.loc[task, "task_name"])
     platforms = ds.to_pandas("platforms").drop_duplicates("platform", keep="last").set_index("platform")
     platform_row = {"platform": platform, **platforms.loc[platform].to_dict()}
@@ -220,7 +220,7 @@ def test_tune_tir_with_project_cost_model(trained, name: str, tmp_path: Path) ->
     evaluator = ms.runner.EvaluatorConfig(number=1, repeat=1, min_repeat_ms=0)
     with tvm_setup.metaschedule_logging():
         database = ms.tune_tir(
-            mod=_matmul(), target=tvm_setup.make_target(tvm_setup.cpu_target(2)), work_dir=str(tmp_path / "work"),
+            mod=_matmul(), target=targets.make_target(targets.cpu_target(2)), work_dir=str(tmp_path / "work"),
             max_trials_global=16, num_trials_per_iter=8,
             builder=ms.builder.LocalBuilder(max_workers=2, initializer=tvm_setup.builder_initializer),
             runner=ms.runner.LocalRunner(evaluator_config=evaluator, initializer=tvm_setup.builder_initializer),

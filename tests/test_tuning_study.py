@@ -306,12 +306,12 @@ def test_reproduce_guide_uses_only_transfer_tune_options() -> None:
 
 
 def test_a_failing_arm_is_reported_and_the_others_go_on(tmp_path: Path) -> None:
-    from tenset_study.programs import tvm_setup
+    from tenset_study.programs import targets
 
     arms = [tuning_study.Arm("random@50%", "random", 0.5), tuning_study.Arm("random@100%", "random", 1.0)]
     logs: list[str] = []
     # a layout tune_network refuses: every arm raises inside tuning, is logged, and the loop goes on
-    table = tuning_study.run_transfer_tuning([NETWORK], tvm_setup.cpu_target(2), 12, tmp_path, arms=arms,
+    table = tuning_study.run_transfer_tuning([NETWORK], targets.cpu_target(2), 12, tmp_path, arms=arms,
                                              layout="NCWH", progress=False, log=logs.append)
     assert list(table["status"]) == ["failed", "failed"] and list(table["arm"]) == ["random@50%", "random@100%"]
     assert sum("FAILED" in line and "layout must be one of" in line for line in logs) == 2

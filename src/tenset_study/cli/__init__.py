@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from .tuning import add_tuning_commands
+
 
 def _cmd_import_tenset(args: argparse.Namespace) -> int:
     from ..importers.tenset.importer import import_tenset
@@ -79,30 +81,6 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_tune(args: argparse.Namespace) -> int:
-    from ..tuning.tune import run_tune_command
-
-    return run_tune_command(args)
-
-
-def _cmd_transfer_tune(args: argparse.Namespace) -> int:
-    from ..tuning.study import run_transfer_tune_command
-
-    return run_transfer_tune_command(args)
-
-
-def _cmd_export_study(args: argparse.Namespace) -> int:
-    from ..tuning import archive as study_archive
-
-    if args.restore:
-        print(f"restored into {study_archive.restore_study(args.src, args.dest)}")
-        return 0
-    dest = study_archive.export_study(args.src, args.dest, dataset=args.dataset, networks=args.networks)
-    size = sum(f.stat().st_size for f in dest.rglob("*") if f.is_file())
-    print(f"exported {len(list(dest.glob('*/*/arm.json')))} arm(s) of {args.src} into {dest} ({size / 2**20:.2f} MiB)")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tenset-study", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -150,73 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_prune)
 
-    p = sub.add_parser("tune", help="tune a zoo network with MetaSchedule (all tasks), compile it, time it end to end")
-    p.add_argument("network", help="zoo network name, e.g. resnet_18-b1-224 (tenset-study networks)")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--target", default=None, help="TVM target as JSON (default: this CPU)")
-    where.add_argument("--gpu", default=None, metavar="ARCH", help="tune for the CUDA GPU with this arch, e.g. sm_90")
-    p.add_argument("--trials", type=int, required=True, help="global budget of measured programs")
-    p.add_argument("--work-dir", type=Path, required=True, help="folder for the MetaSchedule database, logs, results")
-    p.add_argument("--cost-model", default="xgb",
-                   help="xgb, random (MetaSchedule's) or the path of a model saved by `tenset-study train`")
-    p.add_argument("--platform", default=None, help="platforms row (id) whose hardware features our model gets "
-                   "(default: read off this machine); needs --platform-dataset")
-    p.add_argument("--platform-dataset", type=Path, default=None, help="dataset holding the --platform row")
-    p.add_argument("--no-online", action="store_true", help="our model: keep the pretrained model (no online updates)")
-    p.add_argument("--trials-per-task", type=int, default=None)
-    p.add_argument("--num-trials-per-iter", type=int, default=64)
-    p.add_argument("--layout", choices=["NCHW", "NHWC"], default="NCHW")
-    p.add_argument("--number", type=int, default=None, help="runner: runs per repeat (default 1)")
-    p.add_argument("--repeat", type=int, default=None, help="runner: repeats per program (default 5)")
-    p.add_argument("--min-repeat-ms", type=int, default=None, help="runner: minimum ms per repeat (default 20)")
-    p.add_argument("--builder-workers", type=int, default=None)
-    p.add_argument("--population", type=int, default=None, help="evolutionary search population (default 512)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--time-repeat", type=int, default=30, help="end-to-end timing: repeats")
-    p.add_argument("--time-min-repeat-ms", type=int, default=100, help="end-to-end timing: minimum ms per repeat")
-    p.add_argument("--no-time", action="store_true", help="tune only (no compile, no end-to-end timing)")
-    p.add_argument("--overwrite", action="store_true", help="replace a database already in --work-dir")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cmd_tune)
-
-    p = sub.add_parser("transfer-tune", help="transfer tuning: MetaSchedule's xgb with budget B against our model "
-                       "pretrained on other platforms with 25%% and 40%% of B, every network timed end to end")
-    p.add_argument("--dataset", type=Path, default=None, help="dataset to pretrain on (every platform but the target)")
-    p.add_argument("--target-platform", default=None, help="the dataset's platform id of the machine tuned for "
-                   "(held out of pretraining; default: this machine, read off with lscpu / nvidia-smi)")
-    p.add_argument("--networks", nargs="+", default=None, help="zoo networks (default: the preset's)")
-    p.add_argument("--preset", default="book", help="smoke, book or full (experiments.PRESETS[...]['tuning'])")
-    p.add_argument("--study-dir", type=Path, required=True,
-                   help="folder for the pretrained model and every arm's database")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--target", default=None, help="TVM target as JSON (default: this CPU)")
-    where.add_argument("--gpu", default=None, metavar="ARCH", help="tune for the CUDA GPU with this arch, e.g. sm_90")
-    p.add_argument("--budget", type=int, default=None, help="B for every network (default: the preset's)")
-    p.add_argument("--seeds", nargs="+", type=int, default=None, help="tuning seeds (default: the preset's)")
-    p.add_argument("--no-random", action="store_true", help="leave out the random@fraction arms")
-    p.add_argument("--train-platforms", nargs="+", default=None, help="pretrain on these platforms only")
-    p.add_argument("--time-only", action="store_true", help="no tuning: time and tabulate the arms already tuned")
-    p.add_argument("--no-time", action="store_true", help="tune only (time later with --time-only)")
-    p.add_argument("--retime", action="store_true", help="time every arm again (e.g. on a quiet machine)")
-    p.add_argument("--timing-rounds", type=int, default=None, metavar="N",
-                   help="time every arm in N rounds, each in a fresh process (default: the preset's)")
-    p.add_argument("--results-dir", type=Path, default=Path("results"),
-                   help="merge the result tables into this folder too (default: results)")
-    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
-                   help="start no arm's tuning or timing after this many seconds; re-run to continue (an arm "
-                   "that started runs to its end)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=_cmd_transfer_tune)
-
-    p = sub.add_parser("export-study", help="copy a transfer-tuning study's results, curves and compressed "
-                       "MetaSchedule databases into a small folder to commit (or --restore one into a study dir)")
-    p.add_argument("src", type=Path, help="the study dir (with --restore: the export)")
-    p.add_argument("dest", type=Path, help="the export folder, e.g. data/transfer-tuning/<target platform> "
-                   "(with --restore: an empty study dir)")
-    p.add_argument("--dataset", type=Path, default=None, help="dataset with the target platform's platforms row")
-    p.add_argument("--networks", nargs="+", default=None, help="only these networks' arms")
-    p.add_argument("--restore", action="store_true", help="unpack an export into a study dir (to re-time it)")
-    p.set_defaults(func=_cmd_export_study)
+    add_tuning_commands(sub)
 
     p = sub.add_parser("summary", help="row counts of a dataset and a consistency check")
     p.add_argument("dataset", type=Path)

@@ -29,7 +29,8 @@ import pyarrow.compute as pc
 
 from ..data.dataset import KEYS, Dataset, program_id, stable_id
 from .measure import Measurer, MeasureSettings
-from ..programs.tvm_setup import cpu_target, make_target, prepare_tvm, target_json, target_kind
+from ..programs.tvm_setup import prepare_tvm
+from ..programs.targets import cpu_target, make_target, target_kind
 
 
 @dataclass
@@ -80,7 +81,7 @@ class CollectConfig:
     def from_args(cls, args: argparse.Namespace) -> "CollectConfig":
         target = json.loads(args.target) if args.target else None
         if target is None and args.gpu:
-            from ..programs.tvm_setup import gpu_target
+            from ..programs.targets import gpu_target
 
             target = gpu_target(args.gpu)
         measure = MeasureSettings(
@@ -426,7 +427,7 @@ def _sampling_seed(config: CollectConfig, task: str) -> int:
 
 def _measure_and_write(ds: Dataset, batch: list[_Pending], measurer: Measurer, report: CollectReport) -> None:
     """Build and measure one batch, then append its new programs and its measurements."""
-    from .sampling import schedule_from_trace
+    from ..programs.traces import schedule_from_trace
 
     schedules, replay_errors = [], {}
     for i, item in enumerate(batch):

@@ -15,7 +15,7 @@ import tempfile
 import numpy as np
 
 from ..data.dataset import Dataset, program_id
-from .sampling import trace_json
+from ..programs.traces import trace_json
 from ..programs.tvm_setup import metaschedule_logging
 
 

@@ -13,14 +13,13 @@ rather than carrying four batch-norm operands.
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..programs import tvm_setup, workload
+from ..programs import targets, tvm_setup, workload
 from .. import zoo
 
 if TYPE_CHECKING:
@@ -68,7 +67,7 @@ class NetworkTasks:
 
     @property
     def kind(self) -> str:
-        return tvm_setup.target_kind(self.target)
+        return targets.target_kind(self.target)
 
     @property
     def total_weight(self) -> int:
@@ -82,14 +81,6 @@ class NetworkTasks:
     def network_task_rows(self) -> list[dict]:
         """Rows for the ``network_tasks`` table."""
         return [{"network": self.name, "task": t.task, "weight": t.weight} for t in self.tasks]
-
-
-def _as_dict(target: dict | str) -> dict:
-    if isinstance(target, str):
-        return json.loads(target)
-    if not isinstance(target, dict):
-        raise TypeError(f"target must be a TVM 0.27 target dict (or its JSON), got {type(target).__name__}")
-    return target
 
 
 def fold_batch_norms(model: torch.nn.Module) -> torch.nn.Module:
@@ -148,17 +139,17 @@ def export_to_relax(name: str, target: dict | str, layout: str = "NCHW", fold_bn
         relax.transform.LegalizeOps(), relax.transform.AnnotateTIROpPattern(), relax.transform.FoldConstant(),
         relax.transform.FuseOps(), relax.transform.FuseTIR(),
     ]
-    with tvm_setup.make_target(_as_dict(target)):
+    with targets.make_target(targets.target_dict(target)):
         return tvm.transform.Sequential(passes)(mod)
 
 
 def extract_network_tasks(name: str, target: dict | str, layout: str = "NCHW", fold_bn: bool = True) -> NetworkTasks:
-    """Tasks of a zoo network for a target (TVM 0.27 dict form, e.g. ``tvm_setup.cpu_target()``).
+    """Tasks of a zoo network for a target (TVM 0.27 dict form, e.g. ``targets.cpu_target()``).
 
     Tasks whose IRModules are structurally equal (same id) are merged by summing their weights.
     """
-    target = _as_dict(target)
-    kind = tvm_setup.target_kind(target)
+    target = targets.target_dict(target)
+    kind = targets.target_kind(target)
     # Extraction uses no tensor intrinsics: install tvm_setup's cheap stub for the intrinsics package (so
     # nothing can trigger the 40-50 s full import) without registering any family; tuning code still
     # calls ``tvm_setup.prepare_tvm(kind)``, which registers what it needs on top of the stub.
@@ -167,8 +158,8 @@ def extract_network_tasks(name: str, target: dict | str, layout: str = "NCHW", f
 
     start = time.perf_counter()
     mod = export_to_relax(name, target, layout, fold_bn)
-    extracted = ms.relax_integration.extract_tasks(mod, tvm_setup.make_target(target))
-    target_text = tvm_setup.target_json(target)
+    extracted = ms.relax_integration.extract_tasks(mod, targets.make_target(target))
+    target_text = targets.target_json(target)
     merged: dict[str, NetworkTask] = {}
     for task in extracted:
         task_mod = task.dispatched[0]

@@ -34,6 +34,9 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
+from . import files
+from .files import write_json_atomic
+
 FORMAT_VERSION = 1
 COMPRESSION = "zstd"
 
@@ -254,25 +257,14 @@ def _schema(table: str) -> pa.Schema:
     return SCHEMAS[table]
 
 
+def part_name() -> str:
+    """A new part's file name: ``part-<nanoseconds>-<random>.parquet``, unique and in order of writing."""
+    return f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
+
+
 def write_parquet_atomic(data: pa.Table, path: Path) -> None:
-    """Write a Parquet file so that readers see either the whole file or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".tmp-{uuid.uuid4().hex}.parquet"
-    try:
-        pq.write_table(data, tmp, compression=COMPRESSION)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_json_atomic(obj: object, path: Path) -> None:
-    """Write a JSON file atomically (temporary file, then rename)."""
-    tmp = path.parent / f".tmp-{uuid.uuid4().hex}.json"
-    try:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Write a Parquet file (the dataset's compression) so that readers see either the whole file or nothing."""
+    files.write_parquet_atomic(data, path, compression=COMPRESSION)
 
 
 @dataclass
@@ -320,8 +312,7 @@ class Dataset:
         data = to_arrow(table, rows)
         if data.num_rows == 0:
             return 0
-        name = f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
-        write_parquet_atomic(data, self.root / table / name)
+        write_parquet_atomic(data, self.root / table / part_name())
         return data.num_rows
 
     def compact(self, table: str) -> None:
@@ -330,8 +321,7 @@ class Dataset:
         if len(parts) <= 1 and table not in SMALL_TABLES:
             return
         data = self._deduplicated(table)
-        name = f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
-        write_parquet_atomic(data, self.root / table / name)
+        write_parquet_atomic(data, self.root / table / part_name())
         for part in parts:
             part.unlink()
 

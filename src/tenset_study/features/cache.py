@@ -26,7 +26,6 @@ import hashlib
 import os
 import re
 import shutil
-import uuid
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -36,6 +35,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ..data.dataset import Dataset
+from ..data.files import atomic_path
 
 CACHE_ENV = "TENSET_STUDY_CACHE"
 CACHE_FORMAT = 1
@@ -80,14 +80,8 @@ def part_cache_path(ds: Dataset, name: str, version: int | str, part: Path, depe
 
 def save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
     """Write arrays to ``path`` as ``.npz`` through a temporary file and a rename (readers never see half)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".tmp-{uuid.uuid4().hex}.npz"
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def _load(path: Path) -> tuple[np.ndarray, np.ndarray] | None:

@@ -75,7 +75,7 @@ def _context(job: PerStoreJob) -> tuple:
     if job.task not in _CONTEXTS:
         from tvm.s_tir import meta_schedule as ms
 
-        from ..programs.tvm_setup import make_target
+        from ..programs.targets import make_target
         from ..programs.workload import load_workload
 
         if len(_CONTEXTS) >= _CONTEXTS_KEPT:
@@ -91,7 +91,7 @@ _GPU_READY = False  # whether this process registered the CUDA tensor intrinsics
 def _replay(mod, trace: str, kind: str):
     """The scheduled program of a trace; registers the GPU tensor intrinsics on demand and retries."""
     global _GPU_READY
-    from ..collect.sampling import schedule_from_trace
+    from ..programs.traces import schedule_from_trace
     from ..programs.tvm_setup import prepare_tvm
 
     try:

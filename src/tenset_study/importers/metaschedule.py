@@ -25,19 +25,10 @@ import time
 from pathlib import Path
 
 from ..data.dataset import Dataset, program_id
-from ..collect.sampling import plain_json, trace_json  # noqa: F401 - trace_json is part of this module's API
+from ..programs.traces import trace_json  # noqa: F401 - trace_json is part of this module's API
+from ..programs.database import FAILED_RUN_S, RECORD_FILE, WORKLOAD_FILE, read_lines
 from .report import ImportReport
 
-WORKLOAD_FILE = "database_workload.json"
-RECORD_FILE = "database_tuning_record.json"
-FAILED_RUN_S = 1e9  # MetaSchedule writes 1e10 s for a failed build or run
-
-
-def _target_dict(target) -> dict:
-    """A target (``tvm.target.Target`` or the record's JSON) as a plain dict."""
-    if isinstance(target, dict):
-        return target
-    return plain_json(target.export())  # type: ignore[return-value]
 
 
 def platform_id(target: dict) -> str:
@@ -52,7 +43,7 @@ def platform_id(target: dict) -> str:
 
 def platform_row(platform: str, target: dict) -> dict:
     """A ``platforms`` row with what the target says (cores, mcpu, GPU limits)."""
-    from ..programs.tvm_setup import target_json, target_kind
+    from ..programs.targets import target_json, target_kind
 
     kind = target_kind(target)
     row: dict = {"platform": platform, "kind": kind, "target": target_json(target)}
@@ -81,12 +72,6 @@ def _task_name(mod) -> str:
     return ""
 
 
-def _read_lines(path: Path) -> list[tuple[int, str]]:
-    """(line number, text) of the non-blank lines of a file."""
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return [(i, line) for i, line in enumerate(f, 1) if line.strip()]
-
-
 def import_metaschedule(
     workdir: str | os.PathLike,
     dest: str | os.PathLike,
@@ -111,13 +96,14 @@ def import_metaschedule(
                                     f"and {RECORD_FILE})")
     ds = Dataset.create(dest, description="tenset-study dataset")
     report = ImportReport(source=str(workdir), dest=str(dest))
-    workload_lines = _read_lines(paths[WORKLOAD_FILE])
-    record_lines = _read_lines(paths[RECORD_FILE])
+    workload_lines = read_lines(paths[WORKLOAD_FILE])
+    record_lines = read_lines(paths[RECORD_FILE])
     report.files = 2
     report.lines = len(workload_lines) + len(record_lines)
     parsed = _parse_records(record_lines, str(paths[RECORD_FILE]), len(workload_lines), report)
 
-    from ..programs.tvm_setup import prepare_tvm, target_json, target_kind
+    from ..programs.tvm_setup import prepare_tvm
+    from ..programs.targets import target_json, target_kind
 
     kinds = {target_kind(t) for _, _, _, _, t, _ in parsed}
     prepare_tvm("gpu" if "gpu" in kinds else "cpu")

@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ..data.files import write_bytes_atomic
 from .inputs import ModelInputs
 
 MODEL_FORMAT = 1
@@ -84,8 +84,8 @@ class CostModel:
         """Write the model (pickle) and its metadata (``<path>.json``) atomically."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path, pickle.dumps(self.__getstate__()))
-        _atomic_write(path.with_suffix(path.suffix + ".json"), json.dumps(self.metadata, indent=2).encode())
+        write_bytes_atomic(path, pickle.dumps(self.__getstate__()))
+        write_bytes_atomic(path.with_suffix(path.suffix + ".json"), json.dumps(self.metadata, indent=2).encode())
         return path
 
     @staticmethod
@@ -111,10 +111,3 @@ class CostModel:
 
     def _predict(self, inputs: ModelInputs, positions: np.ndarray) -> np.ndarray:
         raise NotImplementedError
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)

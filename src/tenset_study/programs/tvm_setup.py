@@ -1,4 +1,4 @@
-"""Importing TVM quickly, and building TVM targets for a machine.
+"""Importing TVM quickly: tensor intrinsics on demand, and MetaSchedule's logging around tuning calls.
 
 ``import tvm.s_tir.tensor_intrin`` registers every tensor intrinsic TVM knows (CUDA, ROCm, Arm, x86,
 Hexagon, RISC-V) by parsing hundreds of TVMScript functions. On our 2-core machine it took 40-50 s, and
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import json
 import logging
 import os
 import sys
@@ -57,68 +56,6 @@ def builder_initializer() -> None:
 def prepare_tvm(kind: str = "cpu") -> None:
     """Register the tensor intrinsics that scheduling for a target kind needs (call before MetaSchedule)."""
     register_tensor_intrinsics(INTRINSIC_FAMILIES[kind])
-
-
-def physical_cores() -> int:
-    """Physical cores available to this process (falls back to logical CPUs)."""
-    import psutil
-
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    physical = psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
-    return min(physical, affinity) if affinity else physical
-
-
-def cpu_target(num_cores: int | None = None, mcpu: str | None = None) -> dict:
-    """The TVM target (dict form) for this machine's CPU: LLVM with the host's ``mcpu`` and core count."""
-    import tvm
-
-    return {
-        "kind": "llvm",
-        "mcpu": mcpu or tvm.target.codegen.llvm_get_system_cpu(),
-        "num-cores": int(num_cores or physical_cores()),
-    }
-
-
-def gpu_target(arch: str, max_threads_per_block: int = 1024, max_shared_memory_per_block: int = 49152,
-               warp_size: int = 32, host_mcpu: str | None = None) -> dict:
-    """A CUDA target (dict form) with its limits and an LLVM host."""
-    host = {"kind": "llvm"}
-    if host_mcpu:
-        host["mcpu"] = host_mcpu
-    return {
-        "kind": "cuda",
-        "arch": arch,
-        "max_threads_per_block": int(max_threads_per_block),
-        "max_shared_memory_per_block": int(max_shared_memory_per_block),
-        "thread_warp_size": int(warp_size),
-        "host": host,
-    }
-
-
-def make_target(spec: dict | str):
-    """A ``tvm.target.Target`` from a dict or its JSON text."""
-    import tvm
-
-    if isinstance(spec, str):
-        try:
-            spec = json.loads(spec)
-        except json.JSONDecodeError as err:
-            raise ValueError(
-                f"target must be JSON in TVM 0.27's dict form, e.g. "
-                f'{{"kind": "llvm", "num-cores": 2}}; got {spec!r} ({err})'
-            ) from err
-    return tvm.target.Target(spec)
-
-
-def target_kind(target) -> str:
-    """``gpu`` for CUDA/ROCm/Vulkan/OpenCL/Metal targets, ``cpu`` otherwise."""
-    name = target["kind"] if isinstance(target, dict) else target.kind.name
-    return "gpu" if name in {"cuda", "rocm", "vulkan", "opencl", "metal", "webgpu"} else "cpu"
-
-
-def target_json(target: dict) -> str:
-    """Canonical JSON text of a target dict (sorted keys), as stored in the dataset."""
-    return json.dumps(target, sort_keys=True)
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@
 It needs no dataset on disk: every feature is computed from what MetaSchedule hands over.
 
 * **Schedule tokens** (``tlp``, ``ours``): each candidate's ``sch.trace`` (postprocessing included, as
-  the dataset stores traces) -> :func:`tenset_study.collect.sampling.trace_json` ->
+  the dataset stores traces) -> :func:`tenset_study.programs.traces.trace_json` ->
   :func:`tenset_study.features.tokens.encode_programs`, cropped or padded to ``max_len`` (default: the model's
   ``metadata["max_len"]`` if present, else 64, the default of ``build_inputs``).
 * **Per-store features** (``xgb``, ``mlp``): MetaSchedule's ``PerStoreFeature`` on the candidates with the
@@ -70,7 +70,6 @@ platforms) to the metadata. Online data are not saved.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -81,10 +80,9 @@ from tvm.ir.utils import derived_object
 from tvm.s_tir.meta_schedule.cost_model import PyCostModel
 
 from ..models.base import CostModel
+from ..programs.database import run_latency
 from ..models.inputs import ModelInputs, pooled_tokens
 
-#: Latencies at or above this are MetaSchedule's "failed" sentinel (1e10 s in its databases).
-FAILED_LATENCY_S = 1e9
 #: ``max_len`` when neither the caller nor the model's metadata gives one (``build_inputs``' default).
 DEFAULT_MAX_LEN = 64
 SCORE_TRANSFORMS = ("auto", "raw", "sigmoid-z")
@@ -130,23 +128,12 @@ def _uses_context(model: CostModel) -> tuple[bool, bool]:
     return bool(getattr(model, "use_hardware", False)), bool(getattr(model, "use_workload", False))
 
 
-def _target_dict(target) -> dict:
-    """A TVM target as the plain dict form TVM 0.27 accepts (no ``keys``, no empty ``tag``)."""
-    from ..collect.sampling import plain_json
-
-    spec = plain_json(target.export())
-    spec.pop("keys", None)
-    if not spec.get("tag"):
-        spec.pop("tag", None)
-    return spec
-
-
 def platform_row_for(target) -> dict:
     """The ``platforms`` row of this machine for a TVM target (CPU: lscpu and LLVM; CUDA: nvidia-smi)."""
     from ..collect import platforms
-    from ..programs.tvm_setup import target_kind
+    from ..programs.targets import target_dict, target_kind
 
-    spec = _target_dict(target)
+    spec = target_dict(target)
     if target_kind(spec) == "gpu":
         return platforms.gpu_platform(spec, {})
     return platforms.cpu_platform(spec, {})
@@ -194,17 +181,6 @@ def result_latency(result) -> float | None:
     if result is None or getattr(result, "error_msg", None):
         return None
     return run_latency(getattr(result, "run_secs", None))
-
-
-def run_latency(run_secs) -> float | None:
-    """Mean of MetaSchedule run seconds (floats or ``FloatImm``); None when missing, non-finite, not positive
-    or MetaSchedule's failure sentinel (1e10 s)."""
-    if not run_secs:
-        return None
-    mean = float(np.mean([float(getattr(s, "value", s)) for s in run_secs]))
-    if not math.isfinite(mean) or mean <= 0 or mean >= FAILED_LATENCY_S:
-        return None
-    return mean
 
 
 def normalized_labels(latencies: list[float | None]) -> np.ndarray:
@@ -378,7 +354,7 @@ class ProjectCostModel(PyCostModel):
         return self._hardware[key]
 
     def _task_context(self, context) -> _TaskContext:
-        from ..programs.tvm_setup import target_kind
+        from ..programs.targets import target_kind
         from ..programs.workload import workload_hash
 
         key = f"{workload_hash(context.mod)}|{context.target}"
@@ -396,7 +372,7 @@ class ProjectCostModel(PyCostModel):
         out: dict = {}
         if self.needs_tokens or self.perstore_from_tokens:
             from ..features import tokens
-            from ..collect.sampling import trace_json
+            from ..programs.traces import trace_json
 
             texts = [trace_json(c.sch.trace) for c in candidates]
             frame = pd.DataFrame({"encoding": "metaschedule", "trace": texts})

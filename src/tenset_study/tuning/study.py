@@ -72,8 +72,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import tune as tuning
 from ..fastjson import jsonable
+from ..programs import targets
+from . import tune as tuning
 
 BASELINE = "baseline-xgb"
 ARM_FILE = "arm.json"
@@ -197,7 +198,6 @@ def target_platform_row(dataset: str | os.PathLike | None, target_platform: str 
     """The platforms row whose hardware features our model gets: the dataset's row ``target_platform``, or,
     with ``target_platform=None``, the row read off this machine for ``target`` (lscpu / nvidia-smi).
     The row's kind must match the target's (a CPU row for an LLVM target, a GPU row for CUDA)."""
-    from ..programs import tvm_setup
     from .cost_model import platform_row_for
 
     if target_platform:
@@ -205,11 +205,11 @@ def target_platform_row(dataset: str | os.PathLike | None, target_platform: str 
             raise ValueError("target_platform needs the dataset that holds its platforms row")
         row = tuning.platform_row_from_dataset(dataset, target_platform)
     else:
-        row = platform_row_for(tvm_setup.make_target(target))
-    kind = tvm_setup.target_kind(target)
+        row = platform_row_for(targets.make_target(target))
+    kind = targets.target_kind(target)
     if row.get("kind") and row["kind"] != kind:
         raise ValueError(f"target platform {row['platform']!r} is a {row['kind']} platform but the target "
-                         f"{tvm_setup.target_json(target)} is a {kind} target")
+                         f"{targets.target_json(target)} is a {kind} target")
     return row
 
 
@@ -335,7 +335,7 @@ def run_transfer_tuning(networks: list[str], target: dict | str, budget_per_netw
     (``MeasureSettings`` fields: number, repeat, min_repeat_ms, builder_workers) and ``layout`` are the same
     for every arm; ``online``: keyword arguments of ``ProjectCostModel`` (online_epochs, min_online, ...).
     """
-    target = tuning._as_target_dict(target)
+    target = targets.checked_target(target)
     if arms is None:
         arms = make_arms(tuple(fractions), random_arms, _model_name(model_path))
     if any(a.cost_model == "pretrained" for a in arms) and model_path is None:
@@ -350,7 +350,7 @@ def run_transfer_tuning(networks: list[str], target: dict | str, budget_per_netw
                 work_dir = arm_dir(study_dir, network, arm, seed)
                 plan = {"network": network, "arm": arm.name, "cost_model": arm.cost_model,
                         "budget_fraction": arm.fraction, "budget": budget, "trials": arm_trials(budget, arm.fraction),
-                        "seed": int(seed), "target": tuning._as_target_dict(target), "target_platform": platform,
+                        "seed": int(seed), "target": targets.checked_target(target), "target_platform": platform,
                         "num_trials_per_iter": int(num_trials_per_iter), "search": dict(search or {}),
                         "runner": dict(runner or {}), "layout": layout,
                         "pretrained": pretrained if arm.cost_model == "pretrained" else None,
@@ -842,7 +842,7 @@ def run_study(dataset: str | os.PathLike | None, target_platform: str | None, ne
     ``target_platform``: the dataset's platform id of the target (held out of pretraining; its hardware
     features go to our model), or None for this machine read off directly (then a dataset platform with
     the same id is held out, and with none every dataset platform is "other"). ``target``: the TVM target
-    (default: this CPU, ``tvm_setup.cpu_target()``). ``networks``, ``budgets`` (B per network, or one B),
+    (default: this CPU, ``targets.cpu_target()``). ``networks``, ``budgets`` (B per network, or one B),
     ``seeds``, ``random_arms``: override the preset. ``tune=False`` only times and tabulates what is tuned
     (no dataset needed). ``time_networks``: time the tuned arms end to end; ``retime``: time them again even
     when done; ``timing_rounds``: time in that many rounds, each in a fresh process (default: the preset's,
@@ -850,14 +850,13 @@ def run_study(dataset: str | os.PathLike | None, target_platform: str | None, ne
     ``time_limit_s``: start no arm's tuning or timing after this many seconds (those left are ``deferred``
     and the next run does them); an arm already started runs to its end, so leave room for the longest.
     """
-    from ..programs import tvm_setup
     from ..params import resolve_path
 
     if time_limit_s is not None and time_limit_s <= 0:
         raise ValueError(f"time_limit_s must be > 0, got {time_limit_s}")
     deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
     settings = transfer_settings(preset)
-    target = tuning._as_target_dict(target) if target is not None else tvm_setup.cpu_target()
+    target = targets.checked_target(target) if target is not None else targets.cpu_target()
     networks = check_networks(list(networks or settings["networks"]))
     study_dir = resolve_path(study_dir)
     seeds = tuple(seeds or settings.get("seeds", (0,)))
@@ -933,12 +932,10 @@ def _budgets(networks: list[str], budgets, settings: dict, target: dict, log) ->
 def run_transfer_tune_command(args) -> int:
     """``tenset-study transfer-tune``: :func:`run_study` with the command's flags; prints the results and the
     comparison; exits 1 when an arm failed to tune or to time (the others went on)."""
-    from ..programs import tvm_setup
-
     if args.gpu:
-        target = tvm_setup.gpu_target(args.gpu)
+        target = targets.gpu_target(args.gpu)
     elif args.target:
-        target = tuning._as_target_dict(args.target)
+        target = targets.checked_target(args.target)
     else:
         target = None
     if args.dataset is None and not args.time_only:

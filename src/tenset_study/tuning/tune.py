@@ -63,12 +63,12 @@ from tvm.ir.utils import derived_object
 from tvm.s_tir.meta_schedule.cost_model import PyCostModel
 from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
 
-from ..programs import tvm_setup
+from ..programs import targets, tvm_setup
 from ..collect.measure import MeasureSettings
-from .cost_model import result_latency, run_latency
+from ..data.files import write_text_atomic
+from ..programs.database import RECORD_FILE, WORKLOAD_FILE, read_database
+from .cost_model import result_latency
 
-WORKLOAD_FILE = "database_workload.json"
-RECORD_FILE = "database_tuning_record.json"
 RESULT_FILE = "tuning_result.json"
 TIMELINE_FILE = "tuning_timeline.json"
 #: Runner settings of tuning runs: the dataset's (``MeasureSettings``' defaults), shared libraries linked in
@@ -308,30 +308,12 @@ def _console_level(logger: logging.Logger, verbose: bool) -> None:
             handler.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
-def _as_target_dict(target) -> dict:
-    if isinstance(target, str):
-        try:
-            target = json.loads(target)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"target must be JSON in TVM 0.27's dict form, e.g. "
-                             f'{{"kind": "llvm", "num-cores": 2}}; got {target!r} ({err})') from err
-    if not isinstance(target, dict) or "kind" not in target:
-        raise ValueError(f"target must be a TVM 0.27 target dict with a 'kind', got {target!r}")
-    try:
-        tvm_setup.make_target(target)
-    except Exception as err:  # noqa: BLE001 - TVM raises its own error types for a bad target
-        raise ValueError(f"bad target {json.dumps(target)}: {str(err).strip().splitlines()[-1]}") from err
-    return target
-
-
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _write_json(path: Path, data) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=_json_default))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=2, default=_json_default))
 
 
 def _json_default(value):
@@ -365,13 +347,13 @@ def extract_tuning_tasks(network: str, target: dict | str, layout: str = "NCHW")
     from .. import zoo
 
     zoo.parse_network(network)  # a clear error for a bad name before torch runs
-    target = _as_target_dict(target)
-    kind = tvm_setup.target_kind(target)
+    target = targets.checked_target(target)
+    kind = targets.target_kind(target)
     tvm_setup.prepare_tvm(kind)
     mod = tasks.export_to_relax(network, target, layout)
-    extracted = [t for t in ms.relax_integration.extract_tasks(mod, tvm_setup.make_target(target))
+    extracted = [t for t in ms.relax_integration.extract_tasks(mod, targets.make_target(target))
                  if not t.mod.attrs.get("tirx.is_scheduled", False)]
-    target_text = tvm_setup.target_json(target)
+    target_text = targets.target_json(target)
     rows = []
     for task in extracted:
         task_mod = task.dispatched[0]
@@ -394,7 +376,7 @@ def tune_network(network: str, target: dict | str, work_dir: str | os.PathLike, 
     Parameters
     ----------
     network: a zoo variant name (``tenset-study networks``), e.g. ``resnet_18-b1-224``.
-    target: the TVM target as a dict or its JSON (``tvm_setup.cpu_target()``, ``tvm_setup.gpu_target("sm_90")``).
+    target: the TVM target as a dict or its JSON (``targets.cpu_target()``, ``targets.gpu_target("sm_90")``).
     work_dir: where the MetaSchedule JSON database, its logs, the timeline and the result are kept (a folder
         that already holds a database is refused unless ``overwrite``).
     trials: the global budget (``max_trials_global``); at least one per task.
@@ -415,7 +397,7 @@ def tune_network(network: str, target: dict | str, work_dir: str | os.PathLike, 
     """
     from tvm.s_tir import meta_schedule as ms
 
-    target = _as_target_dict(target)
+    target = targets.checked_target(target)
     if trials < 1:
         raise ValueError(f"trials must be >= 1, got {trials}")
     if num_trials_per_iter < 1:
@@ -425,8 +407,8 @@ def tune_network(network: str, target: dict | str, work_dir: str | os.PathLike, 
     settings = _settings(settings, builder_workers=builder_workers, number=number, repeat=repeat,
                          min_repeat_ms=min_repeat_ms)
     work_dir = Path(work_dir)
-    kind = tvm_setup.target_kind(target)
-    num_cores = tvm_setup.physical_cores()
+    kind = targets.target_kind(target)
+    num_cores = targets.physical_cores()
     if kind == "cpu" and target.get("num-cores"):
         num_cores = int(target["num-cores"])
     cost_model_obj, label = make_cost_model(cost_model, num_cores, seed)  # fails early on a missing model file
@@ -447,7 +429,7 @@ def tune_network(network: str, target: dict | str, work_dir: str | os.PathLike, 
 
     work_dir.mkdir(parents=True, exist_ok=True)
     _clear_work_dir(work_dir, overwrite)
-    target_obj = tvm_setup.make_target(target)
+    target_obj = targets.make_target(target)
     from ..collect.measure import Measurer
 
     measurer = Measurer(target_obj, settings)
@@ -498,7 +480,7 @@ def tune_network(network: str, target: dict | str, work_dir: str | os.PathLike, 
     measured = sum(t["trials"] for t in summary)
     timing = _cost_model_timing(cost_model_obj)
     result = TuningResult(
-        network=network, target=tvm_setup.target_json(target), cost_model=cost_model_label or label,
+        network=network, target=targets.target_json(target), cost_model=cost_model_label or label,
         trials=int(trials), trials_measured=int(measured), valid_trials=int(sum(t["valid_trials"] for t in summary)),
         tuning_seconds=float(tuning_seconds),
         scoring_seconds=None if timing is None else float(timing.get("predict_seconds", 0.0)),
@@ -531,43 +513,6 @@ def _tvm_version() -> str:
 
 
 # --- reading the database back ------------------------------------------------------------------------------
-
-
-def read_database(work_dir: str | os.PathLike) -> tuple[list[str], pd.DataFrame]:
-    """The workloads' structural hashes (by line) and the records in commit order: one row per line of
-    ``database_tuning_record.json`` with ``workload`` (line index into the workloads), ``workload_shash``
-    and ``latency_s`` (mean of the repeats; NaN for a failed measurement). Plain JSON, no TVM."""
-    work_dir = Path(work_dir)
-    paths = [_plain_or_xz(work_dir / WORKLOAD_FILE), _plain_or_xz(work_dir / RECORD_FILE)]
-    for path in paths:
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} not found: {work_dir} holds no MetaSchedule JSON database")
-    shashes = [str(json.loads(line)[0]) for line in _lines(paths[0])]
-    rows = []
-    for line in _lines(paths[1]):
-        index, record = json.loads(line)
-        latency = run_latency(record[1] if len(record) > 1 else None)
-        rows.append({"workload": int(index), "workload_shash": shashes[int(index)],
-                     "latency_s": np.nan if latency is None else latency})
-    frame = pd.DataFrame(rows, columns=["workload", "workload_shash", "latency_s"])
-    return shashes, frame
-
-
-def _plain_or_xz(path: Path) -> Path:
-    """``path``, or its xz-compressed copy ``path.xz`` (a study export) where only that exists."""
-    packed = path.with_name(path.name + ".xz")
-    return packed if not path.is_file() and packed.is_file() else path
-
-
-def _lines(path: Path) -> list[str]:
-    if path.suffix == ".xz":
-        import lzma
-
-        with lzma.open(path, "rt") as handle:
-            text = handle.read()
-    else:
-        text = path.read_text()
-    return [line for line in text.splitlines() if line.strip()]
 
 
 def _task_summary(work_dir: Path, rows: list[dict]) -> list[dict]:
@@ -663,15 +608,15 @@ def compile_with_database(network: str, target: dict | str, work_dir: str | os.P
     from .. import zoo
 
     spec = zoo.parse_network(network)
-    target = _as_target_dict(target)
+    target = targets.checked_target(target)
     work_dir = Path(work_dir)
     for name in (WORKLOAD_FILE, RECORD_FILE):
         if not (work_dir / name).is_file():
             raise FileNotFoundError(f"{work_dir / name} not found: tune the network first (tune_network)")
-    tvm_setup.prepare_tvm(tvm_setup.target_kind(target))
+    tvm_setup.prepare_tvm(targets.target_kind(target))
     start = time.perf_counter()
     mod = tasks.export_to_relax(network, target, layout)
-    target_obj = tvm_setup.make_target(target)
+    target_obj = targets.make_target(target)
     database = ms.database.JSONDatabase(work_dir=str(work_dir))
     is_gpu = relax_pipeline.BackendDispatcher.is_gpu_target(target_obj)
     lower, finalize = _lowering_passes(target_obj)
@@ -729,7 +674,7 @@ def _device(target: dict, device):
     import tvm
 
     if device is None:
-        device = "cuda" if tvm_setup.target_kind(target) == "gpu" else "cpu"
+        device = "cuda" if targets.target_kind(target) == "gpu" else "cpu"
     if isinstance(device, str):
         return tvm.device(device, 0)
     return device
@@ -760,7 +705,7 @@ def time_network(compiled, target: dict | str, device=None, *, inputs: list[np.n
     import tvm
     from tvm import relax
 
-    target = _as_target_dict(target)
+    target = targets.checked_target(target)
     if repeat < 1 or number < 1 or min_repeat_ms < 0:
         raise ValueError(f"repeat and number must be >= 1 and min_repeat_ms >= 0, "
                          f"got {repeat}, {number}, {min_repeat_ms}")
@@ -771,7 +716,7 @@ def time_network(compiled, target: dict | str, device=None, *, inputs: list[np.n
     elif isinstance(compiled, tvm.IRModule):
         func = compiled["main"]
         shapes = [(tuple(int(d) for d in p.struct_info.shape), str(p.struct_info.dtype)) for p in func.params]
-        executable = tvm.compile(compiled, target=tvm_setup.make_target(target))
+        executable = tvm.compile(compiled, target=targets.make_target(target))
     else:
         executable = compiled
     if inputs is None:
@@ -812,7 +757,7 @@ def time_in_fresh_process(library: str | os.PathLike, target: dict | str,
     worker's stderr when it fails."""
     import subprocess
 
-    spec = {"library": str(Path(library).resolve()), "target": _as_target_dict(target),
+    spec = {"library": str(Path(library).resolve()), "target": targets.checked_target(target),
             "inputs": [[list(shape), dtype] for shape, dtype in inputs], "repeat": int(repeat),
             "number": int(number), "min_repeat_ms": int(min_repeat_ms), "seed": int(seed)}
     done = subprocess.run([sys.executable, "-m", "tenset_study.tuning.timing_worker"], input=json.dumps(spec),
@@ -846,11 +791,11 @@ def run_tune_command(args) -> int:
 
     zoo.parse_network(args.network)
     if args.gpu:
-        target = tvm_setup.gpu_target(args.gpu)
+        target = targets.gpu_target(args.gpu)
     elif args.target:
-        target = _as_target_dict(args.target)
+        target = targets.checked_target(args.target)
     else:
-        target = tvm_setup.cpu_target()
+        target = targets.cpu_target()
     if args.platform and not args.platform_dataset:
         raise ValueError("--platform needs --platform-dataset (the dataset holding that platforms row)")
     cost_model, label = args.cost_model, None

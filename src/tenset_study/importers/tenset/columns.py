@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import time
-import uuid
-
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from ...data.dataset import COMPRESSION, Dataset, to_arrow
+from ...data.dataset import COMPRESSION, Dataset, part_name, to_arrow
+from ...data.files import write_parquet_atomic
 
 # Low-cardinality columns worth dictionary-encoding; ids and traces are unique, and trying a
 # dictionary for them costs more than half of the writing time. Min/max statistics of hashed ids and
@@ -75,14 +71,7 @@ def append_part(ds: Dataset, table: str, data: pa.Table) -> int:
     data = to_arrow(table, data)
     if data.num_rows == 0:
         return 0
-    folder = ds.root / table
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet"
-    tmp = folder / f".tmp-{uuid.uuid4().hex}.parquet"
-    try:
-        pq.write_table(data, tmp, compression=COMPRESSION, use_dictionary=DICTIONARY_COLUMNS.get(table, True),
-                       write_statistics=STATISTICS_COLUMNS.get(table, True))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_parquet_atomic(data, ds.root / table / part_name(), compression=COMPRESSION,
+                         use_dictionary=DICTIONARY_COLUMNS.get(table, True),
+                         write_statistics=STATISTICS_COLUMNS.get(table, True))
     return data.num_rows
