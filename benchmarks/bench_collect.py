@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from tenset_study.programs import tvm_setup
+from tenset_study.programs import targets, tvm_setup
 
 
 def main() -> None:
@@ -29,13 +29,14 @@ def main() -> None:
     parser.add_argument("--gpu", default=None, metavar="ARCH")
     args = parser.parse_args()
 
-    target_spec = tvm_setup.gpu_target(args.gpu) if args.gpu else tvm_setup.cpu_target()
-    tvm_setup.prepare_tvm(tvm_setup.target_kind(target_spec))
+    target_spec = targets.gpu_target(args.gpu) if args.gpu else targets.cpu_target()
+    tvm_setup.prepare_tvm(targets.target_kind(target_spec))
     from tenset_study.collect.measure import Measurer, MeasureSettings
-    from tenset_study.collect.sampling import DesignSpace, sample_programs, schedule_from_trace
+    from tenset_study.collect.sampling import DesignSpace, sample_programs
+    from tenset_study.programs.traces import schedule_from_trace
     from tenset_study.collect.tasks import extract_network_tasks
 
-    target = tvm_setup.make_target(target_spec)
+    target = targets.make_target(target_spec)
     extracted = extract_network_tasks(args.network, target_spec)
     heavy = sorted(extracted.tasks, key=lambda t: -(t.row["flops"] or 0))[: args.tasks]
     programs = []

@@ -16,7 +16,7 @@ import statistics
 import time
 
 from tenset_study.collect import tasks
-from tenset_study.programs import tvm_setup
+from tenset_study.programs import targets
 
 DEFAULT_NETWORKS = ("resnet_18-b1-224", "resnet_50-b1-224", "mobilenet_v2-b1-224", "resnext_50-b1-224",
                     "bert_tiny-b1-128", "bert_base-b1-128")
@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--layout", choices=tasks.LAYOUTS, default="NCHW")
     args = parser.parse_args()
 
-    target = tvm_setup.cpu_target() if args.target == "cpu" else tvm_setup.gpu_target(args.arch)
+    target = targets.cpu_target() if args.target == "cpu" else targets.gpu_target(args.arch)
     start = time.perf_counter()
     tasks.extract_network_tasks("bert_tiny-b1-8", target)  # warm-up: first-use costs of torch.export and TVM
     print(f"target {json.dumps(target)}; warm-up {time.perf_counter() - start:.1f} s")

@@ -137,10 +137,13 @@ def run(src: Path, jobs: int, profile: bool = False) -> dict:
         ds = Dataset.open(dest)
         rows = ds.summary()
         assert not ds.validate(), ds.validate()
+        assert report.lines == report.accounted_lines, report.summary()
         result = {
             "jobs": jobs, "records": report.records, "failures": report.failures, "programs": rows["programs"],
+            "not_measured": report.not_measured, "malformed": report.malformed_count,
             "measurement_parts": len(ds.parts("measurements")), "seconds": round(elapsed, 2),
-            "records_per_s": round(report.records / elapsed), "records_per_s_per_core": round(report.records / elapsed / jobs),
+            "records_per_s": round(report.records / elapsed),
+            "records_per_s_per_core": round(report.records / elapsed / jobs),
             "cpu_seconds": round(cpu, 2), "records_per_cpu_s": round(report.records / cpu),
             "bytes_in": sum(p.stat().st_size for p in src.rglob("*.json")), "bytes_out": ds.size_bytes(),
         }

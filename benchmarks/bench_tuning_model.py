@@ -64,7 +64,7 @@ def main() -> None:
 
     from tenset_study.evaluation import experiments
     from tenset_study import models
-    from tenset_study.programs import tvm_setup
+    from tenset_study.programs import targets, tvm_setup
     from tenset_study.tuning.cost_model import ProjectCostModel
 
     tvm_setup.prepare_tvm("cpu")
@@ -72,8 +72,8 @@ def main() -> None:
 
     preset = experiments.resolve_preset(args.preset)
     saved = dict(item.split("=", 1) for item in args.model_path)
-    target_spec = tvm_setup.cpu_target(args.num_cores)
-    target = tvm_setup.make_target(target_spec)
+    target_spec = targets.cpu_target(args.num_cores)
+    target = targets.make_target(target_spec)
     start = time.perf_counter()
     mod, candidates = conv2d_candidates(args.candidates, target)
     sample_s = time.perf_counter() - start

@@ -34,10 +34,10 @@ dataset = "data/default"  # dataset folder: absolute, or relative to the reposit
 # The next cell checks the parameter and opens the dataset; with a wrong path it stops here and says why.
 
 # %%
-from tenset_study.book import explore
+from tenset_study.book import chapters, explore, notebook
 
-ds = explore.open_dataset(dataset, parameter="dataset")
-explore.setup_notebook()
+ds = chapters.check_exploration(dataset=dataset).ds
+notebook.setup_notebook()
 print(explore.describe_dataset(ds))
 
 # %% [markdown]
@@ -81,7 +81,7 @@ explore.tasks_per_network(ds)
 
 # %%
 mix = explore.op_mix(ds)
-explore.styled(mix, percent=["task_share", "flop_share"])
+notebook.styled(mix, percent=["task_share", "flop_share"])
 
 # %%
 explore.plot_op_mix(mix)
@@ -150,7 +150,7 @@ explore.plot_best_median_gap(gap)
 # %%
 rates = explore.failure_rates(frame)
 kinds = explore.error_kinds(frame)
-explore.styled(rates.join(kinds), percent=["failure_rate"])
+notebook.styled(rates.join(kinds), percent=["failure_rate"])
 
 # %%
 explore.plot_failures(kinds, rates)
@@ -165,7 +165,7 @@ explore.plot_failures(kinds, rates)
 # %%
 cv = explore.repeat_cv(ds)
 noise = explore.cv_summary(cv)
-explore.styled(noise, percent=["cv_median", "cv_p90", "cv_mean"])
+notebook.styled(noise, percent=["cv_median", "cv_p90", "cv_mean"])
 
 # %%
 explore.plot_repeat_cv(cv)

@@ -43,19 +43,17 @@ results_dir = "results"  # where the results table is written (relative to the r
 # The next cell checks the parameters and opens the dataset; a wrong value stops it here with a message.
 
 # %%
+from tenset_study.book import chapters, notebook, report
 from tenset_study.evaluation import experiments
-from tenset_study.book import explore, report
 
-ds = explore.open_dataset(dataset, parameter="dataset")
-settings = experiments.resolve_preset(preset)
-models = experiments.check_model_names(models)
-splits = experiments.check_split_names(splits)
-explore.setup_notebook()
-settings
+chapter = chapters.check_split_comparison(dataset=dataset, preset=preset, models=models, splits=splits,
+                                          results_dir=results_dir)
+notebook.setup_notebook()
+chapter.summary
 
 # %%
-ds, records, inputs, links = experiments.prepare(ds, models, max_len=settings["max_len"])
-the_splits = experiments.applicable_splits(splits, records, links)
+ds, records, inputs, links = experiments.prepare(chapter.ds, chapter.models, max_len=chapter.settings["max_len"])
+the_splits = experiments.applicable_splits(chapter.splits, records, links)
 experiments.split_table(the_splits, records)
 
 # %% [markdown]
@@ -68,7 +66,7 @@ experiments.split_table(the_splits, records)
 # is trained jointly on the other platforms there, without hardware features unless it is `ours`.
 
 # %%
-results = experiments.compare_splits(models, settings, inputs, the_splits, links)
+results = experiments.compare_splits(chapter.models, chapter.settings, inputs, the_splits, links)
 summary = experiments.summarize_seeds(results)
 report.wide_table(summary, index=["split", "variant"])
 
@@ -89,7 +87,7 @@ report.plot_split_comparison(summary, "top5")
 report.flattery_table(summary, reference="by-network")
 
 # %%
-path = experiments.write_summary(summary, results_dir, "split_comparison.csv")
+path = experiments.write_summary(summary, chapter.results_dir, "split_comparison.csv")
 print(path)
 
 # %% [markdown]

@@ -37,28 +37,20 @@ results_dir = "results"  # where the results table is written (relative to the r
 # The next cell checks the parameters and opens the dataset; a wrong value stops it here with a message.
 
 # %%
-from tenset_study.features import context
+from tenset_study.book import chapters, notebook, report
 from tenset_study.evaluation import experiments
-from tenset_study.book import explore, report
-from tenset_study.pruning import strategies as pruning, study as pruning_study
+from tenset_study import pruning
 
-ds = explore.open_dataset(dataset, parameter="dataset")
-settings = experiments.resolve_preset(preset)
-models = experiments.check_model_names(models)
-strategies = pruning_study.check_strategies(list(strategies or settings["prune_strategies"]))
-splits = experiments.check_split_names(list(splits or settings["prune_splits"]))
-fractions = pruning_study.check_fractions(list(settings["prune_fractions"]))
-explore.setup_notebook()
-{"strategies": strategies, "splits": splits,
- **{k: settings[k] for k in ("prune_fractions", "prune_seeds", "prune_epochs", "hidden", "rounds", "n_boot")}}
+chapter = chapters.check_pruning(dataset=dataset, preset=preset, models=models, strategies=strategies, splits=splits,
+                                 results_dir=results_dir)
+notebook.setup_notebook()
+chapter.summary
 
 # %% [markdown]
 # The strategies:
 
 # %%
-import pandas as pd
-
-pd.DataFrame({"keeps": pruning.DESCRIPTIONS}).loc[strategies]
+pruning.strategy_table(chapter.strategies)
 
 # %% [markdown]
 # ## What cleaning alone removes
@@ -67,11 +59,9 @@ pd.DataFrame({"keeps": pruning.DESCRIPTIONS}).loc[strategies]
 # same code (identical per-store features) are the same data point twice.
 
 # %%
-from tenset_study.data.records import load_records
-
-ds, records, inputs, links = experiments.prepare(ds, models + ["xgb"], max_len=settings["max_len"])
-with_failures = load_records(ds, keep_failed=True)
-pruning.clean_report(with_failures, features=pruning_study.program_features(inputs, with_failures["program"]))
+ds, records, inputs, links = experiments.prepare(chapter.ds, chapter.models + ["xgb"],
+                                                 max_len=chapter.settings["max_len"])
+pruning.dataset_clean_report(ds, inputs)
 
 # %% [markdown]
 # ## The pruning grid
@@ -81,32 +71,25 @@ pruning.clean_report(with_failures, features=pruning_study.program_features(inpu
 # strategy and for the `full` reference, so that the comparison is fair within this chapter.
 
 # %%
-workload = context.workload_features(ds.to_pandas("tasks"))
-curves = {}
-for split in pruning_study.pruning_splits(splits, records, links):
-    specs = pruning_study.pruning_specs(models, settings, split.name)
-    curves[split.name] = pruning_study.pruning_curve(
-        specs, inputs, split, links, strategies, fractions, seeds=settings["prune_seeds"], workload=workload,
-        n_boot=settings["n_boot"], progress=False)
-curve = pd.concat(curves.values(), ignore_index=True)
-summary = pruning_study.summarize_curve(curve)
-print(experiments.write_summary(summary, results_dir, "pruning.csv"))
-print(experiments.write_summary(curve, results_dir, "pruning_runs.csv"))  # every run: seeds, seconds
+curve = pruning.run_pruning_study(ds, inputs, links, chapter.models, chapter.settings, strategies=chapter.strategies,
+                                  splits=chapter.splits, fractions=chapter.fractions, progress=False)
+summary = pruning.summarize_curve(curve)
+for path in pruning.write_pruning(curve, summary, chapter.results_dir):  # summary, and every run: seeds, seconds
+    print(path)
 
 # %% [markdown]
 # ## PCA against the data kept
 #
-# One panel per model and platform; the grey band is the full-data model's interval.
+# One panel per model and platform, one figure per split; the grey band is the full-data model's interval.
 
 # %%
-for split_name in curves:
-    display(report.plot_pruning_curves(summary[summary["split"] == split_name], "pca"))  # noqa: F821
+report.plot_pruning_curves_per_split(summary, "pca")
 
 # %% [markdown]
 # Top-5 (the best program of a task found among the model's five favourites) on held-out networks:
 
 # %%
-report.plot_pruning_curves(summary[summary["split"] == next(iter(curves))], "top5")
+report.plot_pruning_curves(summary, "top5")
 
 # %% [markdown]
 # ## How far each strategy prunes without loss
@@ -116,8 +99,7 @@ report.plot_pruning_curves(summary[summary["split"] == next(iter(curves))], "top
 # this preset tries.
 
 # %%
-verdicts = pd.concat({s: pruning_study.pruning_verdict(summary[summary["split"] == s]) for s in curves},
-                     names=["split"]).reset_index(level=0)
+verdicts = pruning.pruning_verdicts(summary)
 verdicts.pivot_table(index=["split", "variant", "strategy"], columns="platform", values="pruned").round(2)
 
 # %% [markdown]
@@ -128,7 +110,7 @@ verdicts.pivot_table(index=["split", "variant", "strategy"], columns="platform",
 # TenSet's scale.
 
 # %%
-pruning_study.training_time(curve)
+pruning.training_time(curve)
 
 # %% [markdown]
 # ## Recommendation
@@ -137,4 +119,4 @@ pruning_study.training_time(curve)
 # platforms and splits.
 
 # %%
-print(pruning_study.recommendation(verdicts))
+print(pruning.recommendation(verdicts))

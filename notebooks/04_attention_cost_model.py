@@ -46,15 +46,15 @@ benchmarks_dir = "benchmarks/results"  # committed speed runs of other machines 
 # The next cell checks the parameters and opens the dataset; a wrong value stops it here with a message.
 
 # %%
+from tenset_study.book import chapters, notebook, report
 from tenset_study.evaluation import experiments
-from tenset_study.book import explore, report
 from tenset_study.features import tokens
-from tenset_study.models import DESCRIPTIONS, architecture_table
+from tenset_study.models import architecture_table
 
-ds = explore.open_dataset(dataset, parameter="dataset")
-settings = experiments.resolve_preset(preset)
-models = experiments.check_model_names(models)
-explore.setup_notebook()
+chapter = chapters.check_cost_models(dataset=dataset, preset=preset, models=models, split=split,
+                                     results_dir=results_dir, benchmarks_dir=benchmarks_dir)
+settings = chapter.settings
+notebook.setup_notebook()
 settings
 
 # %% [markdown]
@@ -65,7 +65,7 @@ settings
 # measurements are left out, as TenSet and TLP leave them out.
 
 # %%
-ds, records, inputs, links = experiments.prepare(ds, models + ["ours"], max_len=settings["max_len"])
+ds, records, inputs, links = experiments.prepare(chapter.ds, chapter.models + ["ours"], max_len=settings["max_len"])
 records.groupby(["platform", "kind"]).agg(records=("program", "size"), tasks=("task", "nunique"))
 
 # %% [markdown]
@@ -95,7 +95,7 @@ architecture_table(inputs, hidden=settings["hidden"], heads=settings["heads"])
 # The test side holds the tasks of whole networks that training never saw.
 
 # %%
-the_split = experiments.default_split(records, links, split)
+the_split = experiments.default_split(records, links, chapter.split)
 print(the_split.description)
 print({k: v for k, v in the_split.held_out.items() if k != "tasks"})
 print(f"train: {len(the_split.train)} records, test: {len(the_split.test)} records")
@@ -109,7 +109,7 @@ print(f"train: {len(the_split.train)} records, test: {len(the_split.test)} recor
 
 # %%
 timings = []
-specs = experiments.model_specs(models, settings)
+specs = experiments.model_specs(chapter.models, settings)
 results = experiments.run_experiment(specs, inputs, the_split, links, seeds=settings["seeds"],
                                      n_boot=settings["n_boot"], timings=timings)
 summary = experiments.summarize_seeds(results)
@@ -131,7 +131,7 @@ report.wide_table(summary[summary["network"] != "all"], index=["network", "platf
 # The results table is also written to `results/`, for later chapters and for readers:
 
 # %%
-path = experiments.write_summary(summary, results_dir, f"cost_models-{the_split.name}.csv")
+path = experiments.write_summary(summary, chapter.results_dir, f"cost_models-{the_split.name}.csv")
 print(path)
 
 # %% [markdown]
@@ -187,7 +187,7 @@ report.plot_throughput(speed)
 # the CUDA start-up, so the training rates are lower bounds.
 
 # %%
-experiments.read_benchmarks(benchmarks_dir)
+experiments.read_benchmarks(chapter.benchmarks_dir)
 
 # %% [markdown]
 # Training at TenSet's scale streams from an on-disk feature store (`tenset-study features`, then
@@ -199,7 +199,7 @@ experiments.read_benchmarks(benchmarks_dir)
 # pipeline (reading shards and cutting lists on the CPU) rather than the GPU bounds the rate.
 
 # %%
-experiments.read_ddp_benchmarks(benchmarks_dir)[
+experiments.read_ddp_benchmarks(chapter.benchmarks_dir)[
     ["device", "host_gpus", "nccl", "model", "hidden", "ranks", "train_records", "records_per_s", "records_per_s_low",
      "records_per_s_high", "per_rank", "scaling_efficiency", "date"]]
 

@@ -58,29 +58,21 @@ measured_tuning = "data/transfer-tuning"  # exports of the full experiment to sh
 # The next cell checks the parameters and opens the dataset; a wrong value stops it here with a message.
 
 # %%
+from tenset_study.book import chapters, notebook, transfer_report
 from tenset_study.evaluation import experiments
-from tenset_study.book import explore, transfer_report
 from tenset_study.tuning import archive as study_archive, study as tuning_study
 from tenset_study.transfer import experiment as transfer
 
-ds = explore.open_dataset(dataset, parameter="dataset")
-settings = experiments.resolve_preset(preset)
-tuning_networks = tuning_study.check_networks(list(tuning_networks or settings["tuning"]["networks"]),
-                                              parameter="tuning_networks")
-arms = transfer.check_arms(list(arms or settings["transfer_arms"]))
-measured_tuning = study_archive.check_measured_folder(measured_tuning, parameter="measured_tuning")
-fractions = transfer.check_fractions(list(fractions or settings["transfer_fractions"]))
-directions = transfer.check_direction_labels(list(directions or settings["transfer_directions"]))
-explore.setup_notebook()
-{"directions": directions, "targets": targets, "arms": arms, "fractions": fractions,
- **{k: settings[k] for k in ("transfer_seeds", "transfer_epochs", "transfer_finetune_epochs",
-                             "transfer_finetune_lr", "transfer_min_per_task", "hidden", "rounds", "n_boot")}}
+chapter = chapters.check_transfer(
+    dataset=dataset, preset=preset, directions=directions, targets=targets, arms=arms, fractions=fractions,
+    results_dir=results_dir, tuning_networks=tuning_networks, tuning_target_platform=tuning_target_platform,
+    study_dir=study_dir, measured_tuning=measured_tuning)
+settings = chapter.settings
+notebook.setup_notebook()
+chapter.summary
 
 # %%
-import pandas as pd
-
-pd.DataFrame({"model": {a: transfer.ARMS[a][0] for a in arms}, "trained on": {a: transfer.ARMS[a][1] for a in arms},
-              "what": {a: transfer.ARM_DESCRIPTIONS[a] for a in arms}})
+transfer.arm_table(chapter.arms)
 
 # %% [markdown]
 # ## The records and the directions
@@ -90,15 +82,16 @@ pd.DataFrame({"model": {a: transfer.ARMS[a][0] for a in arms}, "trained on": {a:
 # on each side; the share columns count the target records each share keeps (first seed).
 
 # %%
-ds, records, inputs, links = experiments.prepare(ds, transfer.models_of(arms), max_len=settings["max_len"])
+ds, records, inputs, links = experiments.prepare(chapter.ds, transfer.models_of(chapter.arms),
+                                                 max_len=settings["max_len"])
 records.groupby(["platform", "kind"]).agg(records=("program", "size"), tasks=("task", "nunique"))
 
 # %%
 the_split = experiments.default_split(records, links, "by-network")
-the_directions = transfer.select_directions(records, directions, targets)
+the_directions = transfer.select_directions(records, chapter.directions, chapter.targets)
 print(the_split.description)
 data = [transfer.transfer_data(records, the_split, d) for d in the_directions]
-transfer.plan_table(records, data, fractions, seed=settings["transfer_seeds"][0],
+transfer.plan_table(records, data, chapter.fractions, seed=settings["transfer_seeds"][0],
                     min_per_task=settings["transfer_min_per_task"]).set_index(["direction", "target"])
 
 # %% [markdown]
@@ -111,10 +104,10 @@ transfer.plan_table(records, data, fractions, seed=settings["transfer_seeds"][0]
 # trained on.
 
 # %%
-runs = transfer.run_transfer(inputs, links, the_split, the_directions, settings, arms=arms, fractions=fractions,
-                             progress=False)
+runs = transfer.run_transfer(inputs, links, the_split, the_directions, settings, arms=chapter.arms,
+                             fractions=chapter.fractions, progress=False)
 summary = transfer.summarize_transfer(runs)
-for path in transfer.write_transfer(runs, summary, results_dir):
+for path in transfer.write_transfer(runs, summary, chapter.results_dir):
     print(path)
 transfer_report.transfer_table(summary)
 
@@ -184,8 +177,8 @@ print(transfer_report.findings(summary))
 # `results/transfer_tuning_curves.csv`.
 
 # %%
-outcome = tuning_study.run_study(dataset, tuning_target_platform, tuning_networks, preset, study_dir,
-                                 results_dir=results_dir, progress=False)
+outcome = tuning_study.run_study(dataset, chapter.tuning_target_platform, chapter.tuning_networks, preset,
+                                 chapter.study_dir, results_dir=chapter.results_dir, progress=False)
 outcome.budgets
 
 # %% [markdown]
@@ -211,10 +204,7 @@ outcome.comparison[["network", "arm", "latency_ratio", "ratio_low", "ratio_high"
 
 # %%
 curves = tuning_study.collect_curves(outcome.study_dir)
-if curves["estimated_latency_s"].notna().any():
-    display(transfer_report.plot_tuning_curves(curves))  # noqa: F821
-else:
-    print("no arm has measured every task of its network yet, so there is no network estimate to draw")
+transfer_report.tuning_curves_figure(curves)
 
 # %% [markdown]
 # ## The full experiment, measured offline
@@ -237,18 +227,18 @@ else:
 # preset's rounds.
 
 # %%
-study_archive.describe_measured(measured_tuning)
+study_archive.describe_measured(chapter.measured_tuning)
 
 # %%
-measured = study_archive.measured_results(measured_tuning)
-if measured is None:
-    print(f"no exported study under {measured_tuning}")
-else:
-    display(measured[["study", "network", "arm", "trials", "tuning_s", "scoring_share",  # noqa: F821
-                      "estimated_latency_s", "e2e_mean_s", "e2e_low_s", "e2e_high_s"]])
-    display(tuning_study.compare_to_baseline(measured)[[  # noqa: F821
-        "target_platform", "network", "arm", "latency_ratio", "ratio_low", "ratio_high", "tuning_time_ratio",
-        "trials_ratio", "scoring_share", "verdict"]])
+measured = study_archive.measured_results(chapter.measured_tuning)
+columns = ["study", "network", "arm", "trials", "tuning_s", "scoring_share", "estimated_latency_s", "e2e_mean_s",
+           "e2e_low_s", "e2e_high_s"]
+measured[columns] if measured is not None else f"no exported study under {chapter.measured_tuning}"
+
+# %%
+columns = ["target_platform", "network", "arm", "latency_ratio", "ratio_low", "ratio_high", "tuning_time_ratio",
+           "trials_ratio", "scoring_share", "verdict"]
+tuning_study.compare_to_baseline(measured)[columns] if measured is not None else None
 
 # %% [markdown]
 # Read the verdicts beside `tuning_time_ratio`, which is not the trial ratio: every search round has costs
@@ -264,12 +254,7 @@ else:
 # for the comparison.
 
 # %%
-timing_rounds = study_archive.measured_timing_rounds(measured_tuning)
-if timing_rounds is not None:
-    display(timing_rounds.pivot_table(index=["study", "network", "arm"], columns="round",  # noqa: F821
-                                      values="of_mean").round(3))
+transfer_report.timing_rounds_table(study_archive.measured_timing_rounds(chapter.measured_tuning))
 
 # %%
-measured_curves = study_archive.measured_curves(measured_tuning)
-if measured_curves is not None and measured_curves["estimated_latency_s"].notna().any():
-    display(transfer_report.plot_tuning_curves(measured_curves))  # noqa: F821
+transfer_report.tuning_curves_figure(study_archive.measured_curves(chapter.measured_tuning))

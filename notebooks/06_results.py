@@ -34,14 +34,13 @@ measured_tuning = "data/transfer-tuning"  # exports of the full transfer-tuning 
 # The next cell checks the parameters; a wrong value stops it here with a message.
 
 # %%
-from tenset_study.book import claims, explore, report
+from tenset_study.book import chapters, claims, explore, notebook, report
 from tenset_study.tuning import archive as study_archive, study as tuning_study
 
-ds = explore.open_dataset(dataset, parameter="dataset")
-results = claims.results_folder(results_dir, parameter="results_dir")
-measured_tuning = study_archive.check_measured_folder(measured_tuning, parameter="measured_tuning")
-explore.setup_notebook()
-print(explore.describe_dataset(ds))
+chapter = chapters.check_results(dataset=dataset, results_dir=results_dir, measured_tuning=measured_tuning)
+results, measured_tuning = chapter.results_dir, chapter.measured_tuning
+notebook.setup_notebook()
+print(explore.describe_dataset(chapter.ds))
 print(claims.describe_results(results))
 
 # %% [markdown]
@@ -49,7 +48,7 @@ print(claims.describe_results(results))
 
 # %%
 table = claims.claims_table(results, measured_tuning)
-explore.styled(table.set_index("claim"))
+notebook.styled(table.set_index("claim"))
 
 # %% [markdown]
 # ## Split comparison
@@ -130,4 +129,4 @@ tuning_study.compare_to_baseline(tuning_results) if tuning_results is not None e
 #   difference between two programs.
 
 # %%
-explore.styled(explore.platform_table(ds))
+notebook.styled(explore.platform_table(chapter.ds))

@@ -148,6 +148,65 @@ def _toc_pages() -> list[str]:
     return pages
 
 
+# --- the chapters' parameter checks ---------------------------------------------------------------------------
+
+
+def test_chapter_checks_open_the_dataset_and_use_the_preset(tmp_path: Path) -> None:
+    from tenset_study.book import chapters
+    from tenset_study.evaluation.presets import PRESETS
+
+    chapter = chapters.check_split_comparison(dataset=MINI_DATASET, preset="smoke", models=["xgb"], splits=["by-task"],
+                                              results_dir=tmp_path / "results")
+    assert chapter.ds.root == MINI_DATASET and chapter.settings == PRESETS["smoke"]
+    assert chapter.models == ["xgb"] and chapter.splits == ["by-task"] and chapter.results_dir == tmp_path / "results"
+    pruning = chapters.check_pruning(dataset=MINI_DATASET, preset="smoke", models=["xgb"], strategies=None,
+                                     splits=None, results_dir="results")
+    assert pruning.strategies == list(PRESETS["smoke"]["prune_strategies"])
+    assert pruning.splits == list(PRESETS["smoke"]["prune_splits"]) and pruning.fractions == [0.5]
+    assert pruning.summary["strategies"] == pruning.strategies and pruning.results_dir == ROOT / "results"
+    transfer = chapters.check_transfer(
+        dataset=MINI_DATASET, preset="smoke", directions=None, targets=[SMOKE_TUNING_TARGET], arms=["random"],
+        fractions=[0.1, 0.01], results_dir="results", tuning_networks=None, tuning_target_platform=SMOKE_TUNING_TARGET,
+        study_dir=tmp_path / "study", measured_tuning=None)
+    assert transfer.fractions == [0.01, 0.1] and transfer.directions == list(PRESETS["smoke"]["transfer_directions"])
+    assert transfer.tuning_networks == list(PRESETS["smoke"]["tuning"]["networks"]) and transfer.measured_tuning is None
+    results = chapters.check_results(dataset=MINI_DATASET, results_dir=tmp_path, measured_tuning="data/transfer-tuning")
+    assert results.results_dir == tmp_path and results.measured_tuning == ROOT / "data" / "transfer-tuning"
+
+
+@pytest.mark.parametrize(("check", "wrong", "message"), [
+    ("split_comparison", {"dataset": "no/such/dataset", "preset": "nope"}, r"parameter 'dataset'.*does not exist"),
+    ("split_comparison", {"preset": "nope"}, r"parameter 'preset': unknown preset 'nope'; presets are smoke"),
+    ("split_comparison", {"models": ["xgb", "gbm"]}, r"parameter 'models' = \['xgb', 'gbm'\]: unknown models"),
+    ("split_comparison", {"splits": []}, r"parameter 'splits' = \[\]: no splits given; valid splits are random"),
+    ("split_comparison", {"results_dir": "pyproject.toml"}, r"parameter 'results_dir'.*is not a folder"),
+    ("pruning", {"strategies": ["kmeans"]}, r"parameter 'strategies'.*unknown strategies \['kmeans'\]"),
+    ("cost_models", {"split": "by-chip"}, r"parameter 'split': unknown split 'by-chip'"),
+    ("cost_models", {"benchmarks_dir": "pyproject.toml"}, r"parameter 'benchmarks_dir'"),
+    ("transfer", {"directions": ["cpu to gpu"]}, r"parameter 'directions'.*expected labels like 'cpu->cpu'"),
+    ("transfer", {"targets": ["k80"]}, r"parameter 'targets'.*unknown platforms \['k80'\]"),
+    ("transfer", {"arms": ["finetune"]}, r"parameter 'arms'.*valid arms are zero-shot"),
+    ("transfer", {"fractions": [0.0]}, r"parameter 'fractions'"),
+    ("transfer", {"tuning_networks": ["resnet_18-b0-224"]}, r"parameter 'tuning_networks'"),
+    ("transfer", {"tuning_target_platform": "k80"}, r"parameter 'tuning_target_platform': unknown platform 'k80'"),
+    ("transfer", {"measured_tuning": "pyproject.toml"}, r"parameter 'measured_tuning'"),
+    ("results", {"results_dir": "pyproject.toml"}, r"parameter 'results_dir'"),
+])
+def test_chapter_checks_name_the_wrong_parameter(check: str, wrong: dict, message: str) -> None:
+    from tenset_study.book import chapters
+    from tenset_study.params import ParameterError
+
+    good = {"split_comparison": {"models": ["xgb"], "splits": ["by-task"]},
+            "pruning": {"models": ["xgb"], "strategies": None, "splits": None},
+            "cost_models": {"models": ["xgb"], "split": "by-network", "benchmarks_dir": "benchmarks/results"},
+            "transfer": {"directions": None, "targets": None, "arms": None, "fractions": None, "tuning_networks": None,
+                         "tuning_target_platform": None, "study_dir": "studies/x", "measured_tuning": None},
+            "results": {"measured_tuning": None}}[check]
+    common = {"dataset": MINI_DATASET, "results_dir": "results"} | ({} if check == "results" else {"preset": "smoke"})
+    with pytest.raises(ParameterError, match=message):
+        getattr(chapters, f"check_{check}")(**{**common, **good, **wrong})
+
+
 # --- papermill runs (slower) ---------------------------------------------------------------------------------
 
 

@@ -109,3 +109,18 @@ def test_tuning_claim_needs_on_par_latency_within_forty_percent_of_the_time():
     faster = [_tuning_row("n3", "baseline-xgb", 1.0, 1.0, 1000), _tuning_row("n3", "ours@25%", 0.25, 0.6, 300)]
     claim = claims.tuning_claim(pd.DataFrame(faster))
     assert claim.verdict == claims.REPRODUCED and "(faster)" in claim.ours
+
+
+def test_pruning_curves_draw_one_figure_per_split_and_the_first_split_by_default():
+    from tenset_study.book.notebook import Figures
+
+    rows = (_pruning_rows("by-network", "ours", "a", (0.70, 0.68, 0.72), {"random": {0.45: 0.69, 0.2: 0.60}})
+            + _pruning_rows("by-platform", "ours", "b", (0.70, 0.68, 0.72), {"random": {0.45: 0.685}})
+            + _pruning_rows("by-platform", "xgb", "b", (0.70, 0.68, 0.72), {"random": {0.45: 0.685}}))
+    figures = report.plot_pruning_curves_per_split(pd.DataFrame(rows), "pca")
+    assert isinstance(figures, Figures) and len(figures) == 2
+    assert [len(figure.axes) for figure in figures] == [1, 2], "one panel per (model, platform) of each split"
+    first = report.plot_pruning_curves(pd.DataFrame(rows), "pca")
+    assert [ax.get_title() for ax in first.axes] == ["ours / a"]
+    assert [ax.get_title() for ax in report.plot_pruning_curves(pd.DataFrame(rows), "pca", split="by-platform").axes] \
+        == ["ours / b", "xgb / b"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tenset_study.collect.collector import CollectConfig, collect
+from tenset_study.collect import CollectConfig, collect
 from tenset_study.data.dataset import Dataset
 from tenset_study.collect.measure import MeasureSettings
 
@@ -164,6 +164,31 @@ def test_config_rejects_sample_only_with_replay(tmp_path: Path) -> None:
         CollectConfig(dataset=tmp_path, replay=True, sample_only=True)
     with pytest.raises(ValueError, match="time_limit_s"):
         CollectConfig(dataset=tmp_path, networks=[NETWORK], time_limit_s=0)
+
+
+def test_collect_flags_make_a_plain_config(tmp_path: Path) -> None:
+    """``tenset-study collect`` turns its flags into a CollectConfig (cli.collect); the collect layer reads no flags."""
+    from tenset_study.cli import build_parser
+    from tenset_study.cli.collect import collect_config
+    from tenset_study.programs.targets import gpu_target
+
+    parser = build_parser()
+    config = collect_config(parser.parse_args(["collect", "--dataset", str(tmp_path), "--networks", NETWORK, "x"]))
+    assert isinstance(config, CollectConfig) and config.dataset == tmp_path and config.networks == [NETWORK, "x"]
+    assert (config.target, config.platform, config.programs_per_task, config.batch_size, config.progress) == (
+        None, None, 100, 256, True)
+    assert config.measure == MeasureSettings(export_format="tar"), "the command builds tar files by default"
+    config = collect_config(parser.parse_args(
+        ["collect", "--dataset", str(tmp_path), "--replay", "--gpu", "sm_90", "--time-limit", "5", "--quiet",
+         "--repeat", "2", "--export-format", "so", "--rpc-tracker", "h:9190", "--rpc-key", "k", "--platform", "p"]))
+    assert config.replay and config.networks == [] and config.target == gpu_target("sm_90")
+    assert (config.time_limit_s, config.progress, config.platform) == (5.0, False, "p")
+    assert (config.measure.repeat, config.measure.export_format, config.measure.rpc_key) == (2, "so", "k")
+    target = '{"kind": "llvm", "num-cores": 1}'
+    config = collect_config(parser.parse_args(["collect", "--dataset", str(tmp_path), "--replay", "--target", target]))
+    assert config.target == json.loads(target)
+    root = Path(__file__).resolve().parents[1] / "src" / "tenset_study" / "collect"
+    assert not [p.name for p in root.glob("*.py") if "argparse" in p.read_text()], "flags belong to tenset_study.cli"
 
 
 @pytest.mark.slow

@@ -70,3 +70,25 @@ def test_compact_command(collection, tmp_path, capsys):
     assert len(Dataset.open(dest).parts("measurements")) == 1
     assert main(["compact", str(collection.root), str(dest)]) == 2
     assert "not empty" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
+def test_an_unreadable_part_is_named_in_one_line(collection, damage):
+    part = collection.parts("measurements")[1]
+    data = part.read_bytes()
+    damaged = {"truncated": data[: len(data) // 2], "garbage": b"not parquet at all\n" * 5, "empty": b""}
+    part.write_bytes(damaged[damage])
+    for read in (lambda: collection.read("measurements"), lambda: collection.count("measurements"),
+                 lambda: list(collection.iter_batches("measurements")),
+                 lambda: collection.to_pandas("measurements", columns=["program"])):
+        with pytest.raises(DatasetError) as raised:
+            read()
+        message = str(raised.value)
+        assert message.startswith(f"{part}: not a Parquet file (") and "\n" not in message, message
+    assert main(["summary", str(collection.root)]) == 2  # the command says it in one line, no traceback
+
+
+def test_a_bad_column_is_not_blamed_on_a_part(collection):
+    with pytest.raises(Exception) as raised:
+        collection.read("measurements", columns=["no_such_column"])
+    assert not isinstance(raised.value, DatasetError) or "part-" not in str(raised.value)

@@ -39,3 +39,13 @@ def test_only_the_book_layer_plots() -> None:
     assert len(HOST_MODULES) > 40 and any(m.startswith("tenset_study.book.") for m in ALL_MODULES)
     done = _import_without(PLOTTING, tuple(m for m in ALL_MODULES if not m.startswith("tenset_study.book")))
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_package_imports_stay_light() -> None:
+    """The packages re-export their API lazily (PEP 562): importing one imports neither torch nor TVM."""
+    packages = ("features", "collect", "programs", "zoo", "models")
+    code = "\n".join(["import sys", *(f"import tenset_study.{p}" for p in packages),
+                      "print(sorted(m for m in ('torch', 'tvm') if m in sys.modules))"])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"

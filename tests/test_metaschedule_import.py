@@ -162,3 +162,28 @@ def test_duplicates_inside_the_database(ms, tmp_path):
     records_file.write_text("\n".join(lines + lines[:3]) + "\n")
     report = import_metaschedule(work, tmp_path / "ds", progress=False)
     assert report.records == 8 and report.duplicates == 3 and report.already_present == 0
+
+
+def test_run_secs_that_give_no_latency(ms, tmp_path):
+    """All-zero run seconds: the program is kept, no measurement; NaN, infinite, negative or zero beside others:
+    malformed. Blank lines are counted, and every line is accounted for."""
+    from tenset_study.importers.metaschedule import import_metaschedule
+
+    work = tmp_path / "work"
+    shutil.copytree(DB, work)
+    records_file = work / "database_tuning_record.json"
+    lines = records_file.read_text().splitlines()
+    good = json.loads(lines[0])
+    odd = [[0.0, 0.0], [float("nan")], [float("inf")], [-1e-5], [0.0, 2e-5]]
+    content = [json.dumps([good[0], [good[1][0], secs, *good[1][2:]]]) for secs in odd]
+    records_file.write_text("\n".join([*content, "", *lines[1:], "[" * 5000]) + "\n")
+    report = import_metaschedule(work, tmp_path / "ds", progress=False)
+    assert report.not_measured == 1 and report.records == len(lines) - 1 and report.comment_lines == 1
+    assert sorted(line for _, line, _ in report.malformed) == [2, 3, 4, 5, len(content) + len(lines) + 1]
+    reasons = {line: reason for _, line, reason in report.malformed}
+    assert "finite and not negative" in reasons[2] and "a run of 0 s" in reasons[5]
+    assert "invalid JSON" in reasons[len(content) + len(lines) + 1]
+    assert report.lines == report.accounted_lines == len(content) + len(lines) + 1 + 1  # + the workload line
+    ds = Dataset.open(tmp_path / "ds")
+    assert ds.count("programs") == len(lines) and ds.count("measurements") == len(lines) - 1
+    assert all(m["latency_s"] > 0 for m in ds.read("measurements").to_pylist())

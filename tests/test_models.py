@@ -105,6 +105,37 @@ def test_fit_predict_save_load(name: str, prepared, tmp_path: Path) -> None:
     np.testing.assert_allclose(twice, scores, rtol=1e-4, atol=1e-4)
 
 
+LEGACY_MODELS = ROOT / "tests" / "data" / "legacy-models"
+
+
+def test_models_saved_before_the_package_move_load_and_predict_as_before(prepared) -> None:
+    """Every file in tests/data/legacy-models was written by the code before the package move (commit 0bec504),
+    with its predictions on the by-network split's test positions (positions.npy) of these same inputs."""
+    _, _, inputs, _ = prepared
+    positions = np.load(LEGACY_MODELS / "positions.npy")
+    expected = json.loads((LEGACY_MODELS / "predictions.json").read_text())
+    paths = sorted(LEGACY_MODELS.glob("*.model"))
+    assert {path.stem for path in paths} == set(expected) == set(models.MODELS), "one saved model per kind"
+    for path in paths:
+        model = models.CostModel.load(path)
+        assert model.name == path.stem and model.metadata["model"] == path.stem
+        scores = model.predict(inputs, positions)
+        assert scores.shape == (len(positions),) == (len(expected[path.stem]),)
+        np.testing.assert_allclose(scores, expected[path.stem], rtol=1e-5, atol=1e-5, err_msg=path.name)
+
+
+def test_load_finds_a_model_class_not_imported_yet() -> None:
+    """``import tenset_study.models`` leaves the torch models unimported; ``CostModel.load`` imports the saved one's."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom tenset_study.models.base import CostModel\nassert 'torch' not in sys.modules\n"
+            f"print(type(CostModel.load({str(LEGACY_MODELS / 'mtl.model')!r})).__name__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "MultiHeadModel"
+
+
 @pytest.mark.slow
 def test_trained_model_ranks_better_than_chance(prepared) -> None:
     _, records, inputs, links = prepared

@@ -77,3 +77,34 @@ def test_curve_runs_every_strategy_and_the_full_reference() -> None:
     summary = pruning_study.summarize_curve(curve)
     assert set(pruning_study.pruning_verdict(summary)["strategy"]) == {"random", "diversity", "task-cluster"}
     assert list(pruning_study.training_time(curve).index) == [1.0, 0.5]
+
+
+def test_study_runs_the_grid_under_every_split_and_writes_its_tables(tmp_path: Path) -> None:
+    ds, records, inputs, links = experiments.prepare(MINI_DATASET, ["xgb"], max_len=16)
+    settings = {**experiments.resolve_preset("smoke"), "rounds": 5, "n_boot": 50}
+    curve = pruning_study.run_pruning_study(ds, inputs, links, ["xgb"], settings, strategies=["random"],
+                                            splits=["by-network", "by-task"], fractions=[0.5], progress=False)
+    assert list(dict.fromkeys(curve["split"])) == ["by-network", "by-task"], "every split, in the order asked"
+    assert set(curve["strategy"]) == {"full", "random"} and set(curve["fraction"]) == {1.0, 0.5}
+    summary = pruning_study.summarize_curve(curve)
+    verdicts = pruning_study.pruning_verdicts(summary)
+    assert list(verdicts.columns) == ["split", *pruning_study.VERDICT_COLUMNS]
+    assert set(verdicts["split"]) == {"by-network", "by-task"} and set(verdicts["strategy"]) == {"random"}
+    single = pruning_study.pruning_verdict(summary[summary["split"] == "by-task"])
+    assert np.allclose(verdicts[verdicts["split"] == "by-task"]["pruned"], single["pruned"])
+    paths = pruning_study.write_pruning(curve, summary, tmp_path)
+    assert [p.name for p in paths] == ["pruning.csv", "pruning_runs.csv"] and all(p.exists() for p in paths)
+    with pytest.raises(ParameterError, match="'strategies'"):
+        pruning_study.run_pruning_study(ds, inputs, links, ["xgb"], settings, strategies=["kmeans"])
+    assert pruning_study.pruning_verdicts(summary.iloc[:0]).empty
+
+
+def test_clean_report_of_the_dataset_and_the_strategy_table() -> None:
+    ds, records, inputs, links = experiments.prepare(MINI_DATASET, ["xgb"], max_len=16)
+    report = pruning_study.dataset_clean_report(ds, inputs)
+    assert report.loc["all", "programs"] == ds.count("programs")
+    assert (report["kept"] == report["programs"] - report["failed_everywhere"] - report["duplicates"]).all()
+    table = pruning.strategy_table(["clean", "random"])
+    assert list(table.index) == ["clean", "random"] and table.loc["random", "keeps"] == pruning.DESCRIPTIONS["random"]
+    with pytest.raises(ParameterError, match="unknown strategy 'best'"):
+        pruning.strategy_table(["best"])

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from conftest import MINI_DATA, SMOKE_TUNING_TARGET
-from tenset_study.tuning import archive as study_archive, tune as tuning, study as tuning_study
+from tenset_study.programs import database
+from tenset_study.tuning import archive as study_archive, study as tuning_study
 from tenset_study.cli import main
 
 
@@ -58,10 +59,10 @@ def test_provenance_names_the_platform_the_arms_and_their_load(exported) -> None
 def test_restore_gives_back_the_databases_and_refuses_a_study_dir_in_use(exported, tmp_path: Path) -> None:
     study_dir, export = exported
     restored = study_archive.restore_study(export, tmp_path / "again")
-    for original in study_dir.glob(f"*/*/{tuning.RECORD_FILE}"):
+    for original in study_dir.glob(f"*/*/{database.RECORD_FILE}"):
         relative = original.relative_to(study_dir)
         assert (restored / relative).read_bytes() == original.read_bytes()
-        workload = relative.with_name(tuning.WORKLOAD_FILE)
+        workload = relative.with_name(database.WORKLOAD_FILE)
         assert (restored / workload).read_bytes() == (study_dir / workload).read_bytes()
     assert main(["export-study", "--restore", str(export), str(restored)]) == 2, "a study is there already"
 

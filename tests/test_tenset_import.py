@@ -17,7 +17,8 @@ from tenset_study.cli import main as cli_main
 from tenset_study.data.dataset import Dataset, program_id, task_id
 from tenset_study.importers.tenset.importer import import_tenset, read_tenset_log
 from tenset_study.importers.tenset.log import MalformedRecord, parse_line
-from tenset_study.importers.tenset.network_info import StubUnpickler, load_pickle, parse_task_filename, read_network_info
+from tenset_study.importers.tenset.network_info import (StubUnpickler, load_pickle, parse_task_filename,
+                                                        read_network_info)
 from tenset_study.importers.tenset.platforms import TENSET_PLATFORMS, derived_platform_id
 from tenset_study.importers.tenset.workload import target_kind, task_row
 
@@ -370,3 +371,81 @@ def test_chunk_boundaries_change_nothing(tmp_path, monkeypatch):
         a, b = Dataset.open(tmp_path / "whole").read(table), Dataset.open(tmp_path / "tiny").read(table)
         key = a.column_names[0]
         assert a.sort_by(key).equals(b.sort_by(key)), table
+
+
+# --- inputs a user found that crashed the import or stored bad latencies -------------------------------
+
+
+def _record_line(**changes) -> str:
+    obj = json.loads([x for x in SMALL.read_text().splitlines() if x.startswith('{"i"')][0])
+    for path, value in changes.items():
+        target = obj
+        *keys, last = path.split(".")
+        for key in keys:
+            target = target[int(key) if key.isdigit() else key]
+        target[int(last) if last.isdigit() else last] = value
+    return json.dumps(obj)
+
+
+def test_a_workload_key_nested_thousands_deep_is_one_malformed_line(tmp_path):
+    log = tmp_path / "log.json"
+    deep = "[" * 5000 + "]" * 5000
+    log.write_text(_record_line(**{"i.0.0": deep}) + "\n" + _record_line() + "\n")
+    report = import_tenset(log, tmp_path / "ds", progress=False)
+    assert report.records == 1 and report.malformed_count == 1
+    (file, line, reason), = report.malformed
+    assert (file, line) == (str(log), 1) and "nests lists more than 32 deep" in reason
+    with pytest.raises(MalformedRecord, match="nests lists"):
+        list(read_tenset_log(log))
+    done = subprocess.run([sys.executable, "-m", "tenset_study.cli", "import-tenset", str(log), str(tmp_path / "cli"),
+                           "--quiet"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("costs, reason", [
+    ([-1.0, -2.0], "not negative"), ([1e-5, -1e-5], "not negative"), ([0.0, 1e-5], "a cost of 0 s"),
+    ([1e308, 1e308], "too large"), ([], "without costs"),
+])
+def test_costs_that_give_no_latency_are_malformed(tmp_path, costs, reason):
+    log = tmp_path / "log.json"
+    log.write_text(_record_line(**{"r.0": costs}) + "\n")
+    report = import_tenset(log, tmp_path / "ds", progress=False)
+    assert report.records == 0 and report.malformed_count == 1 and reason in report.malformed[0][2]
+    assert Dataset.open(tmp_path / "ds").count("measurements") == 0
+    with pytest.raises(MalformedRecord, match=reason):
+        parse_line(log.read_text())
+
+
+def test_a_folder_of_programs_not_yet_measured(tmp_path):
+    """Lines with all costs zero (``"r": [[0], 0, 0, 0]``) keep their program and store no measurement."""
+    folder = tmp_path / "tenset" / "measure_records" / "e5-2673"
+    folder.mkdir(parents=True)
+    lines = [json.loads(x) for x in SMALL.read_text().splitlines() if x.startswith('{"i"')]
+    with open(folder / "todo.json", "w") as f:
+        for obj in lines:
+            obj["r"] = [[0], 0, 0, 0]
+            f.write(json.dumps(obj) + "\n")
+    report = import_tenset(tmp_path / "tenset", tmp_path / "ds", progress=False)
+    assert report.records == 0 and report.not_measured == len(lines) and report.malformed_count == 0
+    assert report.lines == report.accounted_lines == len(lines)
+    assert "program(s) not measured" in report.summary()
+    ds = Dataset.open(tmp_path / "ds")
+    assert ds.count("measurements") == 0 and ds.count("programs") == 4 and not ds.validate()  # one repeat
+    record = parse_line(json.dumps(lines[0]))
+    assert not record.measured and record.latency_s is None
+    # measuring them later adds the measurements to the programs already there
+    again = import_tenset(SMALL, tmp_path / "ds", platform="e5-2673", progress=False)
+    assert again.records == 5 and again.programs == 1  # the record written in another key order is new
+
+
+@pytest.mark.parametrize("field, value, reason", [
+    ("r.1", 10**30, "error_no"), ("r.1", -1, "error_no"), ("r.3", 1e300, "timestamp"), ("r.3", -5, "timestamp"),
+    ("v", "v9.9", "unsupported log version"), ("i.0.2", [2**40, 64, 64], "32-bit"), ("r.2", "x", "all_cost"),
+])
+def test_values_out_of_range_are_malformed_on_both_paths(tmp_path, field, value, reason):
+    line = _record_line(**{field: value})
+    log = tmp_path / "log.json"
+    log.write_text(line + "\n" + json.dumps(json.loads(line), separators=(",", ":")) + "\n")  # fast, slow path
+    report = import_tenset(log, tmp_path / "ds", progress=False)
+    assert report.malformed_count == 2 and report.records == 0
+    assert all(reason in r for _, _, r in report.malformed), report.malformed

@@ -292,3 +292,19 @@ def test_transfer_command_writes_the_tables(default_records, tmp_path: Path, cap
     assert (tmp_path / "transfer.csv").exists() and f"to {gpu}" in capsys.readouterr().out
     assert cli_main([*common, "--target", "no-such-platform", "--arms", "xgb"]) == 2
     assert "'--target'" in capsys.readouterr().err
+
+
+def test_tuning_views_say_why_there_is_nothing_to_draw() -> None:
+    from matplotlib.figure import Figure
+
+    curves = pd.DataFrame({"target_platform": "p", "network": "n", "arm": ["baseline-xgb", "ours@25%"], "seed": 0,
+                           "seconds": [1.0, 2.0], "trial": [1, 2], "estimated_latency_s": [np.nan, np.nan]})
+    assert transfer_report.tuning_curves_figure(None) is None
+    assert "no network estimate" in transfer_report.tuning_curves_figure(curves)
+    assert isinstance(transfer_report.tuning_curves_figure(curves.assign(estimated_latency_s=0.01)), Figure)
+    rounds = pd.DataFrame({"study": "s", "network": "n", "arm": "a", "round": [0, 1], "of_mean": [0.98765, 1.01235]})
+    table = transfer_report.timing_rounds_table(rounds)
+    assert table.loc[("s", "n", "a")].tolist() == [0.988, 1.012]
+    assert transfer_report.timing_rounds_table(None) is None
+    arms = transfer.arm_table(["random", "fine-tune"])
+    assert list(arms.index) == ["random", "fine-tune"] and arms.loc["fine-tune", "model"] == "ours"

@@ -1,8 +1,8 @@
-"""Whole-network tuning (:mod:`tenset_study.tuning.tune`): real MetaSchedule runs on the smallest zoo network
-(``dcgan-b1-16``: 6 tasks), with MetaSchedule's random cost model and with our ``ProjectCostModel`` (tiny
-models trained on data/mini), the tuning curve, compiling with the database and timing end to end, and
-the ``tune`` command through a subprocess. A few trials per task, small search populations, short runner
-settings: about 1 minute per tuning run on 2 cores."""
+"""Whole-network tuning (:mod:`tenset_study.tuning`: tune, curve, compile, timing): real MetaSchedule runs on
+the smallest zoo network (``dcgan-b1-16``: 6 tasks), with MetaSchedule's random cost model and with our
+``ProjectCostModel`` (tiny models trained on data/mini), the tuning curve, compiling with the database and timing
+end to end, and the ``tune`` command through a subprocess. A few trials per task, small search populations, short
+runner settings: about 1 minute per tuning run on 2 cores."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import small_cpu_inputs
-from tenset_study.programs import targets
+from tenset_study.programs import database, targets
 
 ROOT = Path(__file__).resolve().parents[1]
 NETWORK = "dcgan-b1-16"  # the smallest zoo variant: 6 tasks (4 transposed convolutions, a dense, a reshape)
@@ -33,7 +33,7 @@ def _target() -> dict:
 @pytest.fixture(scope="module")
 def tuned_random(tmp_path_factory):
     """dcgan-b1-16 tuned with MetaSchedule's random cost model: 12 trials (2 per task)."""
-    from tenset_study.tuning import tune as tuning
+    from tenset_study import tuning
 
     work_dir = tmp_path_factory.mktemp("tune-random")
     result = tuning.tune_network(NETWORK, _target(), work_dir, 12, "random", num_trials_per_iter=64, **FAST)
@@ -58,15 +58,15 @@ def _tiny_model(name: str):
 
 @pytest.mark.slow
 def test_every_task_is_tuned_and_the_database_is_kept(tuned_random) -> None:
-    from tenset_study.tuning import tune as tuning
+    from tenset_study import tuning
 
     result = tuned_random
     work_dir = Path(result.work_dir)
-    assert (work_dir / tuning.WORKLOAD_FILE).is_file() and (work_dir / tuning.RECORD_FILE).is_file()
+    assert (work_dir / database.WORKLOAD_FILE).is_file() and (work_dir / database.RECORD_FILE).is_file()
     assert len(result.tasks) == N_TASKS and result.untuned_tasks == []
     for task in result.tasks:
         assert task["valid_trials"] >= 1 and 0 < task["best_latency_s"] < 1.0, task
-    _, records = tuning.read_database(work_dir)
+    _, records = database.read_database(work_dir)
     assert result.trials_measured == len(records) == sum(t["trials"] for t in result.tasks)
     assert result.trials_measured >= result.trials - 1  # a task whose space is exhausted may give up early
     assert result.valid_trials == int(records["latency_s"].notna().sum())
@@ -88,7 +88,7 @@ def test_every_task_is_tuned_and_the_database_is_kept(tuned_random) -> None:
 
 @pytest.mark.slow
 def test_tuning_curve_is_monotone_and_timed(tuned_random, tmp_path: Path) -> None:
-    from tenset_study.tuning import tune as tuning
+    from tenset_study import tuning
 
     result = tuned_random
     curve = tuning.tuning_curve(result.work_dir)
@@ -106,7 +106,7 @@ def test_tuning_curve_is_monotone_and_timed(tuned_random, tmp_path: Path) -> Non
         best = rows["task_best_latency_s"].to_numpy()
         assert (np.diff(best[~np.isnan(best)]) <= 0).all(), "each task's best so far never rises"
     # without the timeline (a database from elsewhere): record times spread evenly over the wall time
-    for name in (tuning.WORKLOAD_FILE, tuning.RECORD_FILE):
+    for name in (database.WORKLOAD_FILE, database.RECORD_FILE):
         shutil.copy(Path(result.work_dir) / name, tmp_path / name)
     bare = tuning.tuning_curve(tmp_path, tasks=result.tasks, tuning_seconds=60.0)
     assert (bare["time_source"] == "interpolated").all() and bare["seconds"].iloc[-1] == pytest.approx(60.0)
@@ -120,7 +120,7 @@ def test_compile_with_database_and_time_end_to_end(tuned_random) -> None:
     import torch
     from tvm import relax
 
-    from tenset_study.tuning import tune as tuning
+    from tenset_study import tuning
     from tenset_study import zoo
     from tenset_study.collect.tasks import fold_batch_norms
 
@@ -147,12 +147,12 @@ def test_compile_with_database_and_time_end_to_end(tuned_random) -> None:
 
 
 def test_refuses_budgets_that_cannot_tune_every_task_and_existing_databases(tmp_path: Path) -> None:
-    from tenset_study.tuning import tune as tuning
+    from tenset_study import tuning
 
     with pytest.raises(ValueError, match="6 tasks"):
         tuning.tune_network(NETWORK, _target(), tmp_path / "w", N_TASKS - 1, "random", progress=False)
     (tmp_path / "old").mkdir()
-    (tmp_path / "old" / tuning.RECORD_FILE).write_text("")
+    (tmp_path / "old" / database.RECORD_FILE).write_text("")
     with pytest.raises(ValueError, match="already holds"):
         tuning.tune_network(NETWORK, _target(), tmp_path / "old", 12, "random", progress=False)
     with pytest.raises(FileNotFoundError, match="saved model"):

@@ -117,7 +117,7 @@ def test_predict_scores_every_candidate_in_model_order(trained, dataset_candidat
 def test_labels_count_failed_runs_as_worst() -> None:
     from types import SimpleNamespace
 
-    from tenset_study.tuning.cost_model import normalized_labels, result_latency
+    from tenset_study.tuning.model_inputs import normalized_labels, result_latency
 
     ok = SimpleNamespace(run_secs=[2e-3, 4e-3], error_msg=None)
     assert result_latency(ok) == pytest.approx(3e-3)
@@ -166,7 +166,7 @@ def test_update_learns_online_once_there_are_enough_records(trained, dataset_can
 
 @pytest.mark.parametrize("name", ["ours", "xgb"])
 def test_fine_tune_keeps_metadata_and_changes_the_model(trained, name: str, tmp_path: Path) -> None:
-    from tenset_study.tuning.cost_model import fine_tune
+    from tenset_study.tuning import fine_tune
 
     inputs = trained["inputs"]
     positions = np.arange(inputs.size)

@@ -111,11 +111,12 @@ def test_rerun_skips_completed_arms_and_refuses_other_settings(smoke_tuning_stud
 
 
 def test_an_interrupted_arm_is_pending_and_tuned_again(tmp_path: Path) -> None:
-    from tenset_study.tuning import tune as tuning
+    from tenset_study import tuning
+    from tenset_study.programs import database
 
     plan = {"network": NETWORK, "arm": BASELINE, "budget": 12}
     (tmp_path / tuning_study.ARM_FILE).write_text(json.dumps(plan))
-    (tmp_path / tuning.RECORD_FILE).write_text("")
+    (tmp_path / database.RECORD_FILE).write_text("")
     assert tuning_study.arm_status(tmp_path, plan) == "pending", "a database without a result: interrupted"
     (tmp_path / tuning.RESULT_FILE).write_text("{}")
     assert tuning_study.arm_status(tmp_path, plan) == "done"
@@ -322,7 +323,7 @@ def test_a_failing_arm_is_reported_and_the_others_go_on(tmp_path: Path) -> None:
 
 
 def test_time_limit_defers_the_arms_not_started(tmp_path: Path, capsys) -> None:
-    from tenset_study.tuning import tune as tuning
+    from tenset_study.programs import database
     from tenset_study.cli import main
 
     if not (MINI_DATA / "dataset.json").exists():
@@ -335,6 +336,6 @@ def test_time_limit_defers_the_arms_not_started(tmp_path: Path, capsys) -> None:
     assert code == 0
     assert f"stopped at the time limit (re-run to continue): {NETWORK} {BASELINE}, {NETWORK} ours@50% left" in out
     assert list(study_dir.glob("pretrained/*.model")), "pretraining is not cut short"
-    assert not list(study_dir.glob(f"{NETWORK}/*/{tuning.RECORD_FILE}")), "no arm started"
+    assert not list(study_dir.glob(f"{NETWORK}/*/{database.RECORD_FILE}")), "no arm started"
     with pytest.raises(ValueError, match="time_limit_s must be > 0"):
         run_smoke_tuning(study_dir, [], time_limit_s=0)

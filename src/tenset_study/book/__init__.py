@@ -1,1 +1,31 @@
-"""book."""
+"""The book: the Jupyter Book's chapters (``notebooks/*.py``) are short calls into this layer, the only one
+that draws (matplotlib, seaborn).
+
+Modules: :mod:`.chapters` (each chapter's parameters checked in one call), :mod:`.notebook` (display settings,
+styled tables, several figures as one cell's result), :mod:`.exploration` (chapter 01's tables, sentences and
+figures; :mod:`.explore` re-exports them under the chapter's name), :mod:`.report` (cost-model results:
+splits, models, pruning), :mod:`.transfer_report` (transfer and transfer tuning), :mod:`.claims` (the
+paper's claims beside the measured figures) and :mod:`.docs` (format tables and notebook runs;
+``python -m tenset_study.book``). The names below are imported on first use, so that importing the package
+draws nothing in.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+#: Public name -> the module that defines it.
+_EXPORTS = {
+    "Chapter": ".chapters", "check_cost_models": ".chapters", "check_exploration": ".chapters",
+    "check_pruning": ".chapters", "check_results": ".chapters", "check_split_comparison": ".chapters",
+    "check_transfer": ".chapters", "open_dataset": ".chapters",
+    "Figures": ".notebook", "setup_notebook": ".notebook", "styled": ".notebook",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

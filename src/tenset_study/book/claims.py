@@ -23,7 +23,10 @@ from pathlib import Path
 import pandas as pd
 
 from . import report
-from ..params import folder_parameter as results_folder  # noqa: F401 - the notebooks' name
+from ..params import folder_parameter
+
+#: The results folder parameter's check (chapter 06 checks it through :mod:`tenset_study.book.chapters`).
+results_folder = folder_parameter
 
 REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_RUN = "reproduced", "partly", "not reproduced", "not run"
 
@@ -56,17 +59,13 @@ def _not_run(claim: str, paper: str, source: Path, chapter: str) -> Claim:
 
 def best_pruning(summary: pd.DataFrame) -> pd.DataFrame:
     """Per split: every strategy's pruned share without a PCA loss, averaged over models and platforms
-    (:func:`~tenset_study.pruning.study.pruning_verdict`), best first; columns split, strategy, pruned,
+    (:func:`~tenset_study.pruning.study.pruning_verdicts`), best first; columns split, strategy, pruned,
     pruned_min (the least over models and platforms), cases."""
-    from ..pruning.study import pruning_verdict
+    from ..pruning.study import pruning_verdicts
 
-    rows = []
-    for split, part in summary.groupby("split", sort=False):
-        verdicts = pruning_verdict(part)
-        for strategy, group in verdicts.groupby("strategy", sort=False):
-            rows.append({"split": split, "strategy": strategy, "pruned": group["pruned"].mean(),
-                         "pruned_min": group["pruned"].min(), "cases": len(group)})
-    table = pd.DataFrame(rows, columns=["split", "strategy", "pruned", "pruned_min", "cases"])
+    verdicts = pruning_verdicts(summary)
+    table = verdicts.groupby(["split", "strategy"], sort=False)["pruned"].agg(
+        pruned="mean", pruned_min="min", cases="size").reset_index()
     return table.sort_values(["split", "pruned"], ascending=[True, False], ignore_index=True)
 
 

@@ -71,7 +71,8 @@ def format_tables_markdown(heading_level: int = 3) -> str:
         lines += ["| column | type | unit | meaning |", "| --- | --- | --- | --- |"]
         for field in schema:
             unit, meaning = docs[field.name]
-            lines.append(f"| `{field.name}` | `{arrow_type_name(field.type)}` | {_cell(unit) or '-'} | {_cell(meaning)} |")
+            lines.append(f"| `{field.name}` | `{arrow_type_name(field.type)}` | {_cell(unit) or '-'} "
+                         f"| {_cell(meaning)} |")
         lines.append("")
     return "\n".join(lines)
 

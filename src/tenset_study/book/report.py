@@ -8,6 +8,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from .notebook import Figures
+
 METRIC_LABELS = {"pca": "PCA", "top1": "top-1", "top5": "top-5"}
 
 
@@ -212,12 +214,20 @@ def split_verdict(summary: pd.DataFrame, reference: str = "by-network") -> str:
     return "\n".join(lines)
 
 
-def plot_pruning_curves(summary: pd.DataFrame, metric: str = "pca", network: str = "all") -> Figure:
+def plot_pruning_curves_per_split(summary: pd.DataFrame, metric: str = "pca", network: str = "all") -> Figures:
+    """:func:`plot_pruning_curves` of every split in ``summary``, in its order."""
+    return Figures(plot_pruning_curves(summary, metric, network, split) for split in dict.fromkeys(summary["split"]))
+
+
+def plot_pruning_curves(summary: pd.DataFrame, metric: str = "pca", network: str = "all",
+                        split: str | None = None) -> Figure:
     """A metric against the share of training programs kept, one line per pruning strategy, one panel per
     (model variant, platform); the band is the full-data model's bootstrap interval.
 
-    ``summary``: :func:`tenset_study.pruning.study.summarize_curve` rows of one split."""
-    part = summary[(summary["metric"] == metric) & (summary["network"] == network)]
+    ``summary``: :func:`tenset_study.pruning.study.summarize_curve` rows; ``split``: the split drawn (default:
+    the first in ``summary``, which in the pruning study holds out networks)."""
+    split = summary["split"].iloc[0] if split is None and len(summary) else split
+    part = summary[(summary["metric"] == metric) & (summary["network"] == network) & (summary["split"] == split)]
     variants, platforms = list(dict.fromkeys(part["variant"])), list(dict.fromkeys(part["platform"]))
     fig, axes = plt.subplots(len(variants), len(platforms), figsize=(3.6 * len(platforms), 3 * len(variants)),
                              squeeze=False, sharex=True)

@@ -35,8 +35,9 @@ def _panels(frame: pd.DataFrame) -> list[tuple[str, str]]:
 def plot_transfer_curves(summary: pd.DataFrame, metric: str = "pca", network: str = "all") -> Figure:
     """``metric`` against the share of the target's training data used, one line per arm, one panel per
     (direction, target); error bars are the bootstrap 95% interval over tasks (mean over seeds), the grey
-    line and band the zero-shot model's value and interval, the dotted line random scores. The x axis is the realized share (mean over
-    seeds), which can exceed the requested one where every task keeps a minimum of records."""
+    line and band the zero-shot model's value and interval, the dotted line random scores. The x axis is the
+    realized share (mean over seeds), which can exceed the requested one where every task keeps a minimum of
+    records."""
     frame = summary[(summary["metric"] == metric) & (summary["network"] == network)]
     panels = _panels(frame)
     if not panels:
@@ -187,3 +188,21 @@ def plot_tuning_curves(curves: pd.DataFrame, x: str = "seconds") -> Figure:
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def tuning_curves_figure(curves: pd.DataFrame | None, x: str = "seconds") -> Figure | str | None:
+    """:func:`plot_tuning_curves` of ``curves`` when some arm has a network estimate; else the sentence saying
+    there is none yet, or None when there are no curves at all (a notebook cell shows what it returns)."""
+    if curves is None:
+        return None
+    if not curves["estimated_latency_s"].notna().any():
+        return "no arm has measured every task of its network yet, so there is no network estimate to draw"
+    return plot_tuning_curves(curves, x)
+
+
+def timing_rounds_table(rounds: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Each timing round's mean as a share of the arm's mean over rounds, one column per round and a row per
+    (study, network, arm) (:func:`tenset_study.tuning.archive.measured_timing_rounds`); None without rounds."""
+    if rounds is None:
+        return None
+    return rounds.pivot_table(index=["study", "network", "arm"], columns="round", values="of_mean").round(3)

@@ -154,14 +154,15 @@ def _print_and_write(table, out: Path | None) -> None:
 
 def add_model_commands(sub) -> None:
     """Register ``train``, ``features``, ``evaluate``, ``experiment`` and ``transfer`` on the CLI's subparsers."""
-    from ..models import MODELS
+    from ..models import NAMES
 
     p = sub.add_parser("train", help="train a cost model on a dataset's training split and save it")
     add_split_arguments(p)
-    p.add_argument("--model", choices=sorted(MODELS), required=True)
+    p.add_argument("--model", choices=sorted(NAMES), required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--param", nargs="*", metavar="KEY=VALUE", help="hyperparameters, e.g. epochs=10 hidden=128")
-    p.add_argument("--out", type=Path, required=True, help="where to save the model (a .json metadata file is written beside it)")
+    p.add_argument("--out", type=Path, required=True,
+                   help="where to save the model (a .json metadata file is written beside it)")
     p.add_argument("--stream", action="store_true",
                    help="train tlp or ours from an on-disk feature store, shard by shard (bounded memory; "
                         "several GPUs or processes under torchrun --nproc_per_node=N)")
@@ -189,7 +190,7 @@ def add_model_commands(sub) -> None:
 
     p = sub.add_parser("experiment", help="train and evaluate several models and seeds under one split")
     add_split_arguments(p)
-    p.add_argument("--models", nargs="+", choices=sorted(MODELS), default=["xgb", "mlp", "tlp", "ours"])
+    p.add_argument("--models", nargs="+", choices=sorted(NAMES), default=["xgb", "mlp", "tlp", "ours"])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--param", nargs="*", metavar="KEY=VALUE", help="hyperparameters for every model")
     p.add_argument("--n-boot", type=int, default=1000)

@@ -1,5 +1,5 @@
 """The ``tune``, ``transfer-tune`` and ``export-study`` commands (tuning with MetaSchedule, the transfer-tuning
-study and its exports)."""
+study and its exports): the parsers, and the runners that turn their flags into calls of :mod:`tenset_study.tuning`."""
 
 from __future__ import annotations
 
@@ -7,16 +7,99 @@ import argparse
 from pathlib import Path
 
 
-def _cmd_tune(args: argparse.Namespace) -> int:
-    from ..tuning.tune import run_tune_command
+def _command_target(args: argparse.Namespace) -> dict | None:
+    """The TVM target of ``--gpu`` or ``--target``, else None."""
+    from ..programs import targets
 
-    return run_tune_command(args)
+    if args.gpu:
+        return targets.gpu_target(args.gpu)
+    if args.target:
+        return targets.checked_target(args.target)
+    return None
 
 
-def _cmd_transfer_tune(args: argparse.Namespace) -> int:
-    from ..tuning.study import run_transfer_tune_command
+def run_tune_command(args: argparse.Namespace) -> int:
+    """``tenset-study tune``: tune, compile, time end to end; write ``work_dir/tune_result.json``."""
+    from .. import zoo
+    from ..programs import targets
+    from ..tuning.end_to_end import saved_cost_model, tune_compile_and_time
+    from ..tuning.result import summary_line
+    from ..tuning.timed_model import NAMED_COST_MODELS
 
-    return run_transfer_tune_command(args)
+    zoo.parse_network(args.network)
+    target = _command_target(args) or targets.cpu_target()
+    if args.platform and not args.platform_dataset:
+        raise ValueError("--platform needs --platform-dataset (the dataset holding that platforms row)")
+    cost_model, label = args.cost_model, None
+    if args.cost_model not in NAMED_COST_MODELS:
+        if not Path(args.cost_model).is_file():
+            raise FileNotFoundError(f"--cost-model {args.cost_model!r}: not one of {', '.join(NAMED_COST_MODELS)} "
+                                    f"and no such model file (save one with `tenset-study train --out PATH`)")
+        cost_model, label = saved_cost_model(args.cost_model, platform=args.platform,
+                                             platform_dataset=args.platform_dataset, online=not args.no_online,
+                                             seed=args.seed)
+    elif args.platform:
+        raise ValueError("--platform applies to our saved models only, not to MetaSchedule's xgb / random")
+    search = None
+    if args.population:
+        search = {"population_size": args.population, "init_min_unmeasured": min(50, args.population)}
+    result, report, path = tune_compile_and_time(
+        args.network, target, args.work_dir, args.trials, cost_model, cost_model_label=label,
+        trials_per_task=args.trials_per_task, num_trials_per_iter=args.num_trials_per_iter,
+        builder_workers=args.builder_workers, number=args.number, repeat=args.repeat,
+        min_repeat_ms=args.min_repeat_ms, search=search, layout=args.layout, seed=args.seed,
+        overwrite=args.overwrite, progress=not args.quiet, time_end_to_end=not args.no_time,
+        time_repeat=args.time_repeat, time_min_repeat_ms=args.time_min_repeat_ms,
+    )
+    print(summary_line(result, report["end_to_end"]) + f" -> {path}")
+    return 0
+
+
+def run_transfer_tune_command(args: argparse.Namespace) -> int:
+    """``tenset-study transfer-tune``: :func:`tenset_study.tuning.study.run_study` with the command's flags; prints
+    the results and the comparison; exits 1 when an arm failed to tune or to time (the others went on)."""
+    from ..tuning.study import run_study
+
+    target = _command_target(args)
+    if args.dataset is None and not args.time_only:
+        raise ValueError("--dataset is needed to pretrain (only --time-only runs without it)")
+    outcome = run_study(
+        args.dataset, args.target_platform, args.networks, args.preset, args.study_dir, target=target,
+        budgets=args.budget, seeds=tuple(args.seeds) if args.seeds else None,
+        random_arms=False if args.no_random else None, train_platforms=args.train_platforms,
+        tune=not args.time_only, time_networks=not args.no_time, retime=args.retime,
+        timing_rounds=args.timing_rounds, results_dir=args.results_dir, time_limit_s=args.time_limit,
+        progress=not args.quiet,
+    )
+    _print_study(outcome)
+    failed, deferred = _arms_with_status(outcome, "failed"), _arms_with_status(outcome, "deferred")
+    if deferred:
+        print(f"stopped at the time limit (re-run to continue): {', '.join(deferred)} left")
+    if failed:
+        print(f"failed (see the log; run again to retry): {', '.join(failed)}")
+        return 1
+    return 0
+
+
+def _print_study(outcome) -> None:
+    """The study's results and its comparison with the baseline as tables, then the files written."""
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        shown = outcome.results[["network", "arm", "trials", "tuning_s", "scoring_share", "estimated_latency_s",
+                                 "e2e_mean_s", "e2e_low_s", "e2e_high_s"]]
+        print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        if not outcome.comparison.empty:
+            print(outcome.comparison[["network", "arm", "latency_ratio", "ratio_low", "ratio_high",
+                                      "tuning_time_ratio", "verdict"]].to_string(index=False,
+                                                                                 float_format=lambda v: f"{v:.3f}"))
+    print(f"results: {', '.join(str(p) for p in outcome.paths.values())}")
+
+
+def _arms_with_status(outcome, status: str) -> list[str]:
+    """``network arm`` of every row of the outcome's tuning and timing tables with this ``status``."""
+    return [f"{r['network']} {r['arm']}" for frame in (outcome.tuning, outcome.timing)
+            if frame is not None and "status" in frame for _, r in frame[frame["status"] == status].iterrows()]
 
 
 def _cmd_export_study(args: argparse.Namespace) -> int:
@@ -60,7 +143,7 @@ def add_tuning_commands(sub) -> None:
     p.add_argument("--no-time", action="store_true", help="tune only (no compile, no end-to-end timing)")
     p.add_argument("--overwrite", action="store_true", help="replace a database already in --work-dir")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cmd_tune)
+    p.set_defaults(func=run_tune_command)
 
     p = sub.add_parser("transfer-tune", help="transfer tuning: MetaSchedule's xgb with budget B against our model "
                        "pretrained on other platforms with 25%% and 40%% of B, every network timed end to end")
@@ -89,7 +172,7 @@ def add_tuning_commands(sub) -> None:
                    help="start no arm's tuning or timing after this many seconds; re-run to continue (an arm "
                    "that started runs to its end)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=_cmd_transfer_tune)
+    p.set_defaults(func=run_transfer_tune_command)
 
     p = sub.add_parser("export-study", help="copy a transfer-tuning study's results, curves and compressed "
                        "MetaSchedule databases into a small folder to commit (or --restore one into a study dir)")

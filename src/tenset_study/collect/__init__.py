@@ -1,1 +1,41 @@
-"""collect."""
+"""Collection: measuring programs of the zoo's networks on this machine and appending them to a dataset.
+
+Modules: :mod:`.collector` (:func:`collect`: the measuring loop, resumable), :mod:`.config`
+(:class:`CollectConfig`), :mod:`.prepare` (the platform row and the tasks of a run), :mod:`.report`
+(:class:`CollectReport`), :mod:`.tasks` (networks exported to Relax and their MetaSchedule tasks),
+:mod:`.sampling` (random programs of a design space), :mod:`.guided` (programs from evolutionary search),
+:mod:`.measure` (building and timing programs in batches) and :mod:`.platforms` (the machine's hardware row).
+Names load on first use: :mod:`.tasks` needs torch, the others pandas or TVM.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+#: Public name -> the submodule that defines it.
+_EXPORTS = {
+    "collect": "collector",
+    "CollectConfig": "config",
+    "CollectReport": "report",
+    "MeasureSettings": "measure", "Measurer": "measure",
+    "NetworkTasks": "tasks", "extract_network_tasks": "tasks", "tables_for_networks": "tasks",
+    "DesignSpace": "sampling", "sample_programs": "sampling",
+    "cpu_platform": "platforms", "gpu_platform": "platforms",
+}
+
+__all__ = ["CollectConfig", "CollectReport", "DesignSpace", "MeasureSettings", "Measurer", "NetworkTasks", "collect",
+           "cpu_platform", "extract_network_tasks", "gpu_platform", "sample_programs", "tables_for_networks"]
+
+
+def __getattr__(name: str):
+    """Import the submodule that defines ``name`` on first use (PEP 562), so that importing this package stays light."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -12,176 +12,35 @@ them (in several processes: GPU design spaces reject most random samples, so sam
 that every platform, this one included, then measures the same set with ``replay``. ``time_limit_s``
 starts no batch that would end past the limit (judged by the longest batch so far), for machines lent for
 a few minutes at a time.
+
+This module runs the collection (the measuring loop, and sampling alone); :mod:`.config` holds what to collect
+(:class:`CollectConfig`), :mod:`.prepare` the platform row and the tasks, :mod:`.report` what a run did.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow.compute as pc
 
-from ..data.dataset import KEYS, Dataset, program_id, stable_id
-from .measure import Measurer, MeasureSettings
-from ..programs.tvm_setup import prepare_tvm
+from ..data.dataset import Dataset, program_id, stable_id
 from ..programs.targets import cpu_target, make_target, target_kind
-
-
-@dataclass
-class CollectConfig:
-    """What to collect, where, and how to measure it."""
-
-    dataset: Path
-    networks: list[str] = field(default_factory=list)
-    target: dict | None = None
-    platform: str | None = None
-    programs_per_task: int = 100
-    guided_share: float = 0.0
-    seed: int = 0
-    batch_size: int = 256
-    sample_attempts: int = 8
-    replay: bool = False
-    sample_only: bool = False
-    sample_workers: int = 1
-    time_limit_s: float | None = None
-    max_tasks: int | None = None
-    measure: MeasureSettings = field(default_factory=MeasureSettings)
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        self.dataset = Path(self.dataset)
-        if not self.replay and not self.networks:
-            raise ValueError("collect needs --networks (or --replay to measure an existing program set)")
-        if self.programs_per_task < 1:
-            raise ValueError(f"programs_per_task must be >= 1, got {self.programs_per_task}")
-        if not 0.0 <= self.guided_share < 1.0:
-            raise ValueError(f"guided_share must be in [0, 1), got {self.guided_share}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.sample_attempts < 1:
-            raise ValueError(f"sample_attempts must be >= 1, got {self.sample_attempts}")
-        if self.measure.rpc_tracker and not self.platform:
-            raise ValueError("measuring through RPC needs --platform (the remote machine cannot be read from here)")
-        if self.replay and self.guided_share:
-            raise ValueError("--replay measures an existing program set; it cannot add guided programs")
-        if self.sample_only and (self.replay or self.guided_share):
-            raise ValueError("--sample-only stores random programs; it cannot be combined with --replay or --guided-share")
-        if self.sample_workers < 1:
-            raise ValueError(f"sample_workers must be >= 1, got {self.sample_workers}")
-        if self.time_limit_s is not None and self.time_limit_s <= 0:
-            raise ValueError(f"time_limit_s must be > 0, got {self.time_limit_s}")
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> "CollectConfig":
-        target = json.loads(args.target) if args.target else None
-        if target is None and args.gpu:
-            from ..programs.targets import gpu_target
-
-            target = gpu_target(args.gpu)
-        measure = MeasureSettings(
-            number=args.number, repeat=args.repeat, min_repeat_ms=args.min_repeat_ms,
-            enable_cpu_cache_flush=args.cache_flush, run_timeout_s=args.run_timeout,
-            build_timeout_s=args.build_timeout, builder_workers=args.builder_workers,
-            export_format=args.export_format, rpc_tracker=args.rpc_tracker, rpc_key=args.rpc_key,
-        )
-        return cls(
-            dataset=args.dataset, networks=args.networks or [], target=target, platform=args.platform,
-            programs_per_task=args.programs_per_task, guided_share=args.guided_share, seed=args.seed,
-            batch_size=args.batch_size, sample_attempts=args.sample_attempts, replay=args.replay,
-            sample_only=args.sample_only, sample_workers=args.sample_workers, time_limit_s=args.time_limit,
-            max_tasks=args.max_tasks, measure=measure, progress=not args.quiet,
-        )
-
-
-def add_collect_arguments(p: argparse.ArgumentParser) -> None:
-    """The ``collect`` command's flags."""
-    p.add_argument("--dataset", type=Path, required=True, help="dataset folder to create or append to")
-    p.add_argument("--networks", nargs="+", help="zoo network names, e.g. resnet_18-b1-224 bert_tiny-b1-128")
-    p.add_argument("--target", default=None, help='TVM target as JSON (default: this CPU, e.g. {"kind": "llvm", "mcpu": "znver3", "num-cores": 2})')
-    p.add_argument("--gpu", default=None, metavar="ARCH", help="measure on the CUDA GPU with this arch, e.g. sm_90")
-    p.add_argument("--platform", default=None, help="platform id (default: read off the machine)")
-    p.add_argument("--programs-per-task", type=int, default=100)
-    p.add_argument("--guided-share", type=float, default=0.0, help="share of programs per task from evolutionary search")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=256, help="programs built and measured per batch")
-    p.add_argument("--sample-attempts", type=int, default=8,
-                   help="random samples drawn per wanted program before a task gives up (GPU spaces reject many)")
-    p.add_argument("--replay", action="store_true", help="measure the dataset's existing programs of this kind")
-    p.add_argument("--sample-only", action="store_true",
-                   help="sample and store the programs without measuring them (measure later with --replay)")
-    p.add_argument("--sample-workers", type=int, default=1, help="processes that sample programs (with --sample-only)")
-    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
-                   help="start no batch that would end after this many seconds, judged by the longest batch so far "
-                        "(re-run the command to continue)")
-    p.add_argument("--max-tasks", type=int, default=None, help="only the first N tasks (for quick runs)")
-    p.add_argument("--number", type=int, default=1, help="runs per repeat (raised to reach --min-repeat-ms)")
-    p.add_argument("--repeat", type=int, default=5, help="repeats kept per program")
-    p.add_argument("--min-repeat-ms", type=int, default=20)
-    p.add_argument("--cache-flush", action="store_true", help="flush CPU caches before each repeat")
-    p.add_argument("--run-timeout", type=float, default=30.0)
-    p.add_argument("--build-timeout", type=float, default=60.0)
-    p.add_argument("--builder-workers", type=int, default=None)
-    p.add_argument("--export-format", choices=["tar", "so"], default="tar")
-    p.add_argument("--rpc-tracker", default=None, metavar="HOST:PORT", help="measure through a TVM RPC tracker")
-    p.add_argument("--rpc-key", default=None, help="device key registered at the tracker")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-@dataclass
-class CollectReport:
-    """What a collection did and where its time went."""
-
-    platform: str = ""
-    tasks: int = 0
-    measured: int = 0
-    failed: int = 0
-    skipped_already_measured: int = 0
-    sampled: int = 0
-    stopped_at_time_limit: bool = False
-    batches: int = 0
-    elapsed_s: float = 0.0
-    extract_s: float = 0.0
-    sample_s: float = 0.0
-    build_s: float = 0.0
-    run_s: float = 0.0
-    guided_s: float = 0.0
-    write_s: float = 0.0
-
-    @property
-    def programs_per_minute(self) -> float:
-        return 60.0 * self.measured / self.elapsed_s if self.elapsed_s else 0.0
-
-    def summary(self) -> str:
-        other = self.elapsed_s - (self.extract_s + self.sample_s + self.build_s + self.run_s + self.guided_s + self.write_s)
-        parts = [("extract", self.extract_s), ("sample", self.sample_s), ("guided search", self.guided_s),
-                 ("build", self.build_s), ("run", self.run_s), ("write", self.write_s), ("other", other)]
-        share = ", ".join(f"{name} {sec:.1f} s ({100 * sec / max(self.elapsed_s, 1e-9):.0f}%)" for name, sec in parts)
-        stopped = "; stopped at the time limit (re-run to continue)" if self.stopped_at_time_limit else ""
-        sampled = f"{self.sampled} new programs sampled; " if self.sampled else ""
-        return (
-            f"platform {self.platform}: {sampled}{self.measured} programs measured ({self.failed} failed) on "
-            f"{self.tasks} tasks in {self.batches} batches, {self.skipped_already_measured} already measured; "
-            f"{self.elapsed_s:.1f} s, {self.programs_per_minute:.1f} programs/min{stopped}\ntime: {share}"
-        )
-
-
-@dataclass
-class _Task:
-    task: str
-    mod: object
-    name: str
-    workload: str
+from ..programs.tvm_setup import prepare_tvm
+from .config import CollectConfig
+from .measure import Measurer
+from .prepare import CollectTask, extract_tasks, register_platform, replay_tasks
+from .report import CollectReport
 
 
 @dataclass
 class _Pending:
-    task: _Task
+    """A program to measure: its task, id and trace, where it came from, and whether the dataset lacks it."""
+
+    task: CollectTask
     program: str
     trace: str
     source: str
@@ -198,10 +57,10 @@ def collect(config: CollectConfig) -> CollectReport:
     target = make_target(target_spec)
     ds = Dataset.create(config.dataset)
     # Sampling measures nothing: the platform row (with its runner settings) is written by the measuring run.
-    report.platform = "" if config.sample_only else _register_platform(ds, config, target_spec, kind)
+    report.platform = "" if config.sample_only else register_platform(ds, config, target_spec, kind)
 
     t0 = time.perf_counter()
-    tasks = _replay_tasks(ds, config, kind) if config.replay else _extract_tasks(ds, config, target_spec)
+    tasks = replay_tasks(ds, config, kind) if config.replay else extract_tasks(ds, config, target_spec)
     if config.max_tasks is not None:
         tasks = tasks[: config.max_tasks]
     report.tasks = len(tasks)
@@ -269,78 +128,8 @@ def _progress(enabled: bool, total: int | None, desc: str):
     return tqdm(total=total, desc=desc, unit="prog", disable=not enabled, smoothing=0.1)
 
 
-def _register_platform(ds: Dataset, config: CollectConfig, target_spec: dict, kind: str) -> str:
-    """Read the machine, add its platform row unless present; refuse to mix targets under one id."""
-    from . import platforms
-
-    runner = config.measure.as_dict()
-    if config.measure.rpc_tracker:
-        row = platforms.remote_platform(target_spec, runner, config.platform, kind)
-    elif kind == "gpu":
-        row = platforms.gpu_platform(target_spec, runner, platform=config.platform)
-    else:
-        row = platforms.cpu_platform(target_spec, runner, platform=config.platform)
-    existing = ds.to_pandas("platforms")
-    same = existing[existing["platform"] == row["platform"]]
-    if len(same):
-        if json.loads(same["target"].iloc[0]) != json.loads(row["target"]):
-            raise ValueError(
-                f"platform {row['platform']!r} exists in {ds.root} with target {same['target'].iloc[0]}, "
-                f"not {row['target']}; pass --platform to name this configuration"
-            )
-        return row["platform"]
-    ds.append("platforms", [row])
-    return row["platform"]
-
-
-def _extract_tasks(ds: Dataset, config: CollectConfig, target_spec: dict) -> list[_Task]:
-    """Extract the networks' tasks and record the networks, tasks and weights that the dataset lacks."""
-    from .tasks import extract_network_tasks
-
-    tasks: dict[str, _Task] = {}
-    rows: dict[str, list[dict]] = {"networks": [], "tasks": [], "network_tasks": []}
-    for name in config.networks:
-        extracted = extract_network_tasks(name, target_spec)
-        rows["networks"].append(extracted.network)
-        rows["tasks"].extend(extracted.task_rows())
-        rows["network_tasks"].extend(extracted.network_task_rows())
-        for task in extracted.tasks:
-            tasks.setdefault(task.task, _Task(task.task, task.mod, task.task_name, task.row["workload"]))
-    for table, new_rows in rows.items():
-        _append_missing(ds, table, new_rows)
-    return list(tasks.values())
-
-
-def _append_missing(ds: Dataset, table: str, rows: list[dict]) -> None:
-    """Append the rows whose key the table does not hold yet (each key once)."""
-    key = KEYS[table]
-    have = {k if isinstance(k, tuple) else (k,) for k in ds.existing_keys(table)}
-    fresh: dict[tuple, dict] = {}
-    for row in rows:
-        k = tuple(row[c] for c in key)
-        if k not in have:
-            fresh.setdefault(k, row)
-    ds.append(table, list(fresh.values()))
-
-
-def _replay_tasks(ds: Dataset, config: CollectConfig, kind: str) -> list[_Task]:
-    """The dataset's tasks of this kind (of the chosen networks, when given), with their stored workloads."""
-    from ..programs.workload import WORKLOAD_FORMAT, load_workload
-
-    frame = ds.to_pandas("tasks", columns=["task", "kind", "task_name", "workload_format", "workload"])
-    frame = frame[(frame["kind"] == kind) & (frame["workload_format"] == WORKLOAD_FORMAT)]
-    if config.networks:
-        links = ds.to_pandas("network_tasks")
-        unknown = set(config.networks) - set(links["network"])
-        if unknown:
-            raise ValueError(f"--replay: network(s) {sorted(unknown)} not in {ds.root}")
-        frame = frame[frame["task"].isin(set(links[links["network"].isin(config.networks)]["task"]))]
-    if frame.empty:
-        raise ValueError(f"--replay: {ds.root} has no replayable {kind} tasks")
-    return [_Task(r.task, load_workload(r.workload), r.task_name, r.workload) for r in frame.itertuples()]
-
-
-def _program_ids(ds: Dataset, tasks: list[_Task]) -> set[str]:
+def _program_ids(ds: Dataset, tasks: list[CollectTask]) -> set[str]:
+    """Ids of the dataset's programs of these tasks."""
     ids = ds.read("programs", columns=["program"], filter=pc.field("task").isin([t.task for t in tasks]))
     return set(ids.column("program").to_pylist())
 
@@ -378,7 +167,7 @@ def _pending_programs(ds, tasks, config, target, measured_ids, report) -> Iterat
             yield _Pending(task, pid, trace, "random", new=pid not in existing_ids)
 
 
-def _sample_and_store(ds: Dataset, tasks: list[_Task], config: CollectConfig, target_spec: dict,
+def _sample_and_store(ds: Dataset, tasks: list[CollectTask], config: CollectConfig, target_spec: dict,
                       report: CollectReport) -> None:
     """Sample every task's random programs (in parallel) and append the ones the dataset lacks.
 
@@ -464,3 +253,6 @@ def _measure_and_write(ds: Dataset, batch: list[_Pending], measurer: Measurer, r
     ds.append("measurements", measurements)
     report.measured += len(batch)
     report.write_s += time.perf_counter() - t0
+
+
+__all__ = ["CollectConfig", "CollectReport", "collect"]

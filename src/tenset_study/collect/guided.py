@@ -15,6 +15,7 @@ import tempfile
 import numpy as np
 
 from ..data.dataset import Dataset, program_id
+from ..programs.database import FAILED_RUN_S
 from ..programs.traces import trace_json
 from ..programs.tvm_setup import metaschedule_logging
 
@@ -56,8 +57,9 @@ def _write_records(ds: Dataset, task: str, records, platform: str, measured_ids:
         if pid in programs or pid in measured_ids:
             continue
         secs = [float(s) for s in (rec.run_secs or [])]
-        failed = not secs or min(secs) >= 1e9
-        programs[pid] = {"program": pid, "task": task, "encoding": "metaschedule", "trace": trace, "source": "evolutionary"}
+        failed = not secs or min(secs) >= FAILED_RUN_S
+        programs[pid] = {"program": pid, "task": task, "encoding": "metaschedule", "trace": trace,
+                         "source": "evolutionary"}
         measurements.append({
             "program": pid, "platform": platform, "latency_s": None if failed else float(np.mean(secs)),
             "repeats_s": None if failed else secs, "error": "run: failed in evolutionary search" if failed else None,

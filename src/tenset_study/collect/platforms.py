@@ -16,6 +16,8 @@ import shutil
 import subprocess
 from importlib import metadata
 
+from ..programs.targets import target_json
+
 # Public specifications (vendor data sheets) for GPUs whose bandwidth no reading gives.
 # name substring -> (memory bandwidth GB/s, fp32 lanes per SM)
 GPU_PUBLIC_SPECS: dict[str, tuple[float, int]] = {
@@ -163,7 +165,7 @@ def cpu_platform(target: dict, runner: dict, platform: str | None = None) -> dic
     return {
         "platform": platform or cpu_platform_id(lscpu, mcpu, cores),
         "kind": "cpu",
-        "target": json.dumps(target, sort_keys=True),
+        "target": target_json(target),
         "model": lscpu.get("Model name"),
         "arch": mcpu,
         "cores": cores,
@@ -199,12 +201,13 @@ def gpu_platform(target: dict, runner: dict, gpu_index: int = 0, platform: str |
         "compute_capability": "nvidia-smi compute_cap",
         "max_threads_per_block": "TVM target", "max_shared_memory_per_block": "TVM target", "warp_size": "TVM target",
         "memory_bandwidth_gbs": "public spec (vendor data sheet)" if spec else "not read (null)",
-        "peak_gflops_fp32": "derived: sm_count x fp32 lanes per SM (public spec) x 2 x clock_max" if peak else "not read (null)",
+        "peak_gflops_fp32": ("derived: sm_count x fp32 lanes per SM (public spec) x 2 x clock_max" if peak
+                             else "not read (null)"),
     }
     return {
         "platform": platform or gpu_platform_id(gpu),
         "kind": "gpu",
-        "target": json.dumps(target, sort_keys=True),
+        "target": target_json(target),
         "model": gpu.get("name"),
         "arch": target.get("arch"),
         "cores": sm_count,
@@ -230,7 +233,7 @@ def remote_platform(target: dict, runner: dict, platform: str, kind: str) -> dic
     return {
         "platform": platform,
         "kind": kind,
-        "target": json.dumps(target, sort_keys=True),
+        "target": target_json(target),
         "arch": target.get("mcpu") or target.get("arch"),
         "cores": target.get("num-cores"),
         "features_source": json.dumps({"all": "TVM target only (remote machine, not read)"}),

@@ -14,7 +14,13 @@ Every table is a folder of part files so that writers append without rewriting w
 readers stream large tables batch by batch. Each part is written to a hidden temporary file and renamed
 into place, so a part is either complete or absent. The small tables (platforms, networks, tasks,
 network_tasks) are de-duplicated on their key when read, the last written row winning; writers of
-programs and measurements skip keys that already exist (see :meth:`Dataset.existing_keys`).
+programs and measurements skip keys that already exist (see :meth:`Dataset.existing_keys`). A program
+without a row in ``measurements`` for a platform is not measured there (yet); a row with a null latency is a
+measurement that failed, and ``error`` says why. A part that cannot be read is named in a
+:class:`DatasetError`.
+
+The tables' schemas, keys and column documentation are in :mod:`tenset_study.data.schema`, the task and
+program ids in :mod:`tenset_study.data.ids`; both are re-exported here.
 """
 
 from __future__ import annotations
@@ -36,187 +42,19 @@ import pyarrow.parquet as pq
 
 from . import files
 from .files import write_json_atomic
+from .ids import program_id, stable_id, task_id
+from .schema import COLUMN_DOCS, KEYS, SCHEMAS, SMALL_TABLES, TABLES
+
+__all__ = [
+    "COLUMN_DOCS", "COMPRESSION", "FORMAT_VERSION", "KEYS", "SCHEMAS", "SMALL_TABLES", "TABLES", "Dataset",
+    "DatasetError", "part_name", "program_id", "stable_id", "task_id", "to_arrow", "write_json_atomic",
+    "write_parquet_atomic",
+]
 
 FORMAT_VERSION = 1
 COMPRESSION = "zstd"
-
-_TS = pa.timestamp("us", tz="UTC")
-
-SCHEMAS: dict[str, pa.Schema] = {
-    "platforms": pa.schema(
-        [
-            ("platform", pa.string()),
-            ("kind", pa.string()),
-            ("target", pa.string()),
-            ("model", pa.string()),
-            ("arch", pa.string()),
-            ("cores", pa.int32()),
-            ("threads_per_core", pa.int32()),
-            ("vector_bits", pa.int32()),
-            ("cache_line_bytes", pa.int32()),
-            ("l1d_kib_per_core", pa.float64()),
-            ("l2_kib_per_core", pa.float64()),
-            ("l3_mib", pa.float64()),
-            ("clock_mhz", pa.float64()),
-            ("clock_max_mhz", pa.float64()),
-            ("memory_gib", pa.float64()),
-            ("memory_bandwidth_gbs", pa.float64()),
-            ("peak_gflops_fp32", pa.float64()),
-            ("sm_count", pa.int32()),
-            ("max_threads_per_block", pa.int32()),
-            ("max_shared_memory_per_block", pa.int64()),
-            ("warp_size", pa.int32()),
-            ("compute_capability", pa.string()),
-            ("features_source", pa.string()),
-            ("readings", pa.string()),
-            ("software", pa.string()),
-            ("runner", pa.string()),
-            ("recorded_at", _TS),
-        ]
-    ),
-    "networks": pa.schema(
-        [
-            ("network", pa.string()),
-            ("family", pa.string()),
-            ("batch_size", pa.int32()),
-            ("input_shape", pa.list_(pa.int64())),
-            ("input_dtype", pa.string()),
-            ("source", pa.string()),
-        ]
-    ),
-    "tasks": pa.schema(
-        [
-            ("task", pa.string()),
-            ("kind", pa.string()),
-            ("op", pa.string()),
-            ("task_name", pa.string()),
-            ("flops", pa.float64()),
-            ("bytes", pa.float64()),
-            ("arithmetic_intensity", pa.float64()),
-            ("arg_shapes", pa.string()),
-            ("arg_dtypes", pa.string()),
-            ("workload_format", pa.string()),
-            ("workload", pa.string()),
-            ("target", pa.string()),
-        ]
-    ),
-    "network_tasks": pa.schema(
-        [
-            ("network", pa.string()),
-            ("task", pa.string()),
-            ("weight", pa.int32()),
-        ]
-    ),
-    "programs": pa.schema(
-        [
-            ("program", pa.string()),
-            ("task", pa.string()),
-            ("encoding", pa.string()),
-            ("trace", pa.string()),
-            ("source", pa.string()),
-        ]
-    ),
-    "measurements": pa.schema(
-        [
-            ("program", pa.string()),
-            ("platform", pa.string()),
-            ("latency_s", pa.float64()),
-            ("repeats_s", pa.list_(pa.float64())),
-            ("error", pa.string()),
-            ("measured_at", _TS),
-        ]
-    ),
-}
-
-KEYS: dict[str, tuple[str, ...]] = {
-    "platforms": ("platform",),
-    "networks": ("network",),
-    "tasks": ("task",),
-    "network_tasks": ("network", "task"),
-    "programs": ("program",),
-    "measurements": ("program", "platform"),
-}
-
-# Tables small enough to be de-duplicated on read; programs and measurements are append-only streams.
-SMALL_TABLES = ("platforms", "networks", "tasks", "network_tasks")
-TABLES = tuple(SCHEMAS)
-
-# Column documentation: (type, unit, meaning). Rendered into the book's data chapter and used by tests
-# to make sure every column is documented.
-COLUMN_DOCS: dict[str, dict[str, tuple[str, str]]] = {
-    "platforms": {
-        "platform": ("", "platform id, e.g. `epyc-9b45-2c` or TenSet's `platinum-8272`"),
-        "kind": ("", "`cpu` or `gpu`"),
-        "target": ("", "the TVM target as JSON (TVM 0.27 dict form, or TenSet's target string)"),
-        "model": ("", "processor or GPU model as the machine reports it"),
-        "arch": ("", "micro-architecture: LLVM `mcpu` for CPUs, `sm_XY` for NVIDIA GPUs"),
-        "cores": ("count", "physical cores used (CPU) or streaming multiprocessors (GPU)"),
-        "threads_per_core": ("count", "hardware threads per core (CPU)"),
-        "vector_bits": ("bit", "widest SIMD register the code generator may use (CPU)"),
-        "cache_line_bytes": ("byte", "cache line size"),
-        "l1d_kib_per_core": ("KiB", "L1 data cache per core (GPU: per SM, when known)"),
-        "l2_kib_per_core": ("KiB", "L2 cache per core (GPU: null, see l3_mib for the shared L2)"),
-        "l3_mib": ("MiB", "last-level cache in total (CPU L3, GPU L2)"),
-        "clock_mhz": ("MHz", "base clock"),
-        "clock_max_mhz": ("MHz", "maximum (boost) clock"),
-        "memory_gib": ("GiB", "main memory (CPU) or device memory (GPU)"),
-        "memory_bandwidth_gbs": ("GB/s", "memory bandwidth: measured or public spec, see features_source"),
-        "peak_gflops_fp32": ("GFLOP/s", "fp32 peak: public spec or derived, see features_source"),
-        "sm_count": ("count", "streaming multiprocessors (GPU)"),
-        "max_threads_per_block": ("count", "TVM target limit (GPU)"),
-        "max_shared_memory_per_block": ("byte", "TVM target limit (GPU)"),
-        "warp_size": ("count", "threads per warp (GPU)"),
-        "compute_capability": ("", "CUDA compute capability, e.g. `9.0`"),
-        "features_source": ("", "where each hardware feature came from (JSON: column -> source)"),
-        "readings": ("", "raw machine readings (lscpu, nvidia-smi) as JSON"),
-        "software": ("", "TVM, TVM-FFI, torch, Python, driver versions as JSON"),
-        "runner": ("", "measurement settings (repeats, minimum repeat time, builder) as JSON"),
-        "recorded_at": ("UTC", "when the platform row was recorded"),
-    },
-    "networks": {
-        "network": ("", "network id: `<family>-b<batch>-<size>`, e.g. `resnet_50-b1-224`"),
-        "family": ("", "network family, e.g. `resnet_50`, `bert_base`"),
-        "batch_size": ("count", "batch size"),
-        "input_shape": ("", "shape of the network's input tensor"),
-        "input_dtype": ("", "dtype of the input tensor"),
-        "source": ("", "`zoo` (this project's PyTorch zoo) or `tenset` (imported)"),
-    },
-    "tasks": {
-        "task": ("", "task id: hash of the workload and the target kind"),
-        "kind": ("", "`cpu` or `gpu`: the design space the programs come from"),
-        "op": ("", "operator class, e.g. `conv2d`, `dense`, `batch_matmul`, `pool`, `elementwise`"),
-        "task_name": ("", "MetaSchedule's task name (fused function name) or TenSet's workload name"),
-        "flops": ("FLOP", "floating-point operations of one run (null when unknown)"),
-        "bytes": ("byte", "bytes of all buffer arguments (inputs and outputs)"),
-        "arithmetic_intensity": ("FLOP/byte", "flops / bytes"),
-        "arg_shapes": ("", "JSON list of the buffer arguments' shapes"),
-        "arg_dtypes": ("", "JSON list of the buffer arguments' dtypes"),
-        "workload_format": ("", "`tvm-ir-json` (replayable IRModule) or `ansor-workload-key`"),
-        "workload": ("", "the workload itself: an IRModule as TVM JSON, or TenSet's workload key"),
-        "target": ("", "the TVM target the task was extracted for (JSON)"),
-    },
-    "network_tasks": {
-        "network": ("", "network id"),
-        "task": ("", "task id"),
-        "weight": ("count", "occurrences of the task in the network"),
-    },
-    "programs": {
-        "program": ("", "program id: hash of the task and the trace"),
-        "task": ("", "task id"),
-        "encoding": ("", "`metaschedule` (TVM trace JSON) or `ansor` (TenSet's step list)"),
-        "trace": ("", "the schedule as JSON: MetaSchedule `[instructions, decisions]` or Ansor steps"),
-        "source": ("", "how the program was found: `random`, `evolutionary`, `tenset`, `database`"),
-    },
-    "measurements": {
-        "program": ("", "program id"),
-        "platform": ("", "platform id"),
-        "latency_s": ("s", "mean of the repeats; null when the measurement failed"),
-        "repeats_s": ("s", "every repeat's time"),
-        "error": ("", "null, or what failed (build, run, timeout) with its message"),
-        "measured_at": ("UTC", "when the measurement was taken"),
-    },
-}
-
+#: What pyarrow raises for a file it cannot read as Parquet.
+_READ_ERRORS = (pa.ArrowException, OSError)
 
 class DatasetError(ValueError):
     """A dataset folder or a table written to it is not valid."""
@@ -371,30 +209,41 @@ class Dataset:
         wanted = columns
         if table in SMALL_TABLES and columns is not None:
             wanted = list(dict.fromkeys([*KEYS[table], *columns]))
-        data = pads.dataset([str(p) for p in parts], schema=schema, format="parquet").to_table(
-            columns=wanted, filter=filter
-        )
+        try:
+            data = pads.dataset([str(p) for p in parts], schema=schema, format="parquet").to_table(
+                columns=wanted, filter=filter
+            )
+        except _READ_ERRORS as err:
+            bad = _unreadable_part(parts)
+            if bad is None:
+                raise
+            raise bad from err
         if table in SMALL_TABLES:
             data = _drop_duplicate_keys(data, KEYS[table])
             if columns is not None:
                 data = data.select(columns)
         return data
 
-    def to_pandas(self, table: str, columns: list[str] | None = None, filter: pc.Expression | None = None) -> pd.DataFrame:
+    def to_pandas(self, table: str, columns: list[str] | None = None,
+                  filter: pc.Expression | None = None) -> pd.DataFrame:
         """Read a table as a pandas DataFrame."""
         return self.read(table, columns, filter).to_pandas()
 
-    def iter_batches(self, table: str, columns: list[str] | None = None, batch_size: int = 65536) -> Iterator[pa.RecordBatch]:
+    def iter_batches(self, table: str, columns: list[str] | None = None,
+                     batch_size: int = 65536) -> Iterator[pa.RecordBatch]:
         """Stream a table batch by batch without loading it whole (not de-duplicated)."""
         schema = _schema(table)
         for part in self.parts(table):
-            yield from pq.ParquetFile(part).iter_batches(batch_size=batch_size, columns=columns or schema.names)
+            try:
+                yield from pq.ParquetFile(part).iter_batches(batch_size=batch_size, columns=columns or schema.names)
+            except _READ_ERRORS as err:
+                raise (_unreadable_part([part]) or DatasetError(f"{part}: {_first_line(err)}")) from err
 
     def count(self, table: str) -> int:
         """Number of rows in a table (small tables: after de-duplication)."""
         if table in SMALL_TABLES:
             return self.read(table).num_rows
-        return sum(pq.ParquetFile(p).metadata.num_rows for p in self.parts(table))
+        return sum(_parquet_file(p).metadata.num_rows for p in self.parts(table))
 
     def existing_keys(self, table: str, filter: pc.Expression | None = None) -> set:
         """The keys present in a table: single values for one-column keys, tuples otherwise."""
@@ -445,6 +294,35 @@ class Dataset:
         return problems
 
 
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0][:300] if lines else type(err).__name__
+
+
+def _parquet_file(part: Path) -> pq.ParquetFile:
+    """Open a part; a file that is not Parquet (truncated, overwritten) raises a :class:`DatasetError` naming it."""
+    try:
+        return pq.ParquetFile(part)
+    except _READ_ERRORS as err:
+        raise DatasetError(f"{part}: not a Parquet file ({_first_line(err)})") from err
+
+
+def _unreadable_part(parts: list[Path]) -> DatasetError | None:
+    """After reading ``parts`` failed: a one-line :class:`DatasetError` naming the first part that does not
+    open or read, or None when every part reads on its own (the error was a bad column or filter)."""
+    for part in parts:
+        try:
+            _parquet_file(part)
+        except DatasetError as bad:
+            return bad
+    for part in parts:
+        try:
+            pq.read_table(part)
+        except _READ_ERRORS as bad:
+            return DatasetError(f"{part}: unreadable Parquet part ({_first_line(bad)})")
+    return None
+
+
 def _drop_duplicate_keys(data: pa.Table, key: tuple[str, ...]) -> pa.Table:
     """Keep the last row of every key, in the order of first appearance of the key."""
     if data.num_rows == 0:
@@ -454,24 +332,3 @@ def _drop_duplicate_keys(data: pa.Table, key: tuple[str, ...]) -> pa.Table:
     if keep.all():
         return data
     return data.filter(pa.array(keep.to_numpy()))
-
-
-def stable_id(*parts: str, length: int = 16) -> str:
-    """A short, stable hexadecimal id from strings (BLAKE2b), used for task and program ids."""
-    import hashlib
-
-    h = hashlib.blake2b(digest_size=max(8, length // 2 + 1))
-    for part in parts:
-        h.update(part.encode())
-        h.update(b"\x00")
-    return h.hexdigest()[:length]
-
-
-def task_id(workload: str, kind: str) -> str:
-    """Task id: the workload (TenSet workload key or TVM structural hash) and the target kind."""
-    return stable_id("task", workload, kind)
-
-
-def program_id(task: str, trace: str) -> str:
-    """Program id: the task and the schedule's canonical JSON."""
-    return stable_id("program", task, trace)

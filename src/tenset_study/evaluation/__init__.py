@@ -1,1 +1,35 @@
-"""evaluation."""
+"""Evaluation: how well a cost model ranks programs it was not trained on, under which split, and with what
+uncertainty.
+
+Modules: :mod:`.splits` (which records train and which test: ``random``, ``within-task``, ``by-task``,
+``by-network``, ``by-op``, ``by-platform``), :mod:`.metrics` (pairwise comparison accuracy, top-k, bootstrap
+intervals over tasks), :mod:`.presets` (the named experiment sizes and the models' hyperparameters),
+:mod:`.runner` (models x seeds under one split, tidy result rows, seeds folded), :mod:`.experiments` (a
+dataset prepared for the models, the splits it supports, the chapters' helpers; re-exports the others),
+:mod:`.benchmarks` (the committed speed runs) and :mod:`.stream_training` (training from an on-disk feature
+store). Names of the modules that train models (torch) are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .metrics import evaluate
+from .presets import PRESETS, check_model_names, model_params, resolve_preset
+from .splits import STRATEGIES as SPLIT_STRATEGIES, Split, check_split_names, make_split
+
+#: Names imported on first use, and their module.
+_LAZY = {
+    "ModelSpec": ".runner", "RESULT_COLUMNS": ".runner", "run_experiment": ".runner",
+    "summarize_seeds": ".runner", "prepare": ".experiments", "default_split": ".experiments",
+    "applicable_splits": ".experiments", "write_summary": ".experiments",
+}
+
+__all__ = ["PRESETS", "SPLIT_STRATEGIES", "Split", "check_model_names", "check_split_names", "evaluate",
+           "make_split", "model_params", "resolve_preset", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

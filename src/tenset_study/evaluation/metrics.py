@@ -34,6 +34,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..params import check_positive_int
+
 #: Network name used for statistics over all tasks of a platform.
 ALL = "all"
 
@@ -190,8 +192,7 @@ def top_k_per_task(records: pd.DataFrame, scores: np.ndarray | pd.Series, k: int
     the two latencies agree. Failed measurements count as infinitely slow (``top_k_latency_s`` is inf when
     all k chosen programs failed); ``best_latency_s`` is NaN for a group without a successful measurement.
     """
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+    check_positive_int(k, "k")
     values = _check_scores(records, scores)
     group_id, groups = _groups(records)
     latency = records["latency_s"].to_numpy(dtype=np.float64, na_value=np.nan)

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..params import check_choice, check_choices
+
 #: TenSet's evaluation networks, held out by ``by-network`` unless ``test_networks`` is given.
 TENSET_TEST_NETWORKS = (
     "resnet_50-b1-224",
@@ -302,8 +304,7 @@ def make_split(
     -------
     A :class:`Split` with row positions into ``records``.
     """
-    if strategy not in _SPLITTERS:
-        raise ValueError(f"unknown split strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
+    check_choice(strategy, STRATEGIES, "strategy", "split strategy", "split strategies")
     given = {"test_networks": test_networks, "test_platform": test_platform, "test_ops": test_ops}
     for parameter, value in given.items():
         if value is not None and strategy not in _USES[parameter]:
@@ -313,3 +314,8 @@ def make_split(
         raise ValueError("records are empty: nothing to split")
     request = _Request(records, network_tasks, seed, test_fraction, test_networks, test_platform, test_ops)
     return _SPLITTERS[strategy](request)
+
+
+def check_split_names(names: list[str], parameter: str = "splits") -> list[str]:
+    """``names`` if every one is a split strategy, else a ParameterError listing the valid ones."""
+    return check_choices(names, STRATEGIES, parameter, "split")

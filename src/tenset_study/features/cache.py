@@ -70,12 +70,19 @@ def _folder(ds: Dataset, name: str, version: int | str) -> Path:
     return cache_root(ds) / f"{name}-v{version}"
 
 
+def content_key(*items: object, digest_size: int = 12) -> str:
+    """A BLAKE2b hash (hex, ``digest_size`` bytes) of the items' text, one a line: names a cache file or a feature
+    store's shard by what it was made from."""
+    h = hashlib.blake2b(digest_size=digest_size)
+    for item in items:
+        h.update(f"{item}\n".encode())
+    return h.hexdigest()
+
+
 def part_cache_path(ds: Dataset, name: str, version: int | str, part: Path, depends: str) -> Path:
     """Where the features of one ``programs`` part file are cached (see the module docstring for the key)."""
-    h = hashlib.blake2b(digest_size=12)
-    for item in (CACHE_FORMAT, name, version, depends, part.name, part.stat().st_size):
-        h.update(f"{item}\n".encode())
-    return _folder(ds, name, version) / f"{part.stem}-{h.hexdigest()}.npz"
+    key = content_key(CACHE_FORMAT, name, version, depends, part.name, part.stat().st_size)
+    return _folder(ds, name, version) / f"{part.stem}-{key}.npz"
 
 
 def save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:

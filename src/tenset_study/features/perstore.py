@@ -5,7 +5,7 @@ buffer store of the scheduled program (loop structure around the store, arithmet
 access patterns and reuse of each buffer touched, arithmetic intensity curve, allocations, outer loop
 extents). TVM 0.27 computes the same features for MetaSchedule programs with
 ``tvm.s_tir.meta_schedule.feature_extractor.PerStoreFeature``. Getting them needs the scheduled program,
-so each trace is replayed on its task's workload (:func:`tenset_study.collect.sampling.schedule_from_trace`)
+so each trace is replayed on its task's workload (:func:`tenset_study.programs.traces.schedule_from_trace`)
 and handed to the extractor as a ``MeasureCandidate`` with a ``TuneContext`` of the task's target.
 
 TVM 0.27 has no Ansor feature extractor, so programs with encoding ``ansor`` (TenSet imports) raise

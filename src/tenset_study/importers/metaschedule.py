@@ -13,28 +13,38 @@ caught), so a bad line is reported with its file and line number and the rest is
 from :func:`tenset_study.programs.workload.task_row`; programs are stored with encoding ``metaschedule``, source
 ``database`` and the trace text of :func:`trace_json`, the same text the collector stores, so a program
 measured by both gets one id. A record whose ``run_secs`` is missing, empty or holds MetaSchedule's
-failure value (1e10 s) is kept as a failed measurement. The database has no timestamps:
-``measured_at`` stays null.
+failure value (1e10 s) is kept as a failed measurement; one whose run seconds are all zero is a program
+not measured: its program is stored, no measurement (counted as ``not_measured``). Run seconds that are
+not finite, negative, or zero beside others make the line malformed, so every stored latency is a finite
+positive number. The database has no timestamps: ``measured_at`` stays null.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from ..data.dataset import Dataset, program_id
-from ..programs.traces import trace_json  # noqa: F401 - trace_json is part of this module's API
-from ..programs.database import FAILED_RUN_S, RECORD_FILE, WORKLOAD_FILE, read_lines
+from ..programs.database import FAILED_RUN_S, RECORD_FILE, WORKLOAD_FILE, read_all_lines
+from ..programs.targets import target_json, target_kind
+from ..programs.traces import trace_json
+from .checks import MAX_NESTING, nesting_exceeds, short_repr
 from .report import ImportReport
 
+__all__ = ["import_metaschedule", "platform_id", "platform_row", "trace_json"]
+
+#: Largest value of the platforms table's 32-bit integer columns.
+_INT32_MAX = 2**31 - 1
 
 
 def platform_id(target: dict) -> str:
     """Platform id derived from a target: ``llvm-znver5-2c`` (kind, mcpu or triple arch, cores) or ``cuda-sm_90``."""
     kind = str(target.get("kind", "unknown"))
-    if kind in {"cuda", "rocm", "vulkan", "opencl", "metal"}:
+    if target_kind(target) == "gpu":
         return f"{kind}-{target.get('arch') or 'generic'}"
     arch = target.get("mcpu") or str(target.get("mtriple") or "generic").split("-", 1)[0]
     cores = target.get("num-cores")
@@ -43,8 +53,6 @@ def platform_id(target: dict) -> str:
 
 def platform_row(platform: str, target: dict) -> dict:
     """A ``platforms`` row with what the target says (cores, mcpu, GPU limits)."""
-    from ..programs.targets import target_json, target_kind
-
     kind = target_kind(target)
     row: dict = {"platform": platform, "kind": kind, "target": target_json(target)}
     sources = {"*": "derived from the MetaSchedule record's target"}
@@ -54,8 +62,9 @@ def platform_row(platform: str, target: dict) -> dict:
         pairs = [("arch", target.get("arch")), ("max_threads_per_block", target.get("max_threads_per_block")),
                  ("max_shared_memory_per_block", target.get("max_shared_memory_per_block")),
                  ("warp_size", target.get("thread_warp_size"))]
-    for column, value in pairs:
-        if value not in (None, "", -1):
+    for column, value in pairs:  # only values the table's columns hold (a text; a count of 32 bits)
+        if (isinstance(value, str) and value) if column == "arch" else (
+                isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _INT32_MAX):
             row[column] = value
             sources[column] = "target"
     row["features_source"] = json.dumps(sources, sort_keys=True)
@@ -72,6 +81,16 @@ def _task_name(mod) -> str:
     return ""
 
 
+class _Record(NamedTuple):
+    """A tuning-record line whose structure is right (the trace is checked by TVM later)."""
+
+    line: int
+    workload: int
+    body: list
+    run_secs: list | None
+    target: dict
+
+
 def import_metaschedule(
     workdir: str | os.PathLike,
     dest: str | os.PathLike,
@@ -83,7 +102,7 @@ def import_metaschedule(
     ``platform``: the platform id of the measurements (default: derived from each record's target,
     e.g. ``llvm-znver5-2c``). A platform or task already in the dataset is left as it is (the
     collector's rows carry more than a target can say); programs and measurements already there are
-    skipped, so importing twice writes nothing the second time.
+    skipped, so importing twice writes nothing the second time. Bad lines are reported, never raised.
     """
     from tqdm import tqdm
 
@@ -95,87 +114,139 @@ def import_metaschedule(
             raise FileNotFoundError(f"{path}: no such file (a MetaSchedule work dir holds {WORKLOAD_FILE} "
                                     f"and {RECORD_FILE})")
     ds = Dataset.create(dest, description="tenset-study dataset")
-    report = ImportReport(source=str(workdir), dest=str(dest))
-    workload_lines = read_lines(paths[WORKLOAD_FILE])
-    record_lines = read_lines(paths[RECORD_FILE])
-    report.files = 2
-    report.lines = len(workload_lines) + len(record_lines)
+    report = ImportReport(source=str(workdir), dest=str(dest), files=2)
+    workload_lines = _read(paths[WORKLOAD_FILE], report)
+    record_lines = _read(paths[RECORD_FILE], report)
     parsed = _parse_records(record_lines, str(paths[RECORD_FILE]), len(workload_lines), report)
-
-    from ..programs.tvm_setup import prepare_tvm
-    from ..programs.targets import target_json, target_kind
-
-    kinds = {target_kind(t) for _, _, _, _, t, _ in parsed}
-    prepare_tvm("gpu" if "gpu" in kinds else "cpu")
-    from tvm.s_tir import meta_schedule as ms
-
-    from ..programs.workload import task_row, workload_hash
-
-    workloads: dict[int, object] = {}
-    used = {w for _, w, _, _, _, _ in parsed}
-    for index, (lineno, text) in enumerate(workload_lines):
-        if index not in used:
-            continue
-        try:
-            workloads[index] = ms.database.Workload.from_json(json.loads(text))
-        except Exception as err:  # noqa: BLE001 - TVM raises its own errors for a bad module
-            report.add_malformed(str(paths[WORKLOAD_FILE]), lineno, f"not a MetaSchedule workload ({_short(err)})")
-
-    known_tasks = ds.existing_keys("tasks")
-    known_platforms = ds.existing_keys("platforms")
-    known_programs = ds.existing_keys("programs")
-    known_measurements = ds.existing_keys("measurements")
-    tasks, platforms, programs, measurements = [], [], [], []
-    task_ids: dict[tuple[int, str], str] = {}
-    written: set[tuple[str, str]] = set()
-    for lineno, windex, body, run_secs, target, _ in tqdm(parsed, desc="import-metaschedule", disable=not progress):
-        workload = workloads.get(windex)
-        if workload is None:
-            report.add_malformed(str(paths[RECORD_FILE]), lineno, f"workload {windex} could not be read")
-            continue
-        try:
-            record = ms.database.TuningRecord.from_json(body, workload)
-            trace = trace_json(record.trace)
-        except Exception as err:  # noqa: BLE001
-            report.add_malformed(str(paths[RECORD_FILE]), lineno, f"trace does not apply to its workload ({_short(err)})")
-            continue
-        kind = target_kind(target)
-        key = (windex, kind)
-        if key not in task_ids:
-            task_ids[key] = _task_id(workload.mod, kind, workload_hash)
-            if task_ids[key] not in known_tasks:
-                tasks.append(task_row(workload.mod, kind, target_json(target), _task_name(workload.mod)))
-                known_tasks.add(task_ids[key])
-        task = task_ids[key]
-        plat = platform or platform_id(target)
-        if plat not in known_platforms:
-            platforms.append(platform_row(plat, target))
-            known_platforms.add(plat)
-        if plat not in report.platforms:
-            report.platforms.append(plat)
-        pid = program_id(task, trace)
-        if pid not in known_programs:
-            programs.append({"program": pid, "task": task, "encoding": "metaschedule", "trace": trace,
-                             "source": "database"})
-            known_programs.add(pid)
-            report.programs += 1
-        if (pid, plat) in known_measurements:
-            report.already_present += 1
-            continue
-        if (pid, plat) in written:
-            report.duplicates += 1
-            continue
-        written.add((pid, plat))
-        measurements.append(_measurement(pid, plat, run_secs))
-        report.records += 1
-        report.failures += measurements[-1]["error"] is not None
-    for table, rows in (("tasks", tasks), ("platforms", platforms), ("programs", programs),
-                        ("measurements", measurements)):
-        ds.append(table, rows)
-    report.tasks = len(set(task_ids.values()))
+    ms = _metaschedule({target_kind(r.target) for r in parsed})
+    workloads = _read_workloads(ms, workload_lines, {r.workload for r in parsed}, str(paths[WORKLOAD_FILE]), report)
+    rows = _Rows(ds, platform, report, str(paths[RECORD_FILE]))
+    for record in tqdm(parsed, desc="import-metaschedule", disable=not progress):
+        rows.add(ms, record, workloads.get(record.workload))
+    rows.write()
+    report.tasks = len(set(rows.task_ids.values()))
     report.elapsed_s = time.perf_counter() - start
     report.cpu_s = time.process_time() - cpu_start
     return report
+
+
+def _read(path: Path, report: ImportReport) -> list[tuple[int, str]]:
+    """The non-blank lines of a database file (blank: JSON whitespace only); all its lines counted in ``report``,
+    blank ones as such."""
+    lines = read_all_lines(path)
+    kept = [(number, line) for number, line in enumerate(lines, 1) if line.strip(" \t\r\n")]
+    report.lines += len(lines)
+    report.comment_lines += len(lines) - len(kept)
+    return kept
+
+
+def _metaschedule(kinds: set[str]):
+    """MetaSchedule, with the tensor intrinsics the records' target kinds need."""
+    from ..programs.tvm_setup import prepare_tvm
+
+    prepare_tvm("gpu" if "gpu" in kinds else "cpu")
+    from tvm.s_tir import meta_schedule as ms
+
+    return ms
+
+
+def _read_workloads(ms, lines: list[tuple[int, str]], used: set[int], path: str, report: ImportReport) -> dict:
+    """The workloads that records refer to, decoded by MetaSchedule; a bad one is reported. Every workload
+    line is counted: as malformed, or as a workload line."""
+    workloads: dict[int, object] = {}
+    bad = 0
+    for index, (lineno, text) in enumerate(lines):
+        if index not in used:
+            continue
+        try:
+            obj = json.loads(text)
+        except (ValueError, RecursionError) as err:
+            report.add_malformed(path, lineno, f"invalid JSON ({_short(err)})")
+            bad += 1
+            continue
+        if not (isinstance(obj, list) and len(obj) == 2 and all(isinstance(x, str) for x in obj)):
+            report.add_malformed(path, lineno, "a workload must be [structural_hash, base64 of the IRModule's JSON]")
+            bad += 1
+            continue
+        try:
+            workloads[index] = ms.database.Workload.from_json(obj)
+        except Exception as err:  # noqa: BLE001 - TVM raises its own errors for a bad module
+            report.add_malformed(path, lineno, f"not a MetaSchedule workload ({_short(err)})")
+            bad += 1
+    report.workload_lines += len(lines) - bad
+    return workloads
+
+
+class _Rows:
+    """The rows an import writes, checked against the keys in the dataset and in the rows before."""
+
+    def __init__(self, ds: Dataset, platform: str | None, report: ImportReport, path: str) -> None:
+        self.ds, self.platform, self.report, self.path = ds, platform, report, path
+        self.known_tasks = ds.existing_keys("tasks")
+        self.known_platforms = ds.existing_keys("platforms")
+        self.known_programs = ds.existing_keys("programs")
+        self.known_measurements = ds.existing_keys("measurements")
+        self.tables: dict[str, list[dict]] = {"tasks": [], "platforms": [], "programs": [], "measurements": []}
+        self.task_ids: dict[tuple[int, str], str] = {}
+        self.written: set[tuple[str, str]] = set()
+
+    def add(self, ms, record: _Record, workload) -> None:
+        """The rows of one record: its task, platform and program when new, its measurement (or why not)."""
+        report = self.report
+        if workload is None:
+            report.add_malformed(self.path, record.line, f"workload {record.workload} could not be read")
+            return
+        try:
+            trace = trace_json(ms.database.TuningRecord.from_json(record.body, workload).trace)
+        except Exception as err:  # noqa: BLE001 - TVM raises its own errors
+            report.add_malformed(self.path, record.line, f"trace does not apply to its workload ({_short(err)})")
+            return
+        task = self._task(record, workload)
+        plat = self._platform(record.target)
+        pid = program_id(task, trace)
+        if pid not in self.known_programs:
+            self.tables["programs"].append({"program": pid, "task": task, "encoding": "metaschedule",
+                                            "trace": trace, "source": "database"})
+            self.known_programs.add(pid)
+            report.programs += 1
+        if not _measured(record.run_secs):
+            report.not_measured += 1
+        elif (pid, plat) in self.known_measurements:
+            report.already_present += 1
+        elif (pid, plat) in self.written:
+            report.duplicates += 1
+        else:
+            self.written.add((pid, plat))
+            self.tables["measurements"].append(_measurement(pid, plat, record.run_secs))
+            report.records += 1
+            report.failures += self.tables["measurements"][-1]["error"] is not None
+
+    def _task(self, record: _Record, workload) -> str:
+        from ..programs.workload import task_row, workload_hash
+
+        kind = target_kind(record.target)
+        key = (record.workload, kind)
+        if key not in self.task_ids:
+            self.task_ids[key] = _task_id(workload.mod, kind, workload_hash)
+            if self.task_ids[key] not in self.known_tasks:
+                self.tables["tasks"].append(task_row(workload.mod, kind, target_json(record.target),
+                                                     _task_name(workload.mod)))
+                self.known_tasks.add(self.task_ids[key])
+        return self.task_ids[key]
+
+    def _platform(self, target: dict) -> str:
+        plat = self.platform or platform_id(target)
+        if plat not in self.known_platforms:
+            self.tables["platforms"].append(platform_row(plat, target))
+            self.known_platforms.add(plat)
+        if plat not in self.report.platforms:
+            self.report.platforms.append(plat)
+        return plat
+
+    def write(self) -> None:
+        """Append the new rows: tasks and platforms first, then programs, then measurements."""
+        for table, rows in self.tables.items():
+            self.ds.append(table, rows)
 
 
 def _task_id(mod, kind: str, workload_hash) -> str:
@@ -197,44 +268,74 @@ def _measurement(program: str, platform: str, run_secs: list | None) -> dict:
     return row
 
 
-def _parse_records(lines: list[tuple[int, str]], path: str, n_workloads: int,
-                   report: ImportReport) -> list[tuple[int, int, list, list | None, dict, object]]:
-    """Check the structure of every tuning-record line; report the bad ones.
+def _measured(run_secs: list | None) -> bool:
+    """False for a program without a measurement: run seconds all zero (missing ones are a failed run)."""
+    return not run_secs or any(s != 0 for s in run_secs)
 
-    Returns ``(line, workload_index, record_body, run_secs, target, args_info)`` of the good ones.
-    """
+
+def _parse_records(lines: list[tuple[int, str]], path: str, n_workloads: int, report: ImportReport) -> list[_Record]:
+    """Check the structure and run seconds of every tuning-record line; report the bad ones."""
     out = []
     for lineno, text in lines:
         try:
             obj = json.loads(text)
-        except ValueError as err:
-            report.add_malformed(path, lineno, f"invalid JSON ({err})")
+        except (ValueError, RecursionError) as err:
+            report.add_malformed(path, lineno, f"invalid JSON ({_short(err)})")
             continue
         reason = _record_problem(obj, n_workloads)
         if reason:
             report.add_malformed(path, lineno, reason)
             continue
         body = obj[1]
-        run_secs = body[1] if len(body) > 1 else None
-        out.append((lineno, obj[0], body, run_secs, body[2], body[3] if len(body) > 3 else None))
+        out.append(_Record(lineno, obj[0], body, body[1], body[2]))
     return out
 
 
 def _record_problem(obj: object, n_workloads: int) -> str | None:
+    """Why a decoded tuning-record line is not one, or None (TVM checks the trace and target later)."""
     if not isinstance(obj, list) or len(obj) != 2 or not isinstance(obj[1], list):
         return "a tuning record must be [workload_index, [trace, run_secs, target, args_info]]"
     index, body = obj
     if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < n_workloads:
-        return f"workload index {index!r} is not one of the {n_workloads} workload(s)"
-    if len(body) < 3 or not isinstance(body[0], list):
+        return f"workload index {short_repr(index)} is not one of the {n_workloads} workload(s)"
+    if not 3 <= len(body) <= 4 or not isinstance(body[0], list):
         return "a tuning record must be [trace, run_secs, target, args_info]"
+    if nesting_exceeds(obj, MAX_NESTING):
+        return f"the record nests lists more than {MAX_NESTING} deep"
+    problem = _trace_problem(body[0])
+    if problem:
+        return problem
     run_secs = body[1]
     if run_secs is not None and (not isinstance(run_secs, list)
                                  or not all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in run_secs)):
         return "run_secs must be a list of numbers (seconds) or null"
-    if not isinstance(body[2], dict) or "kind" not in body[2]:
+    if run_secs and not all(math.isfinite(s) and s >= 0 for s in run_secs):
+        return "run_secs must be finite and not negative"
+    failed = bool(run_secs) and any(s >= FAILED_RUN_S for s in run_secs)
+    if run_secs and not failed and 0 < sum(s == 0 for s in run_secs) < len(run_secs):
+        return "a run of 0 s among measured runs (all zero means not measured)"
+    if not _known_target(body[2]):
         return "target must be a JSON object with a kind"
     return None
+
+
+def _trace_problem(trace: list) -> str | None:
+    """What TVM cannot be trusted to catch in a trace's JSON (it crashes on a decision for a missing
+    instruction): ``[instructions, decisions]``, each decision ``[instruction index, value]``."""
+    if len(trace) != 2 or not all(isinstance(part, list) for part in trace):
+        return "a trace must be [instructions, decisions]"
+    instructions, decisions = trace
+    if not all(isinstance(inst, list) and inst and isinstance(inst[0], str) for inst in instructions):
+        return "every instruction of a trace must be a list led by its name"
+    for decision in decisions:
+        if not (isinstance(decision, list) and len(decision) == 2 and isinstance(decision[0], int)
+                and not isinstance(decision[0], bool) and 0 <= decision[0] < len(instructions)):
+            return "every decision of a trace must be [instruction index, value] for an instruction of the trace"
+    return None
+
+
+def _known_target(target: object) -> bool:
+    return isinstance(target, dict) and isinstance(target.get("kind"), str)
 
 
 def _short(err: Exception) -> str:

@@ -15,8 +15,12 @@ class ImportReport:
     ``records`` are measurement rows written, ``failures`` the part of them that are failed
     measurements (kept with their error), ``duplicates`` the records whose (program, platform) key
     occurred earlier in the same input, ``already_present`` those whose key was in the dataset before
-    the run (a re-import writes nothing). ``malformed`` holds ``(file, line, reason)`` of the first
-    :data:`MAX_MALFORMED_KEPT` bad lines, ``malformed_count`` counts them all.
+    the run (a re-import writes nothing), ``not_measured`` the lines of programs without a measurement
+    (all costs zero: the program is kept, no measurement row is written). ``malformed`` holds
+    ``(file, line, reason)`` of the first :data:`MAX_MALFORMED_KEPT` bad lines, ``malformed_count`` counts
+    them all. ``workload_lines`` are the lines of a MetaSchedule workload file (not records).
+
+    Every line read is counted once: ``lines == accounted_lines`` (see :attr:`accounted_lines`).
     """
 
     source: str = ""
@@ -28,6 +32,8 @@ class ImportReport:
     failures: int = 0
     duplicates: int = 0
     already_present: int = 0
+    not_measured: int = 0
+    workload_lines: int = 0
     programs: int = 0
     tasks: int = 0
     platforms: list[str] = field(default_factory=list)
@@ -49,13 +55,20 @@ class ImportReport:
     def merge(self, other: "ImportReport") -> None:
         """Add another report's counts (a worker's) to this one."""
         for name in ("files", "lines", "comment_lines", "records", "failures", "duplicates",
-                     "already_present", "programs", "cpu_s"):
+                     "already_present", "not_measured", "workload_lines", "programs", "cpu_s"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for item in other.malformed:
             if len(self.malformed) < MAX_MALFORMED_KEPT:
                 self.malformed.append(item)
         self.malformed_count += other.malformed_count
         self.notes.extend(n for n in other.notes if n not in self.notes)
+
+    @property
+    def accounted_lines(self) -> int:
+        """The lines the counts account for: written, duplicate, already present, not measured, comment or
+        blank, malformed, workload lines. Equals :attr:`lines` after an import."""
+        return (self.records + self.duplicates + self.already_present + self.not_measured + self.comment_lines
+                + self.malformed_count + self.workload_lines)
 
     @property
     def records_per_cpu_s(self) -> float:
@@ -78,7 +91,8 @@ class ImportReport:
             f"tasks: {self.tasks:,}; platforms: {', '.join(self.platforms) or '-'}; "
             f"networks: {self.networks:,} ({self.network_tasks:,} network-task links)",
             f"skipped: {self.duplicates:,} duplicate(s) inside the input, {self.already_present:,} already in "
-            f"the dataset, {self.comment_lines:,} comment/blank line(s), {self.malformed_count:,} malformed line(s)",
+            f"the dataset, {self.not_measured:,} program(s) not measured (all costs zero: program kept, no "
+            f"measurement), {self.comment_lines:,} comment/blank line(s), {self.malformed_count:,} malformed line(s)",
         ]
         for file, line, reason in self.malformed[:max_malformed]:
             out.append(f"  malformed: {file}:{line}: {reason}")

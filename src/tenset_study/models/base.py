@@ -13,6 +13,7 @@ import json
 import os
 import pickle
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,9 @@ class CostModel:
     registry: dict[str, type["CostModel"]] = {}
     #: True when training uses no randomness, so other seeds would give the same model.
     deterministic = False
+    #: The class of a model name not in :attr:`registry` yet, or None: :meth:`load` asks it after importing the
+    #: model's module. :mod:`tenset_study.models`, which knows the module of every model, sets it.
+    find_class: Callable[[str], type["CostModel"] | None] = staticmethod(lambda name: None)
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -93,7 +97,7 @@ class CostModel:
         """Read a model written by :meth:`save` (any subclass)."""
         state = pickle.loads(Path(path).read_bytes())
         name = state["metadata"].get("model")
-        cls = CostModel.registry.get(name)
+        cls = CostModel.registry.get(name) or CostModel.find_class(name)
         if cls is None:
             raise ValueError(f"{path}: unknown model {name!r}")
         model = cls.__new__(cls)

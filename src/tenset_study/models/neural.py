@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import math
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,6 +24,9 @@ from .base import CostModel
 from .device import pick_device
 from .inputs import ModelInputs
 from .ranking import group_lists, lambdarank_loss, list_batches
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class NeuralRanker(CostModel):
@@ -337,7 +341,7 @@ class OursModel(AttentionModel):
         super().__init__(use_hardware=use_hardware, use_workload=use_workload, **kwargs)
 
 
-def architecture_table(inputs: ModelInputs, hidden: int = 256, heads: int = 8) -> "pd.DataFrame":
+def architecture_table(inputs: ModelInputs, hidden: int = 256, heads: int = 8) -> pd.DataFrame:
     """The attention model's layers as a table (stage, layer, output shape, parameters) for ``ours``
     built on ``inputs`` (token width, hardware and workload feature widths) at the given width."""
     import pandas as pd

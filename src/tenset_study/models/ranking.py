@@ -29,7 +29,8 @@ def group_lists(groups: np.ndarray, positions: np.ndarray, list_size: int,
     return lists
 
 
-def list_batches(lists: list[np.ndarray], lists_per_batch: int, list_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def list_batches(lists: list[np.ndarray], lists_per_batch: int,
+                 list_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Batches of lists as ``(positions [B, list_size], mask [B, list_size])``; padding repeats position 0."""
     for start in range(0, len(lists), lists_per_batch):
         chunk = lists[start:start + lists_per_batch]
@@ -58,7 +59,8 @@ def lambdarank_loss(scores: torch.Tensor, labels: torch.Tensor, mask: torch.Tens
     ideal = torch.sort(gains, dim=1, descending=True).values
     positions = torch.arange(scores.shape[1], device=scores.device, dtype=scores.dtype)
     idcg = (ideal / torch.log2(positions + 2.0)).sum(dim=1, keepdim=True).clamp_min(1e-12)
-    delta = torch.abs((gains[:, :, None] - gains[:, None, :]) * (discount[:, :, None] - discount[:, None, :])) / idcg[:, :, None]
+    delta = (torch.abs((gains[:, :, None] - gains[:, None, :]) * (discount[:, :, None] - discount[:, None, :]))
+             / idcg[:, :, None])
     better = (labels[:, :, None] > labels[:, None, :]) & mask[:, :, None] & mask[:, None, :]
     diff = scores[:, :, None] - scores[:, None, :]
     pair_loss = torch.nn.functional.softplus(-sigma * diff) * delta.detach()

@@ -17,7 +17,8 @@ greater than 1) :func:`init_distributed` joins the process group (NCCL on GPUs, 
 network is wrapped in ``DistributedDataParallel`` and each rank reads its own shards. Ranks step in lock
 step: when a rank has run out of batches while others have not, it takes steps on an empty batch (no
 real records, zero loss) so that every rank takes the same optimizer steps and all records are used;
-parameters stay identical on every rank. :func:`tenset_study.evaluation.stream_training.train_stream` is the ``train --stream`` command.
+parameters stay identical on every rank. :func:`tenset_study.evaluation.stream_training.train_stream` is the
+``train --stream`` command.
 """
 
 from __future__ import annotations

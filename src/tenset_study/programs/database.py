@@ -31,18 +31,26 @@ def database_file(work_dir: str | os.PathLike, name: str) -> Path:
     return packed if not path.is_file() and packed.is_file() else path
 
 
-def read_lines(path: str | os.PathLike) -> list[tuple[int, str]]:
-    """``(line number, text)`` of the non-blank lines of a plain or ``.xz`` file (undecodable bytes replaced)."""
+def read_all_lines(path: str | os.PathLike) -> list[str]:
+    """Every line (ended by ``\\n``) of a plain or ``.xz`` file, blank ones included (undecodable bytes replaced)."""
     path = Path(path)
     if path.suffix == ".xz":
         import lzma
 
-        with lzma.open(path, "rt", encoding="utf-8", errors="replace") as handle:
-            lines = list(handle)
-    else:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            lines = list(handle)
+        with lzma.open(path, "rt", encoding="utf-8", errors="replace", newline="\n") as handle:
+            return list(handle)
+    with open(path, encoding="utf-8", errors="replace", newline="\n") as handle:
+        return list(handle)
+
+
+def non_blank(lines: list[str]) -> list[tuple[int, str]]:
+    """``(line number, text)`` of the lines that are not blank (numbered from 1)."""
     return [(i, line) for i, line in enumerate(lines, 1) if line.strip()]
+
+
+def read_lines(path: str | os.PathLike) -> list[tuple[int, str]]:
+    """``(line number, text)`` of the non-blank lines of a plain or ``.xz`` file (undecodable bytes replaced)."""
+    return non_blank(read_all_lines(path))
 
 
 def run_latency(run_secs) -> float | None:

@@ -54,15 +54,16 @@ def make_target(spec: dict | str):
     """A ``tvm.target.Target`` from a dict or its JSON text."""
     import tvm
 
-    if isinstance(spec, str):
-        try:
-            spec = json.loads(spec)
-        except json.JSONDecodeError as err:
-            raise ValueError(
-                f"target must be JSON in TVM 0.27's dict form, e.g. "
-                f'{{"kind": "llvm", "num-cores": 2}}; got {spec!r} ({err})'
-            ) from err
-    return tvm.target.Target(spec)
+    return tvm.target.Target(_parse_json(spec) if isinstance(spec, str) else spec)
+
+
+def _parse_json(text: str) -> object:
+    """A target's JSON text parsed; a ValueError that shows the dict form TVM 0.27 wants when it is not JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"target must be JSON in TVM 0.27's dict form, e.g. "
+                         f'{{"kind": "llvm", "num-cores": 2}}; got {text!r} ({err})') from err
 
 
 def target_kind(target) -> str:
@@ -84,11 +85,7 @@ def target_dict(target) -> dict:
     """A target as the plain dict TVM 0.27 accepts: a dict as it is, its JSON text parsed, or a
     ``tvm.target.Target`` exported (without ``keys`` and an empty ``tag``). A ValueError names what is wrong."""
     if isinstance(target, str):
-        try:
-            target = json.loads(target)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"target must be JSON in TVM 0.27's dict form, e.g. "
-                             f'{{"kind": "llvm", "num-cores": 2}}; got {target!r} ({err})') from err
+        target = _parse_json(target)
     elif not isinstance(target, dict) and hasattr(target, "export"):
         from .traces import plain_json
 

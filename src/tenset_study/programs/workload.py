@@ -90,8 +90,8 @@ def classify_op(task_name: str, blocks: list[str] | tuple[str, ...] = ()) -> str
     grouped convolutions to TOPI and come out as ``group_conv2d`` too). Batched matrix products whose
     operands have three or more dimensions are reported by :func:`describe_workload` as ``batch_matmul``.
     """
-    by_name = _first_match([task_name])
-    by_blocks = _first_match(blocks)
+    by_name = first_op_class([task_name])
+    by_blocks = first_op_class(blocks)
     if by_name is None:
         return by_blocks or "elementwise"
     if by_blocks in OP_REFINEMENTS.get(by_name, ()):
@@ -99,7 +99,7 @@ def classify_op(task_name: str, blocks: list[str] | tuple[str, ...] = ()) -> str
     return by_name
 
 
-def _first_match(texts: list[str] | tuple[str, ...]) -> str | None:
+def first_op_class(texts: list[str] | tuple[str, ...]) -> str | None:
     """The first class of :data:`OP_PATTERNS` that any of the texts matches (None when none does)."""
     lowered = [t.lower() for t in texts if t]
     for op, pattern in OP_PATTERNS:
@@ -108,7 +108,8 @@ def _first_match(texts: list[str] | tuple[str, ...]) -> str | None:
     return None
 
 
-def _dtype_bytes(dtype: str) -> float:
+def dtype_bytes(dtype: str) -> float:
+    """Bytes per element of a dtype name (``float32`` -> 4, ``bool`` -> 1; 4 when the name holds no width)."""
     bits = int(re.sub(r"[^0-9]", "", str(dtype)) or 32)
     if str(dtype) == "bool":
         bits = 8
@@ -129,7 +130,7 @@ def describe_workload(mod, task_name: str = "") -> dict:
     args = ArgInfo.from_prim_func(func)
     shapes = [[int(d) for d in a.shape] for a in args]
     dtypes = [str(a.dtype) for a in args]
-    nbytes = float(sum(np.prod(s, dtype=np.float64) * _dtype_bytes(d) for s, d in zip(shapes, dtypes)))
+    nbytes = float(sum(np.prod(s, dtype=np.float64) * dtype_bytes(d) for s, d in zip(shapes, dtypes)))
     try:
         flops = float(s_tir.analysis.estimate_tir_flops(mod))
     except Exception:  # noqa: BLE001 - TVM raises TVMError for functions it cannot count

@@ -6,19 +6,24 @@ of a split are pruned (test programs are never candidates), the models are train
 records and scored with the metrics of :mod:`tenset_study.evaluation.metrics`. Keeping every program is the same
 experiment for every strategy, so it is run once per seed and labelled ``full``. :func:`pruning_verdict`
 then finds, per strategy, the largest pruning whose mean PCA stays within the full-data model's interval.
+:func:`run_pruning_study` runs the whole grid under every split the book's chapter asks for, and
+:func:`write_pruning` writes its tables to ``results/``.
 """
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import strategies as pruning
-from ..evaluation.experiments import ModelSpec, RunTiming, run_experiment, summarize_seeds
-from ..models.inputs import ModelInputs
+from . import select as pruning
+from ..evaluation.runner import ModelSpec, RunTiming, run_experiment, summarize_seeds
 from ..evaluation.splits import Split
+from ..models.inputs import ModelInputs
+from ..params import check_choices, check_shares
 
 #: Label of the unpruned reference run.
 FULL = "full"
@@ -39,28 +44,32 @@ def program_features(inputs: ModelInputs, extra_programs=()) -> tuple[np.ndarray
     return ids.astype(str), matrix
 
 
+def dataset_clean_report(ds, inputs: ModelInputs) -> pd.DataFrame:
+    """What ``clean`` removes from the whole dataset, failed programs included
+    (:func:`tenset_study.pruning.clean.clean_report`), duplicates found by the programs' pooled per-store
+    features where ``inputs`` have them."""
+    from ..data.records import load_records
+    from .clean import clean_report
+
+    with_failures = load_records(ds, keep_failed=True)
+    return clean_report(with_failures, features=program_features(inputs, with_failures["program"]))
+
+
 def check_strategies(names: list[str], parameter: str = "strategies") -> list[str]:
     """``names`` if each is a pruning strategy, else a ParameterError naming the valid ones."""
-    from ..params import ParameterError
-
-    unknown = [n for n in names if n not in pruning.STRATEGIES]
-    if unknown or not names:
-        raise ParameterError(f"parameter {parameter!r} = {names!r}: unknown strategy {unknown}; "
-                             f"valid: {sorted(pruning.STRATEGIES)}")
-    return list(names)
+    return check_choices(names, sorted(pruning.STRATEGIES), parameter, "strategy", "strategies")
 
 
 def check_fractions(fractions: list[float], parameter: str = "fractions") -> list[float]:
     """Fractions in (0, 1), sorted from the largest; a ParameterError otherwise (1.0 is always run)."""
-    from ..params import check_shares
-
     hint = "the full training set (1.0) is always run as the reference"
     return check_shares(fractions, parameter, whole=False, hint=hint)[::-1]
 
 
 def pruning_splits(names: list[str], records: pd.DataFrame, network_tasks: pd.DataFrame, seed: int = 0) -> list[Split]:
     """The named splits this dataset supports: ``by-network`` falls back to ``by-task`` without network
-    information (:func:`tenset_study.evaluation.experiments.default_split`); others are skipped with the reason printed."""
+    information (:func:`tenset_study.evaluation.experiments.default_split`); others are skipped with the reason
+    printed."""
     from ..evaluation.experiments import applicable_splits, default_split
 
     out = []
@@ -142,6 +151,49 @@ def summarize_curve(curve: pd.DataFrame) -> pd.DataFrame:
     deviation over seeds, the mean bootstrap interval, the mean kept fraction and training records."""
     return summarize_seeds(curve, by=("strategy", "fraction"), means=("kept_fraction", "train_records"))
 
+
+def run_pruning_study(ds, inputs: ModelInputs, network_tasks: pd.DataFrame, models: list[str], settings: dict,
+                      strategies: list[str] | None = None, splits: list[str] | None = None,
+                      fractions: list[float] | None = None, progress: bool = True) -> pd.DataFrame:
+    """The whole pruning grid of the book's chapter: :func:`pruning_curve` under every split this dataset
+    supports (:func:`pruning_splits`), for the models of :func:`pruning_specs`. One tidy table (the
+    ``pruning_curve`` columns, ``split`` telling the splits apart, in the order they ran).
+
+    ``ds``: the dataset (its tasks give the workload features of ``task-cluster``); ``inputs`` and
+    ``network_tasks``: :func:`tenset_study.evaluation.experiments.prepare`'s; ``settings``: a preset
+    (:data:`tenset_study.evaluation.presets.PRESETS`); ``strategies``, ``splits`` and ``fractions`` default to
+    its ``prune_strategies``, ``prune_splits`` and ``prune_fractions``; its ``prune_seeds`` and ``n_boot`` are
+    used."""
+    from ..evaluation.experiments import check_split_names
+    from ..features import context
+
+    strategies = check_strategies(list(strategies or settings["prune_strategies"]))
+    splits = check_split_names(list(splits or settings["prune_splits"]))
+    fractions = check_fractions(list(fractions or settings["prune_fractions"]))
+    workload = context.workload_features(ds.to_pandas("tasks"))
+    curves = []
+    for split in pruning_splits(splits, inputs.records, network_tasks):
+        specs = pruning_specs(models, settings, split.name)
+        curves.append(pruning_curve(specs, inputs, split, network_tasks, strategies, fractions,
+                                    seeds=settings["prune_seeds"], workload=workload, n_boot=settings["n_boot"],
+                                    progress=progress))
+    return pd.concat(curves, ignore_index=True)
+
+
+def write_pruning(curve: pd.DataFrame, summary: pd.DataFrame, results_dir: str | os.PathLike,
+                  name: str = "pruning") -> tuple[Path, Path]:
+    """``<results_dir>/<name>.csv`` (summary over seeds) and ``<name>_runs.csv`` (every run: seeds, seconds),
+    atomically."""
+    from ..evaluation.experiments import write_summary
+
+    return write_summary(summary, results_dir, f"{name}.csv"), write_summary(curve, results_dir, f"{name}_runs.csv")
+
+
+#: Columns of :func:`pruning_verdict`.
+VERDICT_COLUMNS = ["variant", "platform", "strategy", "full", "full_low", "full_high", "kept", "pruned",
+                   "value_at_kept"]
+
+
 def pruning_verdict(summary: pd.DataFrame, metric: str = "pca", network: str = "all") -> pd.DataFrame:
     """Per model, platform and strategy: the smallest kept fraction whose mean ``metric`` stays at or above
     the low end of the full-data model's bootstrap interval, and so the largest share pruned "without loss"
@@ -163,7 +215,18 @@ def pruning_verdict(summary: pd.DataFrame, metric: str = "pca", network: str = "
             "pruned": 1.0 - best["kept_fraction"] if best is not None else 0.0,
             "value_at_kept": best["value"] if best is not None else reference["value"],
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=VERDICT_COLUMNS)
+
+
+def pruning_verdicts(summary: pd.DataFrame, metric: str = "pca", network: str = "all") -> pd.DataFrame:
+    """:func:`pruning_verdict` of every split in ``summary`` (in their order), with the split in a first
+    column ``split``."""
+    frames = [pruning_verdict(part, metric, network).assign(split=split)
+              for split, part in summary.groupby("split", sort=False)]
+    if not frames:
+        return pd.DataFrame(columns=["split", *VERDICT_COLUMNS])
+    verdicts = pd.concat(frames, ignore_index=True)
+    return verdicts[["split", *VERDICT_COLUMNS]]
 
 
 def training_time(curve: pd.DataFrame) -> pd.DataFrame:

@@ -31,15 +31,18 @@ import copy
 import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..evaluation import metrics
-from ..evaluation.experiments import RESULT_COLUMNS, model_params, summarize_seeds
+from ..evaluation.presets import model_params
+from ..evaluation.runner import RESULT_COLUMNS, summarize_seeds
+from ..evaluation.splits import Split
 from ..models import CostModel, create
 from ..models.inputs import ModelInputs
-from ..evaluation.splits import Split
+from ..params import ParameterError, check_choices, check_each, check_positive_int, check_share, check_shares
 
 #: Arm -> (model, what it is trained on); the model is a registry name, or ``random`` (random scores).
 ARMS: dict[str, tuple[str, str]] = {
@@ -137,10 +140,8 @@ def transfer_data(records: pd.DataFrame, split: Split, direction: Direction) -> 
 def per_task_quota(sizes: np.ndarray, fraction: float, min_per_task: int = 1) -> np.ndarray:
     """Records kept per task of ``sizes`` records: ``fraction * size`` rounded half up, at least
     ``min_per_task``, at most the task's size."""
-    if not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
-    if min_per_task < 1:
-        raise ValueError(f"min_per_task must be at least 1, got {min_per_task}")
+    fraction = check_share(fraction, "fraction")
+    min_per_task = check_positive_int(min_per_task, "min_per_task")
     sizes = np.asarray(sizes, dtype=np.int64)
     return np.minimum(sizes, np.maximum(min_per_task, np.floor(fraction * sizes + 0.5).astype(np.int64)))
 
@@ -180,34 +181,31 @@ def plan_table(records: pd.DataFrame, data: list[TransferData], fractions: list[
 
 
 def check_arms(arms: list[str], parameter: str = "arms") -> list[str]:
-    """``arms`` if each is one of :data:`ARMS`, else a ParameterError naming the valid ones."""
-    from ..params import ParameterError
-
-    unknown = [a for a in arms if a not in ARMS]
-    if unknown or not arms:
-        raise ParameterError(f"parameter {parameter!r} = {arms!r}: unknown arm(s) {unknown}; valid: {list(ARMS)}")
-    return list(dict.fromkeys(arms))
+    """``arms`` (repeats dropped) if each is one of :data:`ARMS`, else a ParameterError naming the valid ones."""
+    return check_choices(arms, ARMS, parameter, "arm", unique=True)
 
 
 def check_fractions(fractions: list[float], parameter: str = "fractions") -> list[float]:
     """Shares of the target data in (0, 1], sorted ascending; a ParameterError otherwise."""
-    from ..params import check_shares
-
     return check_shares(fractions, parameter, hint="shares of the target data, e.g. [0.01, 0.05, 0.1]")
 
 
 def check_direction_labels(labels: list[str], parameter: str = "directions") -> list[str]:
-    """Labels of the form ``kind->kind`` (``cpu->gpu``); a ParameterError otherwise."""
-    from ..params import ParameterError
+    """Labels of the form ``kind->kind`` (``cpu->gpu``), repeats dropped; a ParameterError otherwise."""
+    return check_each(labels, lambda label: isinstance(label, str) and re.fullmatch(r"\w+->\w+", label), parameter,
+                      "labels like 'cpu->cpu', 'cpu->gpu'", unique=True)
 
-    bad = [label for label in labels if not isinstance(label, str) or not re.fullmatch(r"\w+->\w+", label)]
-    if bad or not labels:
-        raise ParameterError(f"parameter {parameter!r} = {labels!r}: expected labels like 'cpu->cpu', 'cpu->gpu'")
-    return list(dict.fromkeys(labels))
+
+def arm_table(arms: list[str]) -> pd.DataFrame:
+    """Per arm (index): the model it trains, what it is trained on, and what it is."""
+    arms = check_arms(arms)
+    return pd.DataFrame({"model": {a: ARMS[a][0] for a in arms}, "trained on": {a: ARMS[a][1] for a in arms},
+                         "what": {a: ARM_DESCRIPTIONS[a] for a in arms}})
 
 
 def models_of(arms: list[str]) -> list[str]:
-    """The registry models the arms train (what :func:`tenset_study.evaluation.experiments.prepare` builds inputs for)."""
+    """The registry models the arms train (what :func:`tenset_study.evaluation.experiments.prepare` builds
+    inputs for)."""
     return sorted({ARMS[a][0] for a in arms if a != "random"})
 
 
@@ -338,7 +336,7 @@ def summarize_transfer(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_transfer(runs: pd.DataFrame, summary: pd.DataFrame, results_dir: str,
-                   name: str = "transfer") -> tuple["Path", "Path"]:
+                   name: str = "transfer") -> tuple[Path, Path]:
     """``<results_dir>/<name>.csv`` (summary over seeds) and ``<name>_runs.csv`` (every run), atomically."""
     from ..evaluation.experiments import write_summary
 
@@ -350,8 +348,6 @@ def select_directions(records: pd.DataFrame, labels: list[str] | None = None, ta
     """:func:`transfer_directions` for notebook or command-line parameters (``names``: those of ``labels``
     and ``targets``): a ParameterError naming the parameter when nothing matches, with the directions this
     dataset offers."""
-    from ..params import ParameterError
-
     try:
         found = transfer_directions(records, labels, targets)
     except ValueError as err:

@@ -7,7 +7,7 @@ JSON files as they are, the two database files compressed with xz (``database_*.
 smaller), the pretrained model's metadata, and a ``provenance.json`` (the target platform's ``platforms``
 row when the dataset is given, versions, dates, the load the arms were tuned and timed under). The export is
 itself a readable study: :func:`tenset_study.tuning.study.collect_results` and ``collect_curves`` work on it
-(:func:`tenset_study.tuning.tune.read_database` reads the ``.xz`` files). :func:`restore_study` unpacks one into
+(:func:`tenset_study.programs.database.read_database` reads the ``.xz`` files). :func:`restore_study` unpacks one into
 a working study dir again, e.g. to re-time its arms on a quiet machine with ``transfer-tune --time-only
 --retime``.
 
@@ -18,7 +18,6 @@ so it is measured once with ``tenset-study transfer-tune --preset full`` and exp
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import lzma
 import os
@@ -28,17 +27,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import tune as tuning
 from ..fastjson import jsonable
-from .study import ARM_FILE, END_TO_END_FILE, PRETRAINED_DIR, TARGET_PLATFORM_FILE, _read_json, collect_curves, collect_results, timing_rounds, tuned_arm_dirs
+from ..programs.database import RECORD_FILE, WORKLOAD_FILE
+from .platforms import platform_row_from_dataset
+from .result import RESULT_FILE, TIMELINE_FILE, read_json, utc_now, write_json
+from .study import (ARM_FILE, END_TO_END_FILE, PRETRAINED_DIR, TARGET_PLATFORM_FILE, collect_curves, collect_results,
+                    timing_rounds, tuned_arm_dirs)
 
 #: Folder of the committed study exports (relative to the repository root).
 MEASURED_STUDIES = "data/transfer-tuning"
 PROVENANCE_FILE = "provenance.json"
 #: Files of an arm's work dir copied as they are.
-ARM_JSON_FILES = (ARM_FILE, tuning.RESULT_FILE, tuning.TIMELINE_FILE, END_TO_END_FILE)
+ARM_JSON_FILES = (ARM_FILE, RESULT_FILE, TIMELINE_FILE, END_TO_END_FILE)
 #: The MetaSchedule database, compressed in an export.
-DATABASE_FILES = (tuning.WORKLOAD_FILE, tuning.RECORD_FILE)
+DATABASE_FILES = (WORKLOAD_FILE, RECORD_FILE)
 
 
 def export_study(study_dir: str | os.PathLike, dest: str | os.PathLike, *, dataset: str | os.PathLike | None = None,
@@ -58,7 +60,7 @@ def export_study(study_dir: str | os.PathLike, dest: str | os.PathLike, *, datas
         for metadata in sorted((study_dir / PRETRAINED_DIR).glob("*.model.json")):
             (staging / PRETRAINED_DIR).mkdir(exist_ok=True)
             shutil.copy2(metadata, staging / PRETRAINED_DIR / metadata.name)
-        tuning._write_json(staging / PROVENANCE_FILE, study_provenance(arms, dataset, study_dir))
+        write_json(staging / PROVENANCE_FILE, study_provenance(arms, dataset, study_dir))
         if dest.exists():
             old = dest.with_name(f".{dest.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -92,9 +94,9 @@ def study_provenance(arms: list[Path], dataset: str | os.PathLike | None = None,
 
     rows, platforms = [], set()
     for work_dir in arms:
-        plan = _read_json(work_dir / ARM_FILE)
-        result = _read_json(work_dir / tuning.RESULT_FILE)
-        e2e = _read_json(work_dir / END_TO_END_FILE) or {}
+        plan = read_json(work_dir / ARM_FILE)
+        result = read_json(work_dir / RESULT_FILE)
+        e2e = read_json(work_dir / END_TO_END_FILE) or {}
         platforms.add(plan.get("target_platform"))
         rows.append({"network": plan["network"], "arm": plan["arm"], "seed": plan["seed"], "target": plan["target"],
                      "target_platform": plan.get("target_platform"), "tvm_version": result.get("tvm_version"),
@@ -102,12 +104,12 @@ def study_provenance(arms: list[Path], dataset: str | os.PathLike | None = None,
                      "tuning_load_average": result.get("load_average"), "timed_at": e2e.get("timed_at"),
                      "timing_load_average": e2e.get("load_average"), "timing_settings": e2e.get("timing_settings")})
     platform_rows = {}
-    stored = _read_json(Path(study_dir) / TARGET_PLATFORM_FILE) if study_dir is not None else None
+    stored = read_json(Path(study_dir) / TARGET_PLATFORM_FILE) if study_dir is not None else None
     for platform in sorted(p for p in platforms if p):
         row = None
         if dataset is not None:
             try:
-                row = jsonable(tuning.platform_row_from_dataset(dataset, platform))
+                row = jsonable(platform_row_from_dataset(dataset, platform))
             except ValueError:
                 pass  # a target read off the machine, not in the dataset
         if row is None and stored is not None and stored.get("platform") == platform:
@@ -117,7 +119,7 @@ def study_provenance(arms: list[Path], dataset: str | os.PathLike | None = None,
         package = version("tenset-study")
     except PackageNotFoundError:
         package = None
-    return {"exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    return {"exported_at": utc_now(),
             "study_dir": None if study_dir is None else Path(study_dir).name, "tenset_study_version": package,
             "dataset": None if dataset is None else str(dataset), "platforms": platform_rows, "arms": rows}
 
@@ -182,7 +184,8 @@ def describe_measured(folder: str | os.PathLike | None = MEASURED_STUDIES) -> pd
             "study": export.name, "target_platforms": ", ".join(sorted({str(a["target_platform"]) for a in arms})),
             "networks": len({a["network"] for a in arms}), "arms": len(arms),
             "tvm": ", ".join(sorted({str(a["tvm_version"]) for a in arms})),
-            "tuned_from": min(a["tuning_started_at"] for a in arms), "tuned_to": max(a["tuning_finished_at"] for a in arms),
+            "tuned_from": min(a["tuning_started_at"] for a in arms),
+            "tuned_to": max(a["tuning_finished_at"] for a in arms),
             "timed_to": max((a["timed_at"] for a in arms if a.get("timed_at")), default=None),
             "max_load_tuning": max(tuning_load, default=None), "max_load_timing": max(timing_load, default=None)})
     return pd.DataFrame(rows)

@@ -1,14 +1,16 @@
-"""The project's cost models inside MetaSchedule: :class:`ProjectCostModel`, and :func:`fine_tune`.
+"""The project's cost models inside MetaSchedule: :class:`ProjectCostModel`.
 
 :class:`ProjectCostModel` wraps one trained :class:`~tenset_study.models.base.CostModel` (``xgb``, ``mlp``,
 ``tlp`` or ``ours``) as a MetaSchedule ``PyCostModel``, so it can be passed as ``cost_model=`` to
 ``ms.tune_tir``, ``ms.tune_tasks`` or Relax tuning::
 
     from tvm.s_tir import meta_schedule as ms
-    from tenset_study import models, tuning_model, tvm_setup
+    from tenset_study import models
+    from tenset_study.programs import tvm_setup
+    from tenset_study.tuning.cost_model import ProjectCostModel
 
     tvm_setup.prepare_tvm("cpu")
-    cost_model = tuning_model.ProjectCostModel(models.CostModel.load("models/ours.model"))
+    cost_model = ProjectCostModel(models.CostModel.load("models/ours.model"))
     db = ms.tune_tir(mod, target, work_dir, max_trials_global=64, cost_model=cost_model)
     print(cost_model.timing())        # seconds in predict / update, candidates scored
 
@@ -25,8 +27,8 @@ It needs no dataset on disk: every feature is computed from what MetaSchedule ha
 * **Workload features** (``ours``): :func:`tenset_study.programs.workload.describe_workload` of ``context.mod``
   with ``context.task_name``, through :func:`tenset_study.features.context.workload_features`; once per task.
 * **Hardware features** (``ours``): the platforms-table row given as ``platform``, or the row read off this
-  machine for the context's target (:func:`tenset_study.collect.platforms.cpu_platform` /
-  :func:`~tenset_study.collect.platforms.gpu_platform`), through :func:`tenset_study.features.context.hardware_features`.
+  machine for the context's target (:func:`tenset_study.tuning.platforms.platform_row_for`), through
+  :func:`tenset_study.features.context.hardware_features`.
 
 All candidates of a call are featurized together and scored by one ``CostModel.predict`` call: one
 forward pass for MetaSchedule's default population of 512 (the neural models split larger calls into
@@ -62,6 +64,9 @@ measurements so far (``best latency / latency``), as in the dataset (:mod:`tense
 * ``online=False`` keeps the data (for :meth:`ProjectCostModel.online_inputs`) but never changes the model:
   the pretrained model alone.
 
+The features and inputs are built in :mod:`tenset_study.tuning.model_inputs`; fine-tuning outside tuning is
+:func:`tenset_study.tuning.fine_tuning.fine_tune`.
+
 ``save``/``load`` delegate to the wrapped model (its metadata travels with it); ``save`` adds
 ``online_updates`` (the number of updates that changed the model) and ``online`` (records, tasks,
 platforms) to the metadata. Online data are not saved.
@@ -69,10 +74,8 @@ platforms) to the metadata. Online data are not saved.
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -80,115 +83,20 @@ from tvm.ir.utils import derived_object
 from tvm.s_tir.meta_schedule.cost_model import PyCostModel
 
 from ..models.base import CostModel
-from ..programs.database import run_latency
 from ..models.inputs import ModelInputs, pooled_tokens
+from .fine_tuning import boost_more, is_neural, is_xgb
+from .model_inputs import (OnlineTask, TaskContext, as_platform_row, build_inputs, hardware_vector,
+                           perstore_features, result_latency, workload_row, workload_vector)
+from .platforms import platform_row_for
 
 #: ``max_len`` when neither the caller nor the model's metadata gives one (``build_inputs``' default).
 DEFAULT_MAX_LEN = 64
 SCORE_TRANSFORMS = ("auto", "raw", "sigmoid-z")
 
 
-@dataclass
-class _TaskContext:
-    """What is computed once per task: its id, platform and context feature vectors."""
-
-    task: str
-    kind: str
-    op: str
-    platform: str
-    hardware: np.ndarray
-    workload: np.ndarray
-
-
-@dataclass
-class _OnlineTask:
-    """Measured candidates of one task: features and latencies (None = failed)."""
-
-    context: _TaskContext
-    tokens: list = field(default_factory=list)
-    lengths: list = field(default_factory=list)
-    perstore: list = field(default_factory=list)
-    latencies: list = field(default_factory=list)
-
-
-def _is_neural(model: CostModel) -> bool:
-    from ..models.neural import NeuralRanker
-
-    return isinstance(model, NeuralRanker)
-
-
-def _is_xgb(model: CostModel) -> bool:
-    from ..models.xgb import XGBModel
-
-    return isinstance(model, XGBModel)
-
-
 def _uses_context(model: CostModel) -> tuple[bool, bool]:
     """(hardware, workload): whether the model reads these context features."""
     return bool(getattr(model, "use_hardware", False)), bool(getattr(model, "use_workload", False))
-
-
-def platform_row_for(target) -> dict:
-    """The ``platforms`` row of this machine for a TVM target (CPU: lscpu and LLVM; CUDA: nvidia-smi)."""
-    from ..collect import platforms
-    from ..programs.targets import target_dict, target_kind
-
-    spec = target_dict(target)
-    if target_kind(spec) == "gpu":
-        return platforms.gpu_platform(spec, {})
-    return platforms.cpu_platform(spec, {})
-
-
-def _as_row(platform) -> dict:
-    """A platforms-table row from a dict, a Series or a one-row DataFrame."""
-    if isinstance(platform, pd.DataFrame):
-        if len(platform) != 1:
-            raise ValueError(f"platform: expected one platforms row, got {len(platform)}")
-        return platform.iloc[0].to_dict()
-    if isinstance(platform, pd.Series):
-        return platform.to_dict()
-    if isinstance(platform, dict):
-        return dict(platform)
-    raise TypeError(f"platform must be a platforms-table row (dict, Series, one-row DataFrame), got {type(platform)}")
-
-
-def hardware_vector(row: dict) -> np.ndarray:
-    """Hardware features (``context.hardware_features``) of one platforms row, float32."""
-    from ..features import context
-
-    frame = context.hardware_features(pd.DataFrame([row]))
-    return np.nan_to_num(frame.to_numpy(np.float32)[0])
-
-
-def workload_row(mod, task_name: str, kind: str) -> dict:
-    """A ``tasks``-like row (id, kind, op, FLOPs, bytes, shapes) of a task's IRModule."""
-    from ..data.dataset import task_id
-    from ..programs.workload import describe_workload, workload_hash
-
-    return {"task": task_id(workload_hash(mod), kind), "kind": kind, **describe_workload(mod, task_name or "")}
-
-
-def workload_vector(row: dict) -> np.ndarray:
-    """Workload features (``context.workload_features``) of one tasks row, float32."""
-    from ..features import context
-
-    frame = context.workload_features(pd.DataFrame([row]))
-    return np.nan_to_num(frame.to_numpy(np.float32)[0])
-
-
-def result_latency(result) -> float | None:
-    """Mean of a ``RunnerResult``'s repeats in seconds; None for a failed run."""
-    if result is None or getattr(result, "error_msg", None):
-        return None
-    return run_latency(getattr(result, "run_secs", None))
-
-
-def normalized_labels(latencies: list[float | None]) -> np.ndarray:
-    """``best / latency`` within one task's measurements; 0 for failed (None) ones and when none succeeded."""
-    values = np.array([np.nan if v is None else v for v in latencies], dtype=np.float64)
-    if np.isnan(values).all():
-        return np.zeros(len(values), dtype=np.float32)
-    return np.nan_to_num(np.nanmin(values) / values, nan=0.0).astype(np.float32)
 
 
 @derived_object
@@ -217,7 +125,7 @@ class ProjectCostModel(PyCostModel):
         super().__init__()
         if score_transform not in SCORE_TRANSFORMS:
             raise ValueError(f"score_transform must be one of {SCORE_TRANSFORMS}, got {score_transform!r}")
-        self.platform_row = None if platform is None else _as_row(platform)
+        self.platform_row = None if platform is None else as_platform_row(platform)
         self.requested_max_len = max_len
         self.requested_transform = score_transform
         self.online = online
@@ -226,9 +134,9 @@ class ProjectCostModel(PyCostModel):
         self.online_rounds = online_rounds
         self.min_online = min_online
         self.seed = seed
-        self._tasks: dict[str, _TaskContext] = {}  # structural hash + target -> task context
+        self._tasks: dict[str, TaskContext] = {}  # structural hash + target -> task context
         self._hardware: dict[str, tuple[str, np.ndarray]] = {}  # target JSON -> (platform id, features)
-        self._online: dict[str, _OnlineTask] = {}
+        self._online: dict[str, OnlineTask] = {}
         self._calibration: dict[str, tuple[int, float, float]] = {}  # task -> (model version, mean, std)
         self._counters: dict = {"predict_calls": 0, "predict_seconds": 0.0, "candidates_scored": 0,
                                 "feature_seconds": 0.0, "update_calls": 0, "update_seconds": 0.0,
@@ -245,13 +153,13 @@ class ProjectCostModel(PyCostModel):
         self.max_len = int(self.requested_max_len or model.metadata.get("max_len") or DEFAULT_MAX_LEN)
         self.transform = self.requested_transform
         if self.transform == "auto":
-            self.transform = "raw" if _is_xgb(model) else "sigmoid-z"
+            self.transform = "raw" if is_xgb(model) else "sigmoid-z"
         self.use_hardware, self.use_workload = _uses_context(model)
         self.needs_tokens = "tokens" in model.families
         self.needs_perstore = "perstore" in model.families
         perstore_version = str(model.metadata.get("feature_versions", {}).get("perstore", ""))
         self.perstore_from_tokens = self.needs_perstore and perstore_version.startswith("pooled-tokens")
-        self._base_booster = bytes(model.booster_.save_raw("ubj")) if _is_xgb(model) else None
+        self._base_booster = bytes(model.booster_.save_raw("ubj")) if is_xgb(model) else None
         self._prior_updates = int(model.metadata.get("online_updates", 0))  # from earlier sessions
         self._counters["online_updates"] = 0
 
@@ -290,7 +198,7 @@ class ProjectCostModel(PyCostModel):
         if len(candidates):
             task = self._task_context(context)
             features = self._candidate_features(context, candidates)
-            online = self._online.setdefault(task.task, _OnlineTask(task))
+            online = self._online.setdefault(task.task, OnlineTask(task))
             if features.get("tokens") is not None:
                 online.tokens.append(features["tokens"])
                 online.lengths.append(features["lengths"])
@@ -353,7 +261,7 @@ class ProjectCostModel(PyCostModel):
             self._hardware[key] = (str(row["platform"]), hardware_vector(row))
         return self._hardware[key]
 
-    def _task_context(self, context) -> _TaskContext:
+    def _task_context(self, context) -> TaskContext:
         from ..programs.targets import target_kind
         from ..programs.workload import workload_hash
 
@@ -362,7 +270,7 @@ class ProjectCostModel(PyCostModel):
             kind = target_kind(context.target)
             row = workload_row(context.mod, str(context.task_name or ""), kind)
             platform, hardware = self._platform(context.target)
-            self._tasks[key] = _TaskContext(task=row["task"], kind=kind, op=str(row["op"]), platform=platform,
+            self._tasks[key] = TaskContext(task=row["task"], kind=kind, op=str(row["op"]), platform=platform,
                                             hardware=hardware, workload=workload_vector(row))
         return self._tasks[key]
 
@@ -381,38 +289,13 @@ class ProjectCostModel(PyCostModel):
             if self.perstore_from_tokens:
                 out["perstore"] = np.nan_to_num(pooled_tokens(out["tokens"], out["lengths"]))
             else:
-                out["perstore"] = _perstore(context, candidates)
+                out["perstore"] = perstore_features(context, candidates)
         self._counters["feature_seconds"] += time.perf_counter() - start
         return out
 
-    def _inputs(self, parts: list[tuple[_TaskContext, dict, list]]) -> ModelInputs:
+    def _inputs(self, parts: list[tuple[TaskContext, dict, list]]) -> ModelInputs:
         """Model inputs for groups of candidates: ``(task context, features, latencies)`` per task."""
-        platforms = sorted({task.platform for task, _, _ in parts})
-        rows, groups, task_rows, platform_rows = [], [], [], []
-        for g, (task, _, latencies) in enumerate(parts):
-            labels = normalized_labels(latencies)
-            for i, latency in enumerate(latencies):
-                rows.append({"program": f"{task.task}:{i}", "task": task.task, "platform": task.platform,
-                             "kind": task.kind, "op": task.op, "latency_s": latency, "label": float(labels[i])})
-            groups.append(np.full(len(latencies), g))
-            task_rows.append(np.full(len(latencies), g))
-            platform_rows.append(np.full(len(latencies), platforms.index(task.platform)))
-        n = len(rows)
-        hardware_by_platform = {task.platform: task.hardware for task, _, _ in parts}
-
-        def stack(name: str):
-            arrays = [features.get(name) for _, features, _ in parts]
-            return None if any(a is None for a in arrays) else np.concatenate(arrays)
-
-        return ModelInputs(
-            records=pd.DataFrame(rows), groups=np.concatenate(groups), program_ids=np.arange(n),
-            program_row=np.arange(n), platform_ids=platforms, platform_row=np.concatenate(platform_rows),
-            task_ids=[task.task for task, _, _ in parts], task_row=np.concatenate(task_rows),
-            hardware=np.stack([hardware_by_platform[p] for p in platforms]),
-            workload=np.stack([task.workload for task, _, _ in parts]),
-            tokens=stack("tokens"), lengths=stack("lengths"), perstore=stack("perstore"),
-            versions=dict(self.model.metadata.get("feature_versions", {})),
-        )
+        return build_inputs(parts, self.model.metadata.get("feature_versions", {}))
 
     # --- scores -----------------------------------------------------------------------------------------
     def _transform(self, task: str, raw: np.ndarray) -> np.ndarray:
@@ -435,17 +318,15 @@ class ProjectCostModel(PyCostModel):
         inputs = self.online_inputs()
         positions = np.arange(inputs.size)
         updates = self._counters["online_updates"]
-        if _is_neural(self.model):
+        if is_neural(self.model):
             self.model.fine_tune(inputs, positions, epochs=self.online_epochs, lr=self.online_lr,
                                  seed=self.seed + updates)
-        elif _is_xgb(self.model):
+        elif is_xgb(self.model):
             import xgboost as xgb
 
             base = xgb.Booster()
             base.load_model(bytearray(self._base_booster))
-            dtrain = xgb.DMatrix(inputs.perstore_of(positions), label=inputs.records["label"].to_numpy(np.float32))
-            self.model.booster_ = xgb.train(self.model._booster_params(), dtrain,
-                                            num_boost_round=self.online_rounds, xgb_model=base)
+            boost_more(self.model, inputs, positions, self.online_rounds, base)
         else:
             return
         self.version += 1
@@ -457,70 +338,8 @@ class ProjectCostModel(PyCostModel):
         return {
             "updates": int(self._counters["online_updates"]), "records": self.online_records(),
             "tasks": len(self._online), "platforms": sorted({t.context.platform for t in self._online.values()}),
-            "rule": ("fine-tune" if _is_neural(self.model) else "pretrained+residual-trees") if self.online else "off",
+            "rule": ("fine-tune" if is_neural(self.model) else "pretrained+residual-trees") if self.online else "off",
         }
 
 
-def _perstore(context, candidates) -> np.ndarray:
-    """Pooled per-store features of candidates (a candidate whose extraction fails gets zeros)."""
-    from tvm.s_tir.meta_schedule.feature_extractor import PerStoreFeature
-
-    from ..features.perstore import PERSTORE_WIDTH, pool_stores
-
-    extractor = PerStoreFeature()
-    try:
-        arrays = [a.numpy() for a in extractor.extract_from(context, candidates)]
-    except Exception:  # noqa: BLE001 - find the failing candidate(s) one by one
-        arrays = []
-        for candidate in candidates:
-            try:
-                arrays.append(extractor.extract_from(context, [candidate])[0].numpy())
-            except Exception:  # noqa: BLE001
-                arrays.append(None)
-    arrays = [None if a is None else np.asarray(a, dtype=np.float32).reshape(-1, PERSTORE_WIDTH) for a in arrays]
-    return np.nan_to_num(pool_stores(arrays))
-
-
-def fine_tune(model: CostModel, inputs: ModelInputs, rows: np.ndarray, epochs: int = 2, lr: float | None = None,
-              rounds: int = 20, seed: int | None = None) -> CostModel:
-    """Fine-tune a trained model on the records at ``rows`` of ``inputs`` (e.g. a small share of a target
-    platform's data, for transfer experiments), in place; returns the model.
-
-    Neural models: ``epochs`` epochs of LambdaRank from the current weights (learning rate ``lr`` or the
-    model's). ``xgb``: ``rounds`` more boosting rounds on these records, continuing from the current trees.
-    The metadata is kept, with an entry appended to ``metadata["fine_tuning"]`` (records, tasks, platforms,
-    epochs or rounds, seconds); the ``max_len`` of token inputs is recorded as ``metadata["max_len"]``.
-    """
-    rows = np.asarray(rows, dtype=np.int64)
-    if len(rows) == 0:
-        raise ValueError(f"{model.name}: no records to fine-tune on")
-    if not model.metadata:
-        raise ValueError(f"{model.name}: fine_tune before fit (or load)")
-    start = time.perf_counter()
-    entry: dict = {}
-    if _is_neural(model):
-        model.fine_tune(inputs, rows, epochs=epochs, lr=lr, seed=seed)
-        entry.update(epochs=int(epochs), lr=float(model.lr if lr is None else lr))
-    elif _is_xgb(model):
-        import xgboost as xgb
-
-        labels = inputs.records["label"].to_numpy(np.float32)[rows]
-        dtrain = xgb.DMatrix(inputs.perstore_of(rows), label=labels)
-        model.booster_ = xgb.train(model._booster_params(), dtrain, num_boost_round=rounds, xgb_model=model.booster_)
-        entry["rounds"] = int(rounds)
-    else:
-        raise TypeError(f"fine_tune: no fine-tuning for model {model.name!r}")
-    records = inputs.records.iloc[rows]
-    entry.update(records=int(len(rows)), tasks=int(records["task"].nunique()),
-                 platforms=sorted(map(str, records["platform"].unique())),
-                 seconds=time.perf_counter() - start,
-                 at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-    model.metadata.setdefault("fine_tuning", []).append(entry)
-    if inputs.tokens is not None and "max_len" not in model.metadata:
-        model.metadata["max_len"] = int(inputs.tokens.shape[1])
-    json.dumps(model.metadata)  # metadata must stay JSON (it is written beside the model)
-    return model
-
-
-__all__ = ["ProjectCostModel", "fine_tune", "hardware_vector", "normalized_labels", "platform_row_for",
-           "workload_row", "workload_vector"]
+__all__ = ["DEFAULT_MAX_LEN", "ProjectCostModel", "SCORE_TRANSFORMS"]

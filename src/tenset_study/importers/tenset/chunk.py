@@ -12,13 +12,14 @@ The steps are not decoded. Their canonical text (compact JSON, what ``orjson.dum
 steps gives) is the written text without spaces: the writer puts one after every comma and nowhere
 else, and Ansor step lists hold only integers, lists of integers and identifier strings such as
 ``"auto_unroll_max_step$16"``. When the spaces removed are not one per comma, or a byte a step list
-cannot hold shows up, the steps are decoded and re-encoded instead (:func:`canonical_steps`). New
-step texts are checked cheaply in bulk (:func:`plausible_steps`) and exactly only when that check fails.
+cannot hold shows up, the steps are decoded and re-encoded instead (:func:`canonical_steps`). Every
+new step text (a program not seen before) is checked exactly, by :class:`StepChecker`: one orjson decode,
+and the structural checks once per skeleton, so that a damaged step list is reported, never stored.
 
 A line the fast path cannot cut (other spacing or key order, bad JSON, a bad field, an unknown
 version) goes to the slow path, :func:`tenset_study.importers.tenset.log.parse_record`, which either accepts
 it (same canonical text) or says why it is malformed. Costs, error codes and timestamps are
-converted per chunk (:func:`convert`) with one orjson call each.
+converted and checked per chunk (:func:`tenset_study.importers.tenset.costs.convert`) with one orjson call each.
 """
 
 from __future__ import annotations
@@ -27,28 +28,29 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import chain, repeat
 
 import numpy as np
 import orjson
 
-from .log import ERROR_NAMES, SUPPORTED_VERSIONS, LogTask, MalformedRecord, check_steps, parse_record
+from .log import SUPPORTED_VERSIONS, LogTask, MalformedRecord, check_steps, parse_record
 
 HEAD = b'{"i": [['
 SEP = b"], [[], ["
 RKEY = b', "r": '
 _VERSIONS = b"|".join(re.escape(v.encode()) for v in SUPPORTED_VERSIONS)
 # Matched at the position of ', "r": '; the steps and the "i" list end just before it ("]]").
+# The error code is a small integer and all_cost (not stored) a JSON number; anything else takes the slow path.
+_JSON_NUMBER = rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
 TAIL = re.compile(
-    rb'(?<=\]\]), "r": \[\[([^\]]*)\], ([0-9]+), [^,\]]*, ([^\]]*)\], "v": "(?:' + _VERSIONS
-    + rb')"\}[ \t\r]*\Z'
+    rb'(?<=\]\]), "r": \[\[([^\]]*)\], (0|[1-9][0-9]{0,8}), ' + _JSON_NUMBER + rb', ([^\]]*)\], "v": "(?:'
+    + _VERSIONS + rb')"\}[ \t\r]*\Z'
 )
 # Characters an Ansor step list holds; translate() maps every other byte to NUL (and drops spaces).
 _TRACE_CHARS = b'[]",-.$_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'
 STEP_TABLE = bytes(c if c in _TRACE_CHARS else 0 for c in range(256))
 
 # resolve(raw task text, parsed task or None) -> task index; raises MalformedRecord for a bad task.
-Resolver = Callable[[bytes, "LogTask | None"], int]
+Resolver = Callable[[bytes, LogTask | None], int]
 # bad(line number, reason)
 BadLine = Callable[[int, str], None]
 
@@ -74,8 +76,8 @@ class Chunk:
     def lineno(self, j: int) -> int:
         """Line number of record j."""
         if self.linenos is not None:
-            return self.linenos[j]
-        return self.first_lineno + j + bisect_right(self.skips, j)
+            return int(self.linenos[j])
+        return int(self.first_lineno + j + bisect_right(self.skips, j))
 
     def take(self, keep: np.ndarray) -> "Chunk":
         """The chunk restricted to the records ``keep`` (line numbers follow)."""
@@ -131,7 +133,7 @@ def split_lines(data: bytes, lineno: int, resolve: Resolver, bad: BadLine) -> Ch
                 continue
         a_skip(len(out.raws))
         try:  # the slow path
-            obj = orjson.loads(data[line_start:end])
+            obj = orjson.loads(data[line_start:end].strip())  # as parse_line reads it
             record = parse_record(obj)
             t = resolve(orjson.dumps(obj["i"][0]), record.task)
         except orjson.JSONDecodeError as err:
@@ -169,102 +171,35 @@ def parsed_steps(text: bytes) -> bytes:
     """Decode, check and re-encode a step list (the slow, exact way)."""
     try:
         return orjson.dumps(check_steps(orjson.loads(text)))
-    except orjson.JSONDecodeError:
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
         raise MalformedRecord("steps are not valid JSON") from None
 
 
-def plausible_steps(traces: list[bytes]) -> bool:
-    """A cheap check of many new step texts at once; False: check them one by one with :func:`parsed_steps`.
+class StepChecker:
+    """The exact check of new step texts: one orjson decode and encode each.
 
-    Brackets balance and every text is ``[]`` or starts with a step code (``[["``). With the allowed
-    characters (see :func:`canonical_steps`) this catches what damage looks like (a truncated record
-    run into the next brings ``{`` and ``:``, a cut list unbalances brackets) without decoding the JSON.
-    It does not check that every later step is led by its code.
+    A text must be valid JSON and pass :func:`tenset_study.importers.tenset.log.check_steps` (a list of
+    steps, each led by its code, nesting at most ``MAX_NESTING`` deep); its canonical text is what
+    ``orjson.dumps`` of the decoded steps gives (the slow path's text). The structural check is done once
+    per *skeleton* (the text without its digits): a valid JSON text with the skeleton of a checked one has
+    the same structure (brackets, strings and commas sit in the same order; only numbers and string
+    contents differ), so it passes too. A task's programs share a few skeletons (those of its sketches).
     """
-    joined = b"".join(traces)
-    return joined.count(b"[") == joined.count(b"]") and all(map(bytes.startswith, traces, repeat((b'[["', b"[]"))))
 
+    MAX_SKELETONS = 20_000
 
-_NUMBER_CHARS = b"0123456789.eE+-"
+    def __init__(self) -> None:
+        self.skeletons: set[bytes] = set()
 
-
-@dataclass
-class Numbers:
-    """Converted result columns of the records of a chunk that survived the checks."""
-
-    keep: np.ndarray  # indices into the chunk's records
-    lengths: np.ndarray
-    values: np.ndarray  # all costs, concatenated
-    errors: np.ndarray
-    stamps: np.ndarray
-
-
-def _parse_lists(texts: tuple[bytes, ...] | list[bytes]) -> list[list] | None:
-    """The cost lists of the records; None when some text is not a list of numbers."""
-    joined = b"[[" + b"],[".join(texts) + b"]]"
-    if joined.translate(None, _NUMBER_CHARS + b", []"):
-        return None
-    try:
-        return orjson.loads(joined)
-    except orjson.JSONDecodeError:
-        return None
-
-
-def _parse_numbers(texts: tuple[bytes, ...], dtype: type, check: bool = True) -> np.ndarray | None:
-    joined = b"[" + b",".join(texts) + b"]"
-    if check and joined.translate(None, _NUMBER_CHARS + b",[]"):
-        return None
-    try:
-        return np.array(orjson.loads(joined), dtype=dtype)
-    except (orjson.JSONDecodeError, ValueError, TypeError):
-        return None
-
-
-def convert(chunk: Chunk, bad: BadLine) -> Numbers:
-    """Costs, error codes and timestamps as arrays; records with a bad number are reported and dropped."""
-    n = len(chunk.results)
-    if n == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return Numbers(empty, empty, np.zeros(0), empty, np.zeros(0))
-    costs, errors_text, stamps_text = zip(*chunk.results)
-    ok = np.ones(n, dtype=bool)
-    lists = _parse_lists(costs)
-    if lists is None or len(lists) != n:
-        lists = []
-        for j, text in enumerate(costs):
-            parsed = _parse_lists((text,))
-            if parsed is None or len(parsed) != 1:
-                bad(chunk.lineno(j), "costs must be a list of numbers (seconds)")
-                ok[j] = False
-                parsed = [[]]
-            lists.append(parsed[0])
-    lengths = np.fromiter(map(len, lists), dtype=np.int64, count=n)
-    values = np.fromiter(chain.from_iterable(lists), dtype=np.float64, count=int(lengths.sum()))
-    errors = _parse_numbers(errors_text, np.int64, check=False)  # digits: the regex or the slow path says so
-    if errors is None:  # defensive
-        errors = np.array([int(t) if t.isdigit() else len(ERROR_NAMES) for t in errors_text], dtype=np.int64)
-    stamps = _parse_numbers(stamps_text, np.float64)
-    if stamps is None:
-        stamps = np.array([_float(t) for t in stamps_text])
-    for j in np.flatnonzero(ok & ((errors >= len(ERROR_NAMES)) | ((errors == 0) & (lengths == 0))
-                                  | ~np.isfinite(stamps))):
-        if errors[j] >= len(ERROR_NAMES):
-            reason = f"error_no must be an integer 0-{len(ERROR_NAMES) - 1}, got {errors[j]}"
-        elif not np.isfinite(stamps[j]):
-            reason = "timestamp must be a number (seconds since the epoch)"
-        else:
-            reason = "a successful measurement without costs"
-        bad(chunk.lineno(j), reason)
-        ok[j] = False
-    keep = np.flatnonzero(ok)
-    if len(keep) < n:
-        values = values[ok[np.repeat(np.arange(n), lengths)]]
-        lengths, errors, stamps = lengths[keep], errors[keep], stamps[keep]
-    return Numbers(keep, lengths, values, errors, stamps)
-
-
-def _float(text: bytes) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        return float("nan")
+    def canonical(self, trace: bytes) -> bytes:
+        """The canonical text of the step list ``trace``; raises :class:`MalformedRecord` if it is not one."""
+        try:
+            steps = orjson.loads(trace)
+        except orjson.JSONDecodeError:
+            raise MalformedRecord("steps are not valid JSON") from None
+        skeleton = trace.translate(None, b"0123456789")
+        if skeleton not in self.skeletons:
+            check_steps(steps)
+            if len(self.skeletons) < self.MAX_SKELETONS:
+                self.skeletons.add(skeleton)
+        return orjson.dumps(steps)

@@ -15,6 +15,13 @@ imported with the function name as ``task_name`` (and an operator class guessed 
 arguments are function arguments, not tensor shapes, so no byte count is derived. Any other version
 string is rejected line by line with a message naming the supported versions.
 
+What a valid record is, beyond its shape: costs are finite numbers, none negative; a successful
+measurement (``error_no`` 0) has costs, all positive, whose mean is finite, or all zero: the program was
+not measured (yet), e.g. a file of programs still to be measured. Such a record keeps its program and
+gives no measurement (:attr:`LogRecord.measured` is False). The timestamp lies between 1970 and the year
+9999, hardware params are 32-bit integers, and neither the workload key nor the steps nest lists more than
+:data:`MAX_NESTING` deep (Ansor's nest 2 and 3 deep).
+
 :func:`read_tenset_log` is the small, strict-or-forgiving public reader; the bulk importer uses a
 faster path (:mod:`tenset_study.importers.tenset.chunk`) and falls back to :func:`parse_record` here for every
 line the fast path cannot read, so both agree on what is valid and on the reasons given.
@@ -22,13 +29,19 @@ line the fast path cannot read, so both agree on what is valid and on the reason
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import orjson
 
+from ..checks import MAX_NESTING, nesting_exceeds, short_repr
+
 SUPPORTED_VERSIONS = ("v0.2", "v0.3", "v0.4", "v0.5", "v0.6")
+#: Timestamps accepted: seconds from the epoch up to the end of the year 9999 (what a datetime holds).
+MAX_TIMESTAMP_S = 253402300800
+_INT32 = (-(2**31), 2**31)
 
 # Ansor's MeasureErrorNO, in order (tvm/auto_scheduler/measure.py).
 ERROR_NAMES = (
@@ -78,6 +91,7 @@ class LogRecord:
     all_cost: float
     timestamp: float
     version: str
+    measured: bool = True  # False: all costs zero, a program without a measurement
 
     @property
     def error(self) -> str | None:
@@ -86,8 +100,10 @@ class LogRecord:
 
     @property
     def latency_s(self) -> float | None:
-        """Mean of the costs, or None when the measurement failed."""
-        return None if self.error_no != 0 or not self.costs else sum(self.costs) / len(self.costs)
+        """Mean of the costs, or None when the measurement failed or the program was not measured."""
+        if self.error_no != 0 or not self.costs or not self.measured:
+            return None
+        return sum(self.costs) / len(self.costs)
 
     def trace(self) -> str:
         """The steps as compact JSON: the ``trace`` stored for the program."""
@@ -98,6 +114,41 @@ def _is_number(x: object) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
+def nesting_depth(text: str) -> int:
+    """How deep ``[`` brackets nest in a text (strings not taken apart: a bound, cheap for short texts)."""
+    if text.count("[") <= MAX_NESTING:
+        return text.count("[")
+    depth = deepest = 0
+    for char in text:
+        if char == "[":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == "]":
+            depth -= 1
+    return deepest
+
+
+def check_results(costs: list, error_no: int, timestamp: float) -> bool:
+    """Check the costs and timestamp of a record; True when it is a measurement, False when all costs are zero
+    (a successful record of a program that was not measured). Raises :class:`MalformedRecord`."""
+    if any(not math.isfinite(c) or c < 0 for c in costs):
+        raise MalformedRecord("costs must be finite and not negative (seconds)")
+    if not 0 <= timestamp < MAX_TIMESTAMP_S:
+        raise MalformedRecord(f"timestamp {short_repr(timestamp)} is not seconds since the epoch (up to the year 9999)")
+    if error_no != 0:
+        return True
+    if not costs:
+        raise MalformedRecord("a successful measurement without costs")
+    zeros = sum(c == 0 for c in costs)
+    if zeros == len(costs):
+        return False
+    if zeros:
+        raise MalformedRecord("a cost of 0 s among measured costs (all zero means not measured)")
+    if not math.isfinite(sum(costs) / len(costs)):
+        raise MalformedRecord("costs too large: their mean is not a finite number")
+    return True
+
+
 def parse_task(task: object) -> LogTask:
     """Check and convert the task list of a record (``i[0]``)."""
     if not isinstance(task, list) or not 2 <= len(task) <= 6:
@@ -105,11 +156,14 @@ def parse_task(task: object) -> LogTask:
     key, target = task[0], task[1]
     if not isinstance(key, str) or not key:
         raise MalformedRecord("workload key must be a non-empty string")
+    if nesting_depth(key) > MAX_NESTING:
+        raise MalformedRecord(f"workload key nests lists more than {MAX_NESTING} deep")
     if not isinstance(target, str) or not target.strip():
         raise MalformedRecord("target must be a non-empty string")
     hw = task[2] if len(task) > 2 else None
-    if hw is not None and (not isinstance(hw, list) or not all(isinstance(v, int) for v in hw)):
-        raise MalformedRecord("hardware params must be a list of integers")
+    if hw is not None and (not isinstance(hw, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and _INT32[0] <= v < _INT32[1] for v in hw)):
+        raise MalformedRecord("hardware params must be a list of 32-bit integers")
     host = task[3] if len(task) > 3 else None
     if host is not None and not isinstance(host, str):
         raise MalformedRecord("target host must be a string")
@@ -124,12 +178,15 @@ def parse_task(task: object) -> LogTask:
 
 
 def check_steps(steps: object) -> list:
-    """Check that ``steps`` is a list of steps, each a list led by a step code string."""
+    """Check that ``steps`` is a list of steps, each a list led by a step code string, nesting at most
+    :data:`MAX_NESTING` deep."""
     if not isinstance(steps, list):
         raise MalformedRecord("steps must be a list")
     for i, step in enumerate(steps):
         if not isinstance(step, list) or not step or not isinstance(step[0], str):
             raise MalformedRecord(f"step {i} must be a list led by its code (e.g. \"SP\")")
+    if nesting_exceeds(steps, MAX_NESTING):
+        raise MalformedRecord(f"steps nest lists more than {MAX_NESTING} deep")
     return steps
 
 
@@ -143,7 +200,7 @@ def parse_record(obj: object) -> LogRecord:
     version = obj["v"]
     if version not in SUPPORTED_VERSIONS:
         raise MalformedRecord(
-            f"unsupported log version {version!r} (this reader reads {', '.join(SUPPORTED_VERSIONS)})"
+            f"unsupported log version {short_repr(version)} (this reader reads {', '.join(SUPPORTED_VERSIONS)})"
         )
     inp = obj["i"]
     if not isinstance(inp, list) or len(inp) != 2:
@@ -160,14 +217,17 @@ def parse_record(obj: object) -> LogRecord:
     if not isinstance(costs, list) or not all(_is_number(c) for c in costs):
         raise MalformedRecord("costs must be a list of numbers (seconds)")
     if not isinstance(error_no, int) or isinstance(error_no, bool) or not 0 <= error_no < len(ERROR_NAMES):
-        raise MalformedRecord(f"error_no must be an integer 0-{len(ERROR_NAMES) - 1}, got {error_no!r}")
-    if error_no == 0 and not costs:
-        raise MalformedRecord("a successful measurement without costs")
+        raise MalformedRecord(f"error_no must be an integer 0-{len(ERROR_NAMES) - 1}, got {short_repr(error_no)}")
     if not _is_number(all_cost):
         raise MalformedRecord("all_cost must be a number")
     if not _is_number(timestamp):
         raise MalformedRecord("timestamp must be a number (seconds since the epoch)")
-    return LogRecord(task, steps, [float(c) for c in costs], error_no, float(all_cost), float(timestamp), version)
+    try:
+        floats, all_cost, timestamp = [float(c) for c in costs], float(all_cost), float(timestamp)
+    except OverflowError:
+        raise MalformedRecord("a number of the results is too large for a float") from None
+    measured = check_results(floats, error_no, timestamp)
+    return LogRecord(task, steps, floats, error_no, all_cost, timestamp, version, measured)
 
 
 def parse_line(line: bytes | str) -> LogRecord | None:

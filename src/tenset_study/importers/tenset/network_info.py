@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...data.dataset import task_id
-from .workload import GPU_TARGET_KINDS, TaskDetails
+from ...programs.targets import GPU_KINDS
+from .workload import TaskDetails
 
 # Non-TVM globals a TenSet pickle may reference.
 _SAFE_GLOBALS = {
@@ -126,7 +127,7 @@ def target_kind_of(target: object) -> str | None:
                 return str(name)
     for node in graph["nodes"]:  # older graphs: the kind's name appears as a plain string attribute
         for value in node.get("attrs", {}).values():
-            if value in GPU_TARGET_KINDS or value == "llvm":
+            if value in GPU_KINDS or value == "llvm":
                 return str(value)
     return None
 
@@ -176,7 +177,7 @@ class NetworkTask:
 
     @property
     def kind(self) -> str:
-        return "gpu" if self.kind_name in GPU_TARGET_KINDS else "cpu"
+        return "gpu" if self.kind_name in GPU_KINDS else "cpu"
 
     @property
     def task(self) -> str:

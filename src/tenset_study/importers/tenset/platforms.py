@@ -20,7 +20,8 @@ from __future__ import annotations
 import json
 import re
 
-from .workload import target_kind, target_kind_name, target_options
+from ...programs.targets import target_kind, target_kind_name
+from .workload import target_options
 
 _PUBLIC = "public spec"
 
@@ -222,7 +223,7 @@ def derived_platform_row(platform: str, target: str, hardware_params: tuple | li
     if kind == "cpu":
         put("arch", options.get("mcpu") or options.get("mtriple"), "target string")
         put("cores", positive.get("num_cores"), "record hardware_params num_cores")
-        if "vector_unit_bytes" in positive:
+        if positive.get("vector_unit_bytes", 2**28) < 2**28:  # vector_bits is a 32-bit column
             put("vector_bits", positive["vector_unit_bytes"] * 8,
                 "record hardware_params vector_unit_bytes x 8 (Ansor's setting, not the ISA)")
         put("cache_line_bytes", positive.get("cache_line_bytes"), "record hardware_params cache_line_bytes")
@@ -242,7 +243,9 @@ def derived_platform_row(platform: str, target: str, hardware_params: tuple | li
 
 
 def _int(text: str | None) -> int | None:
+    """A target option's integer value, None when absent, not an integer or beyond 32 bits."""
     try:
-        return int(text) if text else None
+        value = int(text) if text else None
     except ValueError:
         return None
+    return value if value is not None and -(2**31) <= value < 2**31 else None

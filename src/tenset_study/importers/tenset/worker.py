@@ -24,7 +24,8 @@ import orjson
 import pyarrow as pa
 
 from ...data.dataset import Dataset, task_id
-from .chunk import STEP_TABLE, Chunk, Numbers, canonical_steps, convert, parsed_steps, plausible_steps, split_lines
+from .chunk import STEP_TABLE, BadLine, Chunk, StepChecker, canonical_steps, split_lines
+from .costs import Numbers, convert
 from .columns import append_part, first_unseen, program_ids, string_array
 from .keys import KeyIndex
 from .log import ERROR_NAMES, LogTask, MalformedRecord, parse_task
@@ -92,6 +93,7 @@ class GroupImporter:
         self._seen: dict[str, np.ndarray] = {}  # per platform: sorted program numbers measured in the group
         self._group: set[str] = set()
         self._file_platform: str | None = None  # the platform of the file being read (None: loose file)
+        self.steps = StepChecker()
 
     # --- tasks and platforms -----------------------------------------------------------------------
 
@@ -167,8 +169,7 @@ class GroupImporter:
                 self.flush()
         return chunk.lines
 
-    def _hash(self, chunk: Chunk, bad: Callable[[int, str], None]
-              ) -> tuple[list[bytes], list[int], list[bytes], np.ndarray]:
+    def _hash(self, chunk: Chunk, bad: BadLine) -> tuple[list[bytes], list[int], list[bytes], np.ndarray]:
         """Program digests of the records, the first-seen programs (indices, traces), and a keep mask.
 
         Two caches per task: written step text -> digest (hit for the same program on the next
@@ -193,17 +194,14 @@ class GroupImporter:
             t, raw = chunk.task_idx[j], chunk.raws[j]
             d = raw_caches[t].get(raw)  # an earlier miss of this chunk may have added it
             if d is None:
-                trace = raw.translate(STEP_TABLE, b" ")  # canonical_steps' fast path, inlined
-                removed = len(raw) - len(trace)
-                if (removed and removed != trace.count(b",")) or b"\x00" in trace or j in canonical:
-                    try:
-                        trace = canonical_steps(raw, j in canonical)
-                    except MalformedRecord as err:
-                        bad(chunk.lineno(j), str(err))
-                        ok[j] = False
-                        digests[j] = b"\x00" * 9
-                        continue
                 cache = caches[t]
+                try:
+                    trace = self._trace(raw, j in canonical, cache)
+                except MalformedRecord as err:
+                    bad(chunk.lineno(j), str(err))
+                    ok[j] = False
+                    digests[j] = b"\x00" * 9
+                    continue
                 d = cache.get(trace)
                 if d is None:
                     h = hashers[t].copy()
@@ -214,44 +212,73 @@ class GroupImporter:
                     new_traces.append(trace)
                 raw_caches[t][raw] = d
             digests[j] = d
-        if new and not plausible_steps(new_traces):
-            rejected: dict[bytes, str] = {}
-            for j, trace in zip(new, new_traces):
-                try:
-                    parsed_steps(trace)
-                except MalformedRecord as err:
-                    rejected[digests[j]] = str(err)
-                    caches[chunk.task_idx[j]].pop(trace, None)
-            for j, d in enumerate(digests):
-                if ok[j] and d in rejected:
-                    raw_caches[chunk.task_idx[j]].pop(chunk.raws[j], None)
-                    bad(chunk.lineno(j), rejected[d])
-                    ok[j] = False
-            kept = [(j, tr) for j, tr in zip(new, new_traces) if ok[j]]
-            new, new_traces = [j for j, _ in kept], [tr for _, tr in kept]
         self._group.update(entries[t].task for t in used)
         return digests, new, new_traces, ok
+
+    def _trace(self, raw: bytes, is_canonical: bool, cache: dict[bytes, bytes]) -> bytes:
+        """The canonical text of a step list as written; raises :class:`MalformedRecord` for a bad one.
+
+        Fast: the text without spaces, when that is a program seen before in the task (``cache``); a new
+        one is checked and re-encoded exactly (:class:`StepChecker`), so that only valid step lists are
+        stored, with the text the slow path gives.
+        """
+        trace = raw.translate(STEP_TABLE, b" ")  # canonical_steps' fast path, inlined
+        removed = len(raw) - len(trace)
+        if (removed and removed != trace.count(b",")) or b"\x00" in trace or is_canonical:
+            return canonical_steps(raw, is_canonical)  # decoded, checked and re-encoded
+        return trace if trace in cache else self.steps.canonical(trace)
 
     # --- writing -----------------------------------------------------------------------------------
 
     def _write_rows(self, chunk: Chunk, nums: Numbers, digests: list[bytes], new: list[int],
                     new_traces: list[bytes], ok: np.ndarray) -> None:
-        n = len(digests)
+        """Buffer the rows of a chunk: its new programs (measured or not) and its fresh measurements."""
         ids, id_strings = program_ids(digests)
-        # platform of every record: the file's, or each task text's (loose files)
-        if self._file_platform is not None:
-            names = [self._file_platform]
-            codes = np.zeros(n, dtype=np.int32)
-        else:
-            names = sorted({self.entries[t].platform for t in set(chunk.task_idx)})
-            code_of = {name: i for i, name in enumerate(names)}
-            by_task = np.array([code_of.get(e.platform, -1) for e in self.entries], dtype=np.int32)
-            codes = by_task[np.asarray(chunk.task_idx, dtype=np.int64)]
+        names, codes = self._platform_codes(chunk)
         self.platforms_seen.update(names)
-        # measurements: the first of each (program, platform) in the group, not in the dataset before
-        fresh = np.zeros(n, dtype=bool)
+        measured = ok & nums.measured
+        self.report.not_measured += int((ok & ~nums.measured).sum())
+        fresh = self._fresh_measurements(ids, measured, names, codes)
+        if new:
+            self._buffer_programs(chunk, ids, id_strings, new, new_traces)
+        kept = int(fresh.sum())
+        if kept == 0:
+            return
+        failed = nums.errors != 0
+        offsets = np.zeros(len(digests) + 1, dtype=np.int32)
+        np.cumsum(nums.lengths, out=offsets[1:])
+        table = pa.table({
+            "program": id_strings,
+            "platform": pa.array(names, pa.string()).take(pa.array(codes)),
+            "latency_s": pa.array(nums.latency, mask=failed),
+            "repeats_s": pa.ListArray.from_arrays(pa.array(offsets), pa.array(nums.values), mask=pa.array(failed)),
+            "error": _ERROR_NAMES.take(pa.array(nums.errors)),
+            "measured_at": pa.array((nums.stamps * 1e6).astype(np.int64), _TS),
+        })
+        if kept < len(digests):
+            table = table.filter(pa.array(fresh))
+        self.measurements.append(table)
+        self.buffered += kept
+        self.report.records += kept
+        self.report.failures += int(failed[fresh].sum())
+
+    def _platform_codes(self, chunk: Chunk) -> tuple[list[str], np.ndarray]:
+        """The platforms of a chunk's records (the file's, or each task text's for loose files) and each
+        record's index into them."""
+        if self._file_platform is not None:
+            return [self._file_platform], np.zeros(len(chunk.raws), dtype=np.int32)
+        names = sorted({self.entries[t].platform for t in set(chunk.task_idx)})
+        code_of = {name: i for i, name in enumerate(names)}
+        by_task = np.array([code_of.get(e.platform, -1) for e in self.entries], dtype=np.int32)
+        return names, by_task[np.asarray(chunk.task_idx, dtype=np.int64)]
+
+    def _fresh_measurements(self, ids: np.ndarray, candidates: np.ndarray, names: list[str],
+                            codes: np.ndarray) -> np.ndarray:
+        """Mask of the first record of each (program, platform) in the group that is not in the dataset
+        before the import; counts the others as duplicates or already present."""
+        fresh = np.zeros(len(ids), dtype=bool)
         for code, name in enumerate(names):
-            rows = ok if len(names) == 1 else ok & (codes == code)
+            rows = candidates if len(names) == 1 else candidates & (codes == code)
             first, self._seen[name] = first_unseen(ids, rows, self._seen.get(name, _NO_IDS))
             self.report.duplicates += int(rows.sum() - first.sum())
             if not self.keys.empty:
@@ -259,50 +286,30 @@ class GroupImporter:
                 first &= ~present
                 self.report.already_present += int(present.sum())
             fresh |= first
-        # programs first seen in this group, minus those in the dataset already
-        if new:
-            new_idx = np.array(new, dtype=np.int64)
-            traces = new_traces
-            if not self.keys.empty:
-                absent = ~self.keys.has_programs(ids[new_idx])
-                new_idx = new_idx[absent]
-                traces = [tr for tr, a in zip(new_traces, absent) if a]
-            if len(new_idx):
-                task_names = pa.array([e.task for e in self.entries], pa.string())
-                task_codes = np.asarray(chunk.task_idx, dtype=np.int64)[new_idx]
-                self.programs.append(pa.table({
-                    "program": id_strings.take(pa.array(new_idx)),
-                    "task": task_names.take(pa.array(task_codes)),
-                    "encoding": pa.repeat("ansor", len(new_idx)),
-                    "trace": string_array(traces),
-                    "source": pa.repeat("tenset", len(new_idx)),
-                }))
-                self.report.programs += len(new_idx)
-                self.buffered += len(new_idx)
-        kept = int(fresh.sum())
-        if kept == 0:
+        return fresh
+
+    def _buffer_programs(self, chunk: Chunk, ids: np.ndarray, id_strings: pa.Array, new: list[int],
+                         new_traces: list[bytes]) -> None:
+        """Buffer the rows of the programs first seen in this group, minus those in the dataset already."""
+        new_idx = np.array(new, dtype=np.int64)
+        traces = new_traces
+        if not self.keys.empty:
+            absent = ~self.keys.has_programs(ids[new_idx])
+            new_idx = new_idx[absent]
+            traces = [tr for tr, a in zip(new_traces, absent) if a]
+        if not len(new_idx):
             return
-        failed = nums.errors != 0
-        owner = np.repeat(np.arange(n), nums.lengths)
-        sums = np.bincount(owner, weights=nums.values, minlength=n)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            latency = sums / nums.lengths
-        offsets = np.zeros(n + 1, dtype=np.int32)
-        np.cumsum(nums.lengths, out=offsets[1:])
-        table = pa.table({
-            "program": id_strings,
-            "platform": pa.array(names, pa.string()).take(pa.array(codes)),
-            "latency_s": pa.array(latency, mask=failed),
-            "repeats_s": pa.ListArray.from_arrays(pa.array(offsets), pa.array(nums.values), mask=pa.array(failed)),
-            "error": _ERROR_NAMES.take(pa.array(nums.errors)),
-            "measured_at": pa.array((nums.stamps * 1e6).astype(np.int64), _TS),
-        })
-        if kept < n:
-            table = table.filter(pa.array(fresh))
-        self.measurements.append(table)
-        self.buffered += kept
-        self.report.records += kept
-        self.report.failures += int(failed[fresh].sum())
+        task_names = pa.array([e.task for e in self.entries], pa.string())
+        task_codes = np.asarray(chunk.task_idx, dtype=np.int64)[new_idx]
+        self.programs.append(pa.table({
+            "program": id_strings.take(pa.array(new_idx)),
+            "task": task_names.take(pa.array(task_codes)),
+            "encoding": pa.repeat("ansor", len(new_idx)),
+            "trace": string_array(traces),
+            "source": pa.repeat("tenset", len(new_idx)),
+        }))
+        self.report.programs += len(new_idx)
+        self.buffered += len(new_idx)
 
     def flush(self) -> None:
         """Write everything buffered: tasks, platforms, programs, measurements (in that order)."""

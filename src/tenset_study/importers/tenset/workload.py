@@ -23,15 +23,21 @@ What is derived, and from what:
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 
-from ...data.dataset import task_id
+from ...data.ids import task_id
+from ...programs.targets import target_kind, target_kind_name
 from ...programs.workload import OP_PATTERNS
 
+__all__ = ["TaskDetails", "WORKLOAD_FORMAT", "classify_names", "decode_workload_key", "flatten", "key_shapes",
+           "target_kind", "target_kind_name", "target_options", "task_row", "task_target_json"]
+
 WORKLOAD_FORMAT = "ansor-workload-key"
-GPU_TARGET_KINDS = {"cuda", "rocm", "vulkan", "opencl", "metal", "webgpu", "nvptx"}
 DTYPE_BYTES_DEFAULT = 4  # float32
+#: Largest tensor dimension read off a workload key (beyond it the key's numbers are not shapes).
+MAX_DIM = 2**40
 
 _HASH_NAME = re.compile(r"[0-9a-f]{32}")
 
@@ -46,16 +52,6 @@ class TaskDetails:
     op_tags: list[str] = field(default_factory=list)
 
 
-def target_kind_name(target: str) -> str:
-    """The target kind of a TenSet/Ansor target string (its first word): ``llvm``, ``cuda``..."""
-    return target.split(None, 1)[0] if target.strip() else ""
-
-
-def target_kind(target: str) -> str:
-    """``gpu`` for CUDA-like targets, ``cpu`` otherwise."""
-    return "gpu" if target_kind_name(target) in GPU_TARGET_KINDS else "cpu"
-
-
 def target_options(target: str) -> dict[str, str]:
     """The ``-name=value`` options of a target string (``-mcpu=core-avx2`` -> ``{"mcpu": "core-avx2"}``)."""
     options = {}
@@ -66,10 +62,10 @@ def target_options(target: str) -> dict[str, str]:
 
 
 def decode_workload_key(key: str) -> tuple[str, list | None]:
-    """``(name, args)`` of a workload key; ``(key, None)`` when it is not a JSON list."""
+    """``(name, args)`` of a workload key; ``(key, None)`` when it is not a JSON list (or nests too deep to read)."""
     try:
         value = json.loads(key)
-    except ValueError:
+    except (ValueError, RecursionError):
         return key, None
     if isinstance(value, list) and value:
         return str(value[0]), value[1:]
@@ -89,7 +85,8 @@ def flatten(values: list) -> list:
 
 def key_shapes(args: list | None) -> list[list[int]] | None:
     """Tensor shapes from nested workload-key arguments; None when they are flattened or not shapes."""
-    if not args or not all(isinstance(a, list) and all(isinstance(d, int) for d in a) for a in args):
+    if not args or not all(isinstance(a, list) and all(isinstance(d, int) and not isinstance(d, bool)
+                                                        and 0 <= d <= MAX_DIM for d in a) for a in args):
         return None
     return [list(a) for a in args]
 
@@ -117,14 +114,18 @@ def _dtype_bytes(dtype: str) -> float:
     return int(bits) / 8 if bits else float(DTYPE_BYTES_DEFAULT)
 
 
-def _nbytes(shapes: list[list[int]], dtypes: list[str]) -> float:
+def _nbytes(shapes: list[list[int]], dtypes: list[str]) -> float | None:
+    """Bytes of the tensors; None when that is not a finite number (shapes too large to be real)."""
     total = 0.0
     for shape, dtype in zip(shapes, dtypes):
         n = 1
         for d in shape:
             n *= d
-        total += n * _dtype_bytes(dtype)
-    return total
+        try:
+            total += n * _dtype_bytes(dtype)
+        except OverflowError:
+            return None
+    return total if math.isfinite(total) else None
 
 
 def task_target_json(kind_name: str) -> str:

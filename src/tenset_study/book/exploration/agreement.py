@@ -1,0 +1,107 @@
+"""Agreement between platforms: whether every platform of a kind measured the same programs, and, per task,
+how alike two platforms of one kind rank the same programs (Spearman correlation, same fastest program,
+regret)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+
+from ...data.dataset import Dataset
+
+
+def program_set_coverage(ds: Dataset) -> pd.DataFrame:
+    """Per platform: the programs of its kind in the dataset, how many it measured (successfully or not)
+    and how many it lacks. Every platform of a kind should measure the same set: a platform with missing
+    programs is either still being collected or a defect (index: platform)."""
+    programs = ds.to_pandas("programs", columns=["program", "task"])
+    kinds = ds.to_pandas("tasks", columns=["task", "kind"]).drop_duplicates("task", keep="last")
+    programs = programs.merge(kinds, on="task", how="left")
+    per_kind = programs.groupby("kind")["program"].nunique()
+    platforms = ds.to_pandas("platforms", columns=["platform", "kind"]).drop_duplicates("platform", keep="last")
+    measured = ds.to_pandas("measurements", columns=["program", "platform"]).groupby("platform")["program"].nunique()
+    out = platforms.set_index("platform").sort_index()
+    out["programs_of_kind"] = out["kind"].map(per_kind).fillna(0).astype(int)
+    out["measured"] = measured.reindex(out.index).fillna(0).astype(int)
+    out["missing"] = out["programs_of_kind"] - out["measured"]
+    out["complete"] = out["missing"] == 0
+    return out
+
+
+def comparable_platforms(frame: pd.DataFrame) -> dict[str, list[str]]:
+    """Platform kinds (``cpu``/``gpu``) with two or more platforms in ``frame``: kind -> sorted platforms."""
+    kinds = frame[["platform", "kind"]].drop_duplicates().dropna()
+    groups = kinds.groupby("kind")["platform"].apply(lambda s: sorted(s))
+    return {kind: platforms for kind, platforms in groups.items() if len(platforms) >= 2}
+
+
+def _ranks_pearson(group_keys: pd.Series, a: pd.Series, b: pd.Series) -> pd.Series:
+    """Pearson correlation of ``a`` and ``b`` within each group, vectorized (NaN for constant groups)."""
+    df = pd.DataFrame({"g": group_keys.to_numpy(), "a": a.to_numpy(), "b": b.to_numpy()})
+    df["ab"], df["aa"], df["bb"] = df["a"] * df["b"], df["a"] ** 2, df["b"] ** 2
+    m = df.groupby("g").mean()
+    cov = m["ab"] - m["a"] * m["b"]
+    var_a, var_b = m["aa"] - m["a"] ** 2, m["bb"] - m["b"] ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        denom = np.sqrt(var_a * var_b)
+        r = cov / denom
+    r[~(denom > 1e-12 * (m["aa"] + m["bb"]))] = np.nan
+    return r
+
+
+def cross_platform_agreement(frame: pd.DataFrame, min_programs: int = 2) -> pd.DataFrame:
+    """Per pair of platforms of one kind and per task: how alike the two platforms rank the same programs.
+
+    Only programs measured ok on both platforms count; tasks with fewer than ``min_programs`` of them are
+    left out. Columns: kind, platform_a, platform_b, task, op, programs, spearman (rank correlation of the
+    latencies, ties averaged), same_best (the fastest program on a is the fastest on b), regret_b (latency
+    on b of a's fastest program / b's best latency, >= 1).
+    """
+    ok = frame[frame["ok"]]
+    rows = []
+    for kind, platforms in comparable_platforms(frame).items():
+        for a, b in itertools.combinations(platforms, 2):
+            left = ok[ok["platform"] == a][["program", "task", "op", "latency_s"]]
+            right = ok[ok["platform"] == b][["program", "latency_s"]]
+            both = left.merge(right, on="program", suffixes=("_a", "_b"))
+            both = both[both.groupby("task")["program"].transform("size") >= min_programs]
+            if both.empty:
+                continue
+            both = both.sort_values(["task", "program"])
+            rank_a = both.groupby("task")["latency_s_a"].rank()
+            rank_b = both.groupby("task")["latency_s_b"].rank()
+            spearman = _ranks_pearson(both["task"], rank_a, rank_b)
+            grouped = both.groupby("task")
+            best_a = both.loc[grouped["latency_s_a"].idxmin(), ["task", "program", "latency_s_b"]].set_index("task")
+            best_b = both.loc[grouped["latency_s_b"].idxmin(), ["task", "program", "latency_s_b"]].set_index("task")
+            per_task = pd.DataFrame({
+                "op": grouped["op"].first(),
+                "programs": grouped.size(),
+                "spearman": spearman,
+                "same_best": best_a["program"] == best_b["program"],
+                "regret_b": best_a["latency_s_b"] / best_b["latency_s_b"],
+            })
+            per_task.index.name = "task"
+            per_task.insert(0, "platform_b", b)
+            per_task.insert(0, "platform_a", a)
+            per_task.insert(0, "kind", kind)
+            rows.append(per_task.reset_index())
+    columns = ["kind", "platform_a", "platform_b", "task", "op", "programs", "spearman", "same_best", "regret_b"]
+    return pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns)
+
+
+def agreement_summary(agreement: pd.DataFrame) -> pd.DataFrame:
+    """Per platform pair: tasks compared, median and quartiles of the per-task Spearman correlation, the share
+    of tasks whose fastest program is the same, and the median regret."""
+    grouped = agreement.groupby(["kind", "platform_a", "platform_b"])
+    return grouped.agg(
+        tasks=("task", "size"),
+        programs=("programs", "sum"),
+        spearman_q25=("spearman", lambda s: s.quantile(0.25)),
+        spearman_median=("spearman", "median"),
+        spearman_q75=("spearman", lambda s: s.quantile(0.75)),
+        same_best=("same_best", "mean"),
+        regret_median=("regret_b", "median"),
+    )

@@ -1,0 +1,94 @@
+"""The ``collect`` command: its flags, and the :class:`~tenset_study.collect.config.CollectConfig` they make."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..collect.config import CollectConfig
+
+
+def add_collect_command(sub) -> None:
+    """Register ``collect`` on the CLI's subparsers."""
+    p = sub.add_parser("collect", help="measure programs of the chosen networks' tasks on this machine")
+    add_collect_arguments(p)
+    p.set_defaults(func=cmd_collect)
+
+
+def add_collect_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``collect`` command's flags: what to collect, then how to build and time it."""
+    p.add_argument("--dataset", type=Path, required=True, help="dataset folder to create or append to")
+    p.add_argument("--networks", nargs="+", help="zoo network names, e.g. resnet_18-b1-224 bert_tiny-b1-128")
+    p.add_argument("--target", default=None, help="TVM target as JSON (default: this CPU, e.g. "
+                   '{"kind": "llvm", "mcpu": "znver3", "num-cores": 2})')
+    p.add_argument("--gpu", default=None, metavar="ARCH", help="measure on the CUDA GPU with this arch, e.g. sm_90")
+    p.add_argument("--platform", default=None, help="platform id (default: read off the machine)")
+    p.add_argument("--programs-per-task", type=int, default=100)
+    p.add_argument("--guided-share", type=float, default=0.0,
+                   help="share of programs per task from evolutionary search")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=256, help="programs built and measured per batch")
+    p.add_argument("--sample-attempts", type=int, default=8,
+                   help="random samples drawn per wanted program before a task gives up (GPU spaces reject many)")
+    p.add_argument("--replay", action="store_true", help="measure the dataset's existing programs of this kind")
+    p.add_argument("--sample-only", action="store_true",
+                   help="sample and store the programs without measuring them (measure later with --replay)")
+    p.add_argument("--sample-workers", type=int, default=1, help="processes that sample programs (with --sample-only)")
+    p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                   help="start no batch that would end after this many seconds, judged by the longest batch so far "
+                        "(re-run the command to continue)")
+    p.add_argument("--max-tasks", type=int, default=None, help="only the first N tasks (for quick runs)")
+    _add_measure_arguments(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_measure_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags of :class:`~tenset_study.collect.measure.MeasureSettings`."""
+    p.add_argument("--number", type=int, default=1, help="runs per repeat (raised to reach --min-repeat-ms)")
+    p.add_argument("--repeat", type=int, default=5, help="repeats kept per program")
+    p.add_argument("--min-repeat-ms", type=int, default=20)
+    p.add_argument("--cache-flush", action="store_true", help="flush CPU caches before each repeat")
+    p.add_argument("--run-timeout", type=float, default=30.0)
+    p.add_argument("--build-timeout", type=float, default=60.0)
+    p.add_argument("--builder-workers", type=int, default=None)
+    p.add_argument("--export-format", choices=["tar", "so"], default="tar")
+    p.add_argument("--rpc-tracker", default=None, metavar="HOST:PORT", help="measure through a TVM RPC tracker")
+    p.add_argument("--rpc-key", default=None, help="device key registered at the tracker")
+
+
+def collect_config(args: argparse.Namespace) -> CollectConfig:
+    """The :class:`~tenset_study.collect.config.CollectConfig` of parsed ``collect`` flags (a ValueError when
+    they do not fit together, or when ``--target`` is not JSON)."""
+    from ..collect.config import CollectConfig
+    from ..collect.measure import MeasureSettings
+
+    target = json.loads(args.target) if args.target else None
+    if target is None and args.gpu:
+        from ..programs.targets import gpu_target
+
+        target = gpu_target(args.gpu)
+    measure = MeasureSettings(
+        number=args.number, repeat=args.repeat, min_repeat_ms=args.min_repeat_ms,
+        enable_cpu_cache_flush=args.cache_flush, run_timeout_s=args.run_timeout,
+        build_timeout_s=args.build_timeout, builder_workers=args.builder_workers,
+        export_format=args.export_format, rpc_tracker=args.rpc_tracker, rpc_key=args.rpc_key,
+    )
+    return CollectConfig(
+        dataset=args.dataset, networks=args.networks or [], target=target, platform=args.platform,
+        programs_per_task=args.programs_per_task, guided_share=args.guided_share, seed=args.seed,
+        batch_size=args.batch_size, sample_attempts=args.sample_attempts, replay=args.replay,
+        sample_only=args.sample_only, sample_workers=args.sample_workers, time_limit_s=args.time_limit,
+        max_tasks=args.max_tasks, measure=measure, progress=not args.quiet,
+    )
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    """``tenset-study collect``: run the collection and print its report."""
+    from ..collect.collector import collect
+
+    report = collect(collect_config(args))
+    print(report.summary())
+    return 0

@@ -1,0 +1,58 @@
+"""What a collection measures, where, and how: :class:`CollectConfig` (checked on creation).
+
+``tenset-study collect`` builds one from its flags (:mod:`tenset_study.cli.collect`);
+:func:`tenset_study.collect.collector.collect` runs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .measure import MeasureSettings
+
+
+@dataclass
+class CollectConfig:
+    """What to collect, where, and how to measure it."""
+
+    dataset: Path
+    networks: list[str] = field(default_factory=list)
+    target: dict | None = None
+    platform: str | None = None
+    programs_per_task: int = 100
+    guided_share: float = 0.0
+    seed: int = 0
+    batch_size: int = 256
+    sample_attempts: int = 8
+    replay: bool = False
+    sample_only: bool = False
+    sample_workers: int = 1
+    time_limit_s: float | None = None
+    max_tasks: int | None = None
+    measure: MeasureSettings = field(default_factory=MeasureSettings)
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.dataset = Path(self.dataset)
+        if not self.replay and not self.networks:
+            raise ValueError("collect needs --networks (or --replay to measure an existing program set)")
+        if self.programs_per_task < 1:
+            raise ValueError(f"programs_per_task must be >= 1, got {self.programs_per_task}")
+        if not 0.0 <= self.guided_share < 1.0:
+            raise ValueError(f"guided_share must be in [0, 1), got {self.guided_share}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.sample_attempts < 1:
+            raise ValueError(f"sample_attempts must be >= 1, got {self.sample_attempts}")
+        if self.measure.rpc_tracker and not self.platform:
+            raise ValueError("measuring through RPC needs --platform (the remote machine cannot be read from here)")
+        if self.replay and self.guided_share:
+            raise ValueError("--replay measures an existing program set; it cannot add guided programs")
+        if self.sample_only and (self.replay or self.guided_share):
+            raise ValueError("--sample-only stores random programs; it cannot be combined with --replay or "
+                             "--guided-share")
+        if self.sample_workers < 1:
+            raise ValueError(f"sample_workers must be >= 1, got {self.sample_workers}")
+        if self.time_limit_s is not None and self.time_limit_s <= 0:
+            raise ValueError(f"time_limit_s must be > 0, got {self.time_limit_s}")

@@ -1,0 +1,176 @@
+"""Running an experiment: models x seeds trained under one split, the held-out records scored, and the
+metrics tidied.
+
+A model is trained either once per platform on that platform's training records (``per-platform``: how
+TenSet and TLP train their models) or once on every platform's training records together (``joint``: how
+``ours`` is meant to be trained). Results are tidy rows (:data:`RESULT_COLUMNS`: model, scope, split,
+platform, network, metric, seed, value, low, high) that notebooks plot and ``results/*.csv`` keep;
+:func:`summarize_seeds` folds the seeds into a mean, its spread and the bootstrap interval, and
+:func:`timing_table` turns the :class:`RunTiming` of each fit into throughputs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import metrics
+from ..models import create
+from ..models.inputs import ModelInputs
+from ..params import check_choice
+from .splits import Split
+
+#: How each model is trained by default.
+DEFAULT_SCOPES = {"xgb": "per-platform", "mlp": "per-platform", "tlp": "per-platform", "ours": "joint"}
+
+#: How a model can be trained: once per platform, or once on every platform's records.
+SCOPES = ("per-platform", "joint")
+
+#: Columns of an experiment's tidy result rows.
+RESULT_COLUMNS = ["model", "variant", "scope", "split", "platform", "network", "metric", "seed", "value",
+                  "low", "high", "tasks"]
+
+
+@dataclass
+class ModelSpec:
+    """A model to run: registry name, a label for tables (``variant``), hyperparameters and scope."""
+
+    name: str
+    params: dict = field(default_factory=dict)
+    variant: str | None = None
+    scope: str | None = None
+
+    def __post_init__(self) -> None:
+        self.variant = self.variant or self.name
+        self.scope = self.scope or DEFAULT_SCOPES.get(self.name, "joint")
+        check_choice(self.scope, SCOPES, "scope", "scope")
+
+
+@dataclass
+class RunTiming:
+    """Seconds spent training and scoring, and how many records each saw."""
+
+    variant: str
+    seed: int
+    platform: str
+    train_records: int
+    epochs: int
+    fit_s: float
+    predict_records: int
+    predict_s: float
+
+
+def train_and_score(spec: ModelSpec, inputs: ModelInputs, split: Split, seed: int,
+                    timings: list[RunTiming] | None = None) -> np.ndarray:
+    """Fit ``spec`` on the split's training records and score its test records (aligned with ``split.test``)."""
+    records = inputs.records
+    scores = np.full(len(split.test), np.nan, dtype=np.float32)
+    if spec.scope == "joint":
+        scopes = [("all", split.train, np.arange(len(split.test)))]
+    else:
+        train_platform = records["platform"].to_numpy()[split.train]
+        test_platform = records["platform"].to_numpy()[split.test]
+        scopes = [(p, split.train[train_platform == p], np.flatnonzero(test_platform == p))
+                  for p in sorted(set(test_platform))]
+    for platform, train, test_rows in scopes:
+        if len(train) == 0:
+            raise ValueError(
+                f"{spec.variant}: no training records on platform {platform!r} under split {split.name!r}; "
+                "a per-platform model cannot be trained for an unseen platform (use scope 'joint')")
+        model = create(spec.name, seed=seed, **spec.params)
+        start = time.perf_counter()
+        model.fit(inputs, train)
+        fit_s = time.perf_counter() - start
+        start = time.perf_counter()
+        scores[test_rows] = model.predict(inputs, split.test[test_rows])
+        predict_s = time.perf_counter() - start
+        if timings is not None:
+            timings.append(RunTiming(spec.variant, seed, platform, len(train), epochs_run(model), fit_s,
+                                     len(test_rows), predict_s))
+    return scores
+
+
+def epochs_run(model) -> int:
+    """The epochs a fitted model actually ran (a neural model's ``history_``, bounded by ``max_records_seen``),
+    else its ``epochs`` parameter (1 for XGBoost)."""
+    return len(getattr(model, "history_", ())) or int(model.params().get("epochs", 1))
+
+
+def run_experiment(specs: list[ModelSpec], inputs: ModelInputs, split: Split, network_tasks: pd.DataFrame,
+                   seeds: tuple[int, ...] = (0,), ks: tuple[int, ...] = (1, 5), n_boot: int = 1000,
+                   timings: list[RunTiming] | None = None) -> pd.DataFrame:
+    """Every model of ``specs`` for every seed under ``split``: tidy metric rows (see :data:`RESULT_COLUMNS`)."""
+    test_records = inputs.records.iloc[split.test].reset_index(drop=True)
+    rows = []
+    for spec in specs:
+        # a model whose training uses no randomness (xgb without subsampling) is trained once
+        for seed in (seeds[:1] if create(spec.name, **spec.params).deterministic else seeds):
+            scores = train_and_score(spec, inputs, split, seed, timings)
+            table = metrics.evaluate(test_records, scores, network_tasks, ks=ks, n_boot=n_boot, seed=seed)
+            rows.append(table.assign(model=spec.name, variant=spec.variant, scope=spec.scope, split=split.name,
+                                     seed=seed))
+    return pd.concat(rows, ignore_index=True)[RESULT_COLUMNS]
+
+
+def summarize_seeds(*results: pd.DataFrame, by: tuple[str, ...] = (), means: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Fold seeds: mean value, its standard deviation over seeds, and the mean bootstrap interval over tasks
+    (several result tables are concatenated first). ``by``: further key columns in front of the usual ones;
+    ``means``: further columns averaged over the seeds."""
+    results = pd.concat(results, ignore_index=True) if len(results) > 1 else results[0]
+    keys = [*by, "model", "variant", "scope", "split", "platform", "network", "metric"]
+    summary = results.groupby(keys, sort=False).agg(
+        value=("value", "mean"), seed_std=("value", "std"), low=("low", "mean"), high=("high", "mean"),
+        **{column: (column, "mean") for column in means},
+        seeds=("seed", "nunique"), tasks=("tasks", "max"),
+    ).reset_index()
+    summary["seed_std"] = summary["seed_std"].fillna(0.0)
+    return summary
+
+
+def timing_table(timings: list[RunTiming]) -> pd.DataFrame:
+    """Training throughput (records seen per second, epochs counted) and inference throughput
+    (candidates scored per second) per model variant."""
+    frame = pd.DataFrame([vars(t) for t in timings])
+    if frame.empty:
+        return frame
+    frame["records_seen"] = frame["train_records"] * frame["epochs"]
+    per = frame.groupby("variant").agg(train_records=("train_records", "sum"), records_seen=("records_seen", "sum"),
+                                       fit_s=("fit_s", "sum"), predict_records=("predict_records", "sum"),
+                                       predict_s=("predict_s", "sum"))
+    per["train_records_per_s"] = per["records_seen"] / per["fit_s"]
+    per["predict_per_s"] = per["predict_records"] / per["predict_s"]
+    return per
+
+
+def data_fraction_curve(specs: list[ModelSpec], inputs: ModelInputs, split: Split, network_tasks: pd.DataFrame,
+                        fractions: tuple[float, ...], seed: int = 0, n_boot: int = 1000) -> pd.DataFrame:
+    """Each model trained on a random share of the training tasks' programs (the same subsets for every
+    model): metrics on the unchanged test records, one row per (variant, fraction, metric, platform, network)."""
+    rng = np.random.default_rng(seed)
+    programs = np.unique(inputs.records["program"].to_numpy()[split.train])
+    order = rng.permutation(programs)
+    rows = []
+    for fraction in fractions:
+        keep = set(order[: max(1, int(round(fraction * len(order))))])
+        train = split.train[np.isin(inputs.records["program"].to_numpy()[split.train], list(keep))]
+        sub = Split(split.name, train, split.test, split.held_out, split.description)
+        table = run_experiment(specs, inputs, sub, network_tasks, seeds=(seed,), n_boot=n_boot)
+        rows.append(table.assign(fraction=fraction, train_records=len(train)))
+    return pd.concat(rows, ignore_index=True)
+
+
+def histories(specs: list[ModelSpec], inputs: ModelInputs, split: Split, seed: int = 0) -> dict[str, list[dict]]:
+    """Per-epoch training loss of each neural model trained jointly on the split's training records."""
+    from ..models import create
+
+    out = {}
+    for spec in specs:
+        model = create(spec.name, seed=seed, **spec.params)
+        if not hasattr(model, "epochs"):
+            continue
+        model.fit(inputs, split.train)
+        out[spec.variant] = model.history_
+    return out
