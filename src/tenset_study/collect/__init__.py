@@ -10,7 +10,7 @@ Names load on first use: :mod:`.tasks` needs torch, the others pandas or TVM.
 
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_exports
 
 #: Public name -> the submodule that defines it.
 _EXPORTS = {
@@ -27,15 +27,4 @@ __all__ = ["CollectConfig", "CollectReport", "DesignSpace", "MeasureSettings", "
            "cpu_platform", "extract_network_tasks", "gpu_platform", "sample_programs", "tables_for_networks"]
 
 
-def __getattr__(name: str):
-    """Import the submodule that defines ``name`` on first use (PEP 562), so that importing this package stays light."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -10,7 +10,7 @@ The names below are imported on first use, so that ``import tenset_study.data`` 
 
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_exports
 
 #: Public name -> the module that defines it.
 _EXPORTS = {
@@ -27,7 +27,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

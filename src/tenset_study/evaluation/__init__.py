@@ -12,11 +12,11 @@ store). Names of the modules that train models (torch) are imported on first use
 
 from __future__ import annotations
 
-import importlib
 
 from .metrics import evaluate
 from .presets import PRESETS, check_model_names, model_params, resolve_preset
 from .splits import STRATEGIES as SPLIT_STRATEGIES, Split, check_split_names, make_split
+from ..lazy import lazy_exports
 
 #: Names imported on first use, and their module.
 _LAZY = {
@@ -29,7 +29,4 @@ __all__ = ["PRESETS", "SPLIT_STRATEGIES", "Split", "check_model_names", "check_s
            "make_split", "model_params", "resolve_preset", *_LAZY]
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -9,7 +9,7 @@ TenSet scale: :mod:`.store_reader`, :mod:`.store_writer`, :mod:`.store_records`)
 
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_exports
 
 #: Public name -> the submodule that defines it.
 _EXPORTS = {
@@ -31,15 +31,4 @@ __all__ = ["CONTEXT_VERSION", "FEATURE_NAMES", "FEATURE_WIDTH", "FeatureStore", 
            "perstore_features", "program_perstore", "program_tokens", "workload_features"]
 
 
-def __getattr__(name: str):
-    """Import the submodule that defines ``name`` on first use (PEP 562), so that importing this package stays light."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
