@@ -20,6 +20,8 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 NOTEBOOKS := $(sort $(wildcard notebooks/*.py))
 NB_PARAMS ?=
+# pytest-xdist workers for `make test` (auto: one per core); tests that share a fixture run in one worker.
+TEST_WORKERS ?= auto
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help venv test book notebooks format-tables html book-check browser clean
@@ -35,7 +37,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 test: venv
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 format-tables: venv
 	$(PY) -m tenset_study.book format-tables

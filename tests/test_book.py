@@ -4,18 +4,16 @@ and a whole book build with warnings as errors."""
 
 from __future__ import annotations
 
-import atexit
 import importlib.util
 import json
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import SMOKE_TUNING_TARGET, STUDIES
+from conftest import SHARED, SMOKE_STUDY_GROUP, SMOKE_TUNING_TARGET, STUDIES
 from tenset_study.book import docs as book
 from tenset_study.data.dataset import COLUMN_DOCS, SCHEMAS, TABLES
 
@@ -231,10 +229,10 @@ def _datasets(tenset_dataset: Path | None) -> list[Path]:
 #: Notebooks executed on data/mini by ``test_notebook_runs``, which the book build then uses
 #: instead of executing them again (it executes any that is missing, e.g. when run alone), and the results
 #: folder of each dataset's runs, shared as in ``make book`` (chapter 06 reads the earlier chapters' tables).
-EXECUTED = Path(tempfile.mkdtemp(prefix="tenset-study-executed-notebooks-"))
-RESULTS = Path(tempfile.mkdtemp(prefix="tenset-study-smoke-results-"))
+EXECUTED = SHARED / "executed-notebooks"
+RESULTS = SHARED / "smoke-results"
 for _folder in (EXECUTED, RESULTS):
-    atexit.register(shutil.rmtree, _folder, ignore_errors=True)
+    _folder.mkdir(exist_ok=True)
 
 
 def _smoke_parameters(notebook: Path, dataset: Path, folder: Path, request: pytest.FixtureRequest) -> dict:
@@ -256,6 +254,7 @@ def _smoke_parameters(notebook: Path, dataset: Path, folder: Path, request: pyte
 
 
 @pytest.mark.book
+@pytest.mark.xdist_group(SMOKE_STUDY_GROUP)
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
 def test_notebook_runs(notebook: Path, tenset_dataset: Path | None, tmp_path: Path,
@@ -297,6 +296,7 @@ def test_bad_dataset_parameter_fails_at_the_first_cell(notebook: Path, tmp_path:
 
 
 @pytest.mark.book
+@pytest.mark.xdist_group(SMOKE_STUDY_GROUP)
 @pytest.mark.timeout(900)
 def test_book_builds_with_warnings_as_errors(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """The whole book, notebooks executed on data/mini (smoke presets), builds with
