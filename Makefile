@@ -37,7 +37,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 test: venv
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 format-tables: venv
 	$(PY) -m tenset_study.book format-tables

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import atexit
+import fcntl
 import os
+import pickle
 import shutil
 import tempfile
 from pathlib import Path
@@ -20,9 +22,18 @@ if _SHARED_VARIABLE not in os.environ:
     atexit.register(shutil.rmtree, os.environ[_SHARED_VARIABLE], ignore_errors=True)
 SHARED = Path(os.environ[_SHARED_VARIABLE])
 
+#: In an xdist worker, the libraries' thread pools (OpenMP, BLAS, PyTorch, TVM's runtime) share the cores
+#: with the other workers instead of each taking all of them: spinning pools that outnumber the cores made
+#: the suite slower in two workers than in one process. Set before any test imports them.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    _threads = str(max(1, (os.cpu_count() or 1) // _WORKERS))
+    for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TVM_NUM_THREADS"):
+        os.environ.setdefault(_variable, _threads)
+
 #: Tuning studies of the smoke runs, shared by the tests of one run. A study is resumable, so the notebook
 #: runs and the book build resume the study that :func:`smoke_tuning_study` tuned instead of tuning the same
-#: arms again; they and every user of the fixture run in one worker (:data:`SMOKE_STUDY_GROUP`), in order.
+#: arms again.
 STUDIES = SHARED / "studies"
 STUDIES.mkdir(exist_ok=True)
 #: The smoke study's network and target: a CPU platform of data/mini, held out of pretraining; its
@@ -30,10 +41,6 @@ STUDIES.mkdir(exist_ok=True)
 SMOKE_TUNING_NETWORK = "dcgan-b1-16"
 SMOKE_TUNING_TARGET = "amd-epyc-znver3-2c"
 SMOKE_TUNING_STUDY = STUDIES / "mini"
-#: The xdist group of the smoke study's users and of the book's notebook runs and build (which share it).
-SMOKE_STUDY_GROUP = "smoke-study-and-book"
-
-
 def run_smoke_tuning(study_dir: Path, logs: list, **kwargs):
     """The transfer-tuning experiment with the ``smoke`` preset on data/mini (see above)."""
     from tenset_study.tuning import study as tuning_study
@@ -44,11 +51,20 @@ def run_smoke_tuning(study_dir: Path, logs: list, **kwargs):
 
 @pytest.fixture(scope="session")
 def smoke_tuning_study():
-    """The smoke transfer-tuning study, run once per session: (outcome, log lines, study dir)."""
+    """The smoke transfer-tuning study, run once per test run whatever the number of xdist workers (the
+    first worker to ask runs it under a file lock and keeps its outcome; the others wait and read it):
+    (outcome, log lines, study dir)."""
     if not (MINI_DATA / "dataset.json").exists():
         pytest.skip("data/mini is not present")
-    logs: list[str] = []
-    return run_smoke_tuning(SMOKE_TUNING_STUDY, logs), logs, SMOKE_TUNING_STUDY
+    kept = SHARED / "smoke-study-outcome.pkl"
+    with open(SHARED / "smoke-study.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not kept.exists():
+            logs: list[str] = []
+            outcome = run_smoke_tuning(SMOKE_TUNING_STUDY, logs)
+            kept.write_bytes(pickle.dumps((outcome, logs)))
+        outcome, logs = pickle.loads(kept.read_bytes())
+    return outcome, logs, SMOKE_TUNING_STUDY
 
 
 @pytest.fixture(scope="module")
@@ -80,24 +96,3 @@ def small_cpu_inputs(families: tuple[str, ...], max_len: int = 32, n_tasks: int 
     tasks = sorted(cpu["task"].unique())[:n_tasks]
     sub = cpu[cpu["task"].isin(tasks)].reset_index(drop=True)
     return ds, sub, build_inputs(ds, sub, families=families, max_len=max_len)
-
-
-#: Module- and class-scoped fixtures are built once per worker that needs them; tests sharing one run in
-#: the same worker (an ``xdist_group``), the others spread over the workers one by one.
-_SHARED_SCOPES = ("module", "class", "package")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Puts every test that uses a module-scoped fixture of its file in one xdist group per (file, fixtures),
-    and every user of the smoke tuning study in :data:`SMOKE_STUDY_GROUP`, unless the test names its group
-    itself (``@pytest.mark.xdist_group``)."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") or not hasattr(item, "_fixtureinfo"):
-            continue
-        if "smoke_tuning_study" in item.fixturenames:
-            item.add_marker(pytest.mark.xdist_group(SMOKE_STUDY_GROUP))
-            continue
-        shared = sorted(name for name, defs in item._fixtureinfo.name2fixturedefs.items()
-                        if defs and defs[-1].scope in _SHARED_SCOPES)
-        if shared:
-            item.add_marker(pytest.mark.xdist_group(f"{item.path.name}:{'+'.join(shared)}"))

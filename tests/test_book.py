@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import SHARED, SMOKE_STUDY_GROUP, SMOKE_TUNING_TARGET, STUDIES
+from conftest import SHARED, SMOKE_TUNING_TARGET, STUDIES
 from tenset_study.book import docs as book
 from tenset_study.data.dataset import COLUMN_DOCS, SCHEMAS, TABLES
 
@@ -254,7 +254,6 @@ def _smoke_parameters(notebook: Path, dataset: Path, folder: Path, request: pyte
 
 
 @pytest.mark.book
-@pytest.mark.xdist_group(SMOKE_STUDY_GROUP)
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
 def test_notebook_runs(notebook: Path, tenset_dataset: Path | None, tmp_path: Path,
@@ -296,7 +295,6 @@ def test_bad_dataset_parameter_fails_at_the_first_cell(notebook: Path, tmp_path:
 
 
 @pytest.mark.book
-@pytest.mark.xdist_group(SMOKE_STUDY_GROUP)
 @pytest.mark.timeout(900)
 def test_book_builds_with_warnings_as_errors(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """The whole book, notebooks executed on data/mini (smoke presets), builds with
