@@ -85,9 +85,9 @@ def small_cpu_inputs(families: tuple[str, ...], max_len: int = 32, n_tasks: int 
     if not (MINI_DATA / "dataset.json").exists():
         pytest.skip("data/mini is not present")
     from tenset_study.data import records
-    from tenset_study.programs import tvm_setup
     from tenset_study.data.dataset import Dataset
     from tenset_study.models.inputs import build_inputs
+    from tenset_study.programs import tvm_setup
 
     tvm_setup.prepare_tvm("cpu")
     ds = Dataset.open(MINI_DATA)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import SHARED, SMOKE_TUNING_TARGET, STUDIES
+
 from tenset_study.book import docs as book
 from tenset_study.data.dataset import COLUMN_DOCS, SCHEMAS, TABLES
 

@@ -152,11 +152,26 @@ def test_time_limit_starts_no_batch_that_would_end_past_it(tmp_path: Path) -> No
 
     config = CollectConfig(dataset=tmp_path, replay=True, time_limit_s=100)
     now = time.perf_counter()
-    assert not _no_time_for_batch(config, now, longest_batch_s=0.0)
-    assert not _no_time_for_batch(config, now - 50, longest_batch_s=40.0)
-    assert _no_time_for_batch(config, now - 50, longest_batch_s=60.0), "50 s used + a 60 s batch > 100 s"
-    assert _no_time_for_batch(config, now - 101, longest_batch_s=0.0)
-    assert not _no_time_for_batch(CollectConfig(dataset=tmp_path, replay=True), now - 1e6, longest_batch_s=1e6)
+    assert not _no_time_for_batch(config, now, batch_s=0.0)
+    assert not _no_time_for_batch(config, now - 50, batch_s=40.0)
+    assert _no_time_for_batch(config, now - 50, batch_s=60.0), "50 s used + a 60 s batch > 100 s"
+    assert _no_time_for_batch(config, now - 101, batch_s=0.0)
+    assert not _no_time_for_batch(CollectConfig(dataset=tmp_path, replay=True), now - 1e6, batch_s=1e6)
+
+
+def test_a_batch_taken_ahead_counts_twice_against_the_time_limit(tmp_path: Path) -> None:
+    """With building ahead, a batch taken now is measured after the one in flight: it must fit twice."""
+    import time
+
+    from tenset_study.collect.collector import _batches
+    from tenset_study.collect.report import CollectReport
+
+    config = CollectConfig(dataset=tmp_path, replay=True, time_limit_s=100, batch_size=2)
+    start = time.perf_counter() - 50  # 50 s used
+    for ahead, expected in ((False, [[0, 1], [2]]), (True, [])):
+        report = CollectReport()
+        assert list(_batches(range(3), config, start, [40.0], report, ahead=ahead)) == expected
+        assert report.stopped_at_time_limit == (not expected)
 
 
 def test_config_rejects_sample_only_with_replay(tmp_path: Path) -> None:
@@ -177,13 +192,17 @@ def test_collect_flags_make_a_plain_config(tmp_path: Path) -> None:
     assert isinstance(config, CollectConfig) and config.dataset == tmp_path and config.networks == [NETWORK, "x"]
     assert (config.target, config.platform, config.programs_per_task, config.batch_size, config.progress) == (
         None, None, 100, 256, True)
-    assert config.measure == MeasureSettings(export_format="tar"), "the command builds tar files by default"
+    assert config.measure == MeasureSettings(export_format="so"), "build workers link shared libraries locally"
+    assert config.pipeline
     config = collect_config(parser.parse_args(
         ["collect", "--dataset", str(tmp_path), "--replay", "--gpu", "sm_90", "--time-limit", "5", "--quiet",
-         "--repeat", "2", "--export-format", "so", "--rpc-tracker", "h:9190", "--rpc-key", "k", "--platform", "p"]))
+         "--repeat", "2", "--rpc-tracker", "h:9190", "--rpc-key", "k", "--platform", "p", "--no-pipeline",
+         "--build-cores", "0", "--measure-cores", "0"]))
     assert config.replay and config.networks == [] and config.target == gpu_target("sm_90")
     assert (config.time_limit_s, config.progress, config.platform) == (5.0, False, "p")
-    assert (config.measure.repeat, config.measure.export_format, config.measure.rpc_key) == (2, "so", "k")
+    assert (config.measure.repeat, config.measure.export_format, config.measure.rpc_key) == (2, "tar", "k"), \
+        "through RPC the server links the program"
+    assert not config.pipeline and config.measure.build_cores == config.measure.measure_cores == "0"
     target = '{"kind": "llvm", "num-cores": 1}'
     config = collect_config(parser.parse_args(["collect", "--dataset", str(tmp_path), "--replay", "--target", target]))
     assert config.target == json.loads(target)
@@ -215,11 +234,8 @@ def test_kill_and_resume(tmp_path: Path) -> None:
     assert f"{partial} already measured" in done.stdout
     ds = Dataset.open(root)
     assert ds.validate() == []
-    measured = ds.count("measurements")
-    assert measured > partial
-    # a third run finds nothing left to do
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert "0 programs measured" in again.stdout and f"{measured} already measured" in again.stdout
+    resumed = ds.count("measurements") - partial
+    assert resumed > 0 and f": {resumed} programs measured" in done.stdout, "the resumed run measured only the rest"
 
 
 def _free_port() -> int:

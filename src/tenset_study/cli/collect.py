@@ -42,6 +42,8 @@ def add_collect_arguments(p: argparse.ArgumentParser) -> None:
                         "(re-run the command to continue)")
     p.add_argument("--max-tasks", type=int, default=None, help="only the first N tasks (for quick runs)")
     _add_measure_arguments(p)
+    p.add_argument("--no-pipeline", action="store_true",
+                   help="v1's way: build each batch in a new worker pool, then measure it (for comparisons)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -54,7 +56,14 @@ def _add_measure_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run-timeout", type=float, default=30.0)
     p.add_argument("--build-timeout", type=float, default=60.0)
     p.add_argument("--builder-workers", type=int, default=None)
-    p.add_argument("--export-format", choices=["tar", "so"], default="tar")
+    p.add_argument("--export-format", choices=["tar", "so"], default=None,
+                   help="how built programs travel to the runner: 'so' (linked by the build workers; the default "
+                        "here) or 'tar' (linked by the runner; the default through --rpc-tracker)")
+    p.add_argument("--build-cores", default=None, metavar="CORES",
+                   help="CPU cores of the build workers, e.g. 4-15 (default: every core)")
+    p.add_argument("--measure-cores", default=None, metavar="CORES",
+                   help="CPU cores the timed programs run on, one thread each, e.g. 0-3; disjoint from "
+                        "--build-cores, building overlaps measuring on a CPU too")
     p.add_argument("--rpc-tracker", default=None, metavar="HOST:PORT", help="measure through a TVM RPC tracker")
     p.add_argument("--rpc-key", default=None, help="device key registered at the tracker")
 
@@ -74,14 +83,16 @@ def collect_config(args: argparse.Namespace) -> CollectConfig:
         number=args.number, repeat=args.repeat, min_repeat_ms=args.min_repeat_ms,
         enable_cpu_cache_flush=args.cache_flush, run_timeout_s=args.run_timeout,
         build_timeout_s=args.build_timeout, builder_workers=args.builder_workers,
-        export_format=args.export_format, rpc_tracker=args.rpc_tracker, rpc_key=args.rpc_key,
+        export_format=args.export_format or ("tar" if args.rpc_tracker else "so"),
+        rpc_tracker=args.rpc_tracker, rpc_key=args.rpc_key,
+        build_cores=args.build_cores, measure_cores=args.measure_cores,
     )
     return CollectConfig(
         dataset=args.dataset, networks=args.networks or [], target=target, platform=args.platform,
         programs_per_task=args.programs_per_task, guided_share=args.guided_share, seed=args.seed,
         batch_size=args.batch_size, sample_attempts=args.sample_attempts, replay=args.replay,
         sample_only=args.sample_only, sample_workers=args.sample_workers, time_limit_s=args.time_limit,
-        max_tasks=args.max_tasks, measure=measure, progress=not args.quiet,
+        max_tasks=args.max_tasks, measure=measure, pipeline=not args.no_pipeline, progress=not args.quiet,
     )
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +31,7 @@ from ..data.dataset import Dataset, program_id, stable_id
 from ..programs.targets import cpu_target, make_target, target_kind
 from ..programs.tvm_setup import prepare_tvm
 from .config import CollectConfig
-from .measure import Measurer
+from .measure import BatchTiming, MeasureResult, Measurer
 from .prepare import CollectTask, extract_tasks, register_platform, replay_tasks
 from .report import CollectReport
 
@@ -72,12 +72,12 @@ def collect(config: CollectConfig) -> CollectReport:
 
     measured = ds.existing_keys("measurements", filter=pc.field("platform") == report.platform)
     measured_ids = {p for p, _ in measured}
-    measurer = Measurer(target, config.measure)
 
     if config.guided_share > 0:
         t0 = time.perf_counter()
         from .guided import guided_programs
 
+        measurer = Measurer(target, config.measure)
         report.measured += guided_programs(ds, tasks, target, measurer, config, report.platform, measured_ids)
         report.guided_s = time.perf_counter() - t0
 
@@ -88,38 +88,81 @@ def collect(config: CollectConfig) -> CollectReport:
     else:  # an upper bound: tiny design spaces may hold fewer distinct programs
         total = max(0, len(tasks) * config.programs_per_task - len(measured_ids & _program_ids(ds, tasks)))
     bar = _progress(config.progress, total, f"collect {report.platform}")
-    batch: list[_Pending] = []
-    longest_batch_s = 0.0
-    for item in pending:
-        if not batch and _no_time_for_batch(config, start, longest_batch_s):
-            report.stopped_at_time_limit = True
-            break
-        batch.append(item)
-        if len(batch) >= config.batch_size:
-            longest_batch_s = max(longest_batch_s, _timed_batch(ds, batch, measurer, report))
-            bar.update(len(batch))
-            bar.set_postfix(failed=report.failed)
-            batch = []
-    if batch:
-        _measure_and_write(ds, batch, measurer, report)
-        bar.update(len(batch))
+    if config.pipeline:
+        _measure_pipelined(ds, pending, config, target_spec, start, report, bar)
+    else:
+        _measure_one_batch_at_a_time(ds, pending, config, Measurer(target, config.measure), start, report, bar)
     bar.close()
     report.elapsed_s = time.perf_counter() - start
     return report
 
 
-def _no_time_for_batch(config: CollectConfig, start: float, longest_batch_s: float) -> bool:
-    """True when the next batch, if it takes as long as the longest so far, would end past the time limit."""
+def _measure_pipelined(ds: Dataset, pending: Iterable[_Pending], config: CollectConfig, target_spec: dict,
+                       start: float, report: CollectReport, bar) -> None:
+    """Measure the pending programs with :class:`~.pipeline.PipelinedMeasurer` (the next batch builds while
+    this one is measured, where timings allow) and write each batch as it is measured."""
+    from .pipeline import PipelinedMeasurer, Program
+
+    longest = [0.0]
+    with PipelinedMeasurer(target_spec, config.measure) as measurer:
+        batches = _batches(pending, config, start, longest, report, ahead=measurer.overlap)
+        last = time.perf_counter()
+        for batch, results, timing in measurer.measure_batches(
+                batches, lambda item: Program(item.task.task, item.task.mod, item.trace)):
+            _write_batch(ds, batch, results, timing, report)
+            now = time.perf_counter()
+            longest[0], last = max(longest[0], now - last), now
+            bar.update(len(batch))
+            bar.set_postfix(failed=report.failed)
+
+
+def _measure_one_batch_at_a_time(ds: Dataset, pending: Iterable[_Pending], config: CollectConfig,
+                                 measurer: Measurer, start: float, report: CollectReport, bar) -> None:
+    """v1's way: replay a batch's traces here, build the batch in a new worker pool, measure it, write it."""
+    from ..programs.traces import schedule_from_trace
+
+    longest = [0.0]
+    for batch in _batches(pending, config, start, longest, report, ahead=False):
+        t0 = time.perf_counter()
+        schedules, replay_errors = [], {}
+        for i, item in enumerate(batch):
+            try:
+                schedules.append(schedule_from_trace(item.task.mod, item.trace))
+            except Exception as err:  # noqa: BLE001 - a trace that no longer replays is a failed measurement
+                replay_errors[i] = f"replay: {err}"
+        measured, timing = measurer.measure(schedules)
+        ok = iter(measured)
+        results = [MeasureResult(None, replay_errors[i]) if i in replay_errors else next(ok)
+                   for i in range(len(batch))]
+        _write_batch(ds, batch, results, timing, report)
+        longest[0] = max(longest[0], time.perf_counter() - t0)
+        bar.update(len(batch))
+        bar.set_postfix(failed=report.failed)
+
+
+def _batches(pending: Iterable[_Pending], config: CollectConfig, start: float, longest: list[float],
+             report: CollectReport, ahead: bool) -> Iterator[list[_Pending]]:
+    """The pending programs in batches of ``config.batch_size``. No batch starts that would end past the time
+    limit, judged by the longest batch so far (``longest[0]``, kept by the caller); a batch taken ahead,
+    to build while another is measured, ends one batch later."""
+    batch: list[_Pending] = []
+    for item in pending:
+        if not batch and _no_time_for_batch(config, start, longest[0] * (2 if ahead else 1)):
+            report.stopped_at_time_limit = True
+            return
+        batch.append(item)
+        if len(batch) >= config.batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _no_time_for_batch(config: CollectConfig, start: float, batch_s: float) -> bool:
+    """True when a batch that takes ``batch_s`` seconds, started now, would end past the time limit."""
     if config.time_limit_s is None:
         return False
-    return time.perf_counter() - start + longest_batch_s > config.time_limit_s
-
-
-def _timed_batch(ds: Dataset, batch: list[_Pending], measurer: Measurer, report: CollectReport) -> float:
-    """Measure and write one batch; its wall time in seconds."""
-    t0 = time.perf_counter()
-    _measure_and_write(ds, batch, measurer, report)
-    return time.perf_counter() - t0
+    return time.perf_counter() - start + batch_s > config.time_limit_s
 
 
 def _progress(enabled: bool, total: int | None, desc: str):
@@ -214,37 +257,23 @@ def _sampling_seed(config: CollectConfig, task: str) -> int:
     return int(stable_id(str(config.seed), task), 16) % 2**62
 
 
-def _measure_and_write(ds: Dataset, batch: list[_Pending], measurer: Measurer, report: CollectReport) -> None:
-    """Build and measure one batch, then append its new programs and its measurements."""
-    from ..programs.traces import schedule_from_trace
-
-    schedules, replay_errors = [], {}
-    for i, item in enumerate(batch):
-        try:
-            schedules.append(schedule_from_trace(item.task.mod, item.trace))
-        except Exception as err:  # noqa: BLE001 - a trace that no longer replays is a failed measurement
-            replay_errors[i] = f"replay: {err}"
-    results, timing = measurer.measure(schedules)
+def _write_batch(ds: Dataset, batch: list[_Pending], results: list[MeasureResult], timing: BatchTiming,
+                 report: CollectReport) -> None:
+    """Append a measured batch's new programs and its measurements; count its time in the report."""
     report.build_s += timing.build_s
     report.run_s += timing.run_s
     report.batches += 1
-
     t0 = time.perf_counter()
     now = dt.datetime.now(dt.timezone.utc)
-    ok = iter(results)
     measurements = []
-    for i, item in enumerate(batch):
-        if i in replay_errors:
-            repeats, error = None, replay_errors[i]
-        else:
-            res = next(ok)
-            repeats, error = res.repeats_s, res.error
+    for item, result in zip(batch, results, strict=True):
+        repeats = result.repeats_s
         measurements.append({
             "program": item.program, "platform": report.platform,
             "latency_s": float(np.mean(repeats)) if repeats else None,
-            "repeats_s": repeats, "error": error, "measured_at": now,
+            "repeats_s": repeats, "error": result.error, "measured_at": now,
         })
-        report.failed += error is not None
+        report.failed += result.error is not None
     new_programs = [
         {"program": p.program, "task": p.task.task, "encoding": "metaschedule", "trace": p.trace, "source": p.source}
         for p in batch if p.new

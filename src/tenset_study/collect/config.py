@@ -31,6 +31,9 @@ class CollectConfig:
     time_limit_s: float | None = None
     max_tasks: int | None = None
     measure: MeasureSettings = field(default_factory=MeasureSettings)
+    #: Measure with :class:`~.pipeline.PipelinedMeasurer` (one build pool for the whole run, the next batch
+    #: built while this one is measured where timings allow); ``False``: v1's way, one batch at a time.
+    pipeline: bool = True
     progress: bool = True
 
     def __post_init__(self) -> None:

@@ -9,6 +9,7 @@ times them. Measurement never overlaps building, so timings are not disturbed by
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import tempfile
@@ -38,6 +39,11 @@ class MeasureSettings:
     #: out of bounds and fail every measurement of those tasks, so tuning, which must tune every task,
     #: uses zeros (valid indices). Float inputs are random either way.
     integer_inputs: str = "random"
+    #: CPU cores (``"4-15"``, ``"0,2,4"``) the build workers run on, and the cores the timed programs run on
+    #: (their thread count is the number of cores): on disjoint sets, building overlaps measuring
+    #: (:mod:`.pipeline`). ``None``: every core.
+    build_cores: str | None = None
+    measure_cores: str | None = None
 
     def __post_init__(self) -> None:
         if self.number < 1 or self.repeat < 1 or self.min_repeat_ms < 0:
@@ -48,6 +54,8 @@ class MeasureSettings:
             raise ValueError("RPC needs both rpc_tracker (host:port) and rpc_key")
         if self.integer_inputs not in {"random", "zeros"}:
             raise ValueError(f"integer_inputs must be 'random' or 'zeros', got {self.integer_inputs!r}")
+        for name in ("build_cores", "measure_cores"):
+            parse_cores(getattr(self, name), name)
 
     def as_dict(self) -> dict:
         """The settings, plus the measurement lock in force (see :func:`quiet_machine`), as provenance."""
@@ -136,26 +144,7 @@ class Measurer:
             max_workers=workers, timeout_sec=settings.build_timeout_s,
             initializer=builder_initializer, f_export=export,
         )
-        evaluator = ms.runner.EvaluatorConfig(
-            number=settings.number, repeat=settings.repeat, min_repeat_ms=settings.min_repeat_ms,
-            enable_cpu_cache_flush=settings.enable_cpu_cache_flush,
-        )
-        zero_integers = settings.integer_inputs == "zeros"
-        if settings.rpc_tracker:
-            host, _, port = settings.rpc_tracker.rpartition(":")
-            rpc = ms.runner.RPCConfig(
-                tracker_host=host, tracker_port=int(port), tracker_key=settings.rpc_key,
-                session_timeout_sec=settings.rpc_session_timeout_s,
-            )
-            alloc = rpc_alloc_zero_integer_arguments if zero_integers else None
-            self.runner = ms.runner.RPCRunner(rpc_config=rpc, evaluator_config=evaluator, max_workers=1,
-                                              f_alloc_argument=alloc)
-        else:
-            alloc = alloc_zero_integer_arguments if zero_integers else None
-            self.runner = ms.runner.LocalRunner(
-                timeout_sec=settings.run_timeout_s, evaluator_config=evaluator, initializer=builder_initializer,
-                f_alloc_argument=alloc,
-            )
+        self.runner = make_runner(settings)
 
     def measure(self, schedules: list) -> tuple[list[MeasureResult], BatchTiming]:
         """Build every schedule (``tvm.s_tir.Schedule``) in one batch, then time the built ones one by one."""
@@ -192,6 +181,57 @@ class Measurer:
             shutil.rmtree(os.path.dirname(str(runner_input.artifact_path)), ignore_errors=True)
         timing.run_s = time.perf_counter() - start
         return results, timing  # type: ignore[return-value]
+
+
+def make_runner(settings: MeasureSettings):
+    """MetaSchedule's runner for these settings: local (pinned to ``measure_cores`` when given) or through
+    the RPC tracker. It keeps one worker process across ``run`` calls."""
+    from tvm.s_tir import meta_schedule as ms
+
+    evaluator = ms.runner.EvaluatorConfig(
+        number=settings.number, repeat=settings.repeat, min_repeat_ms=settings.min_repeat_ms,
+        enable_cpu_cache_flush=settings.enable_cpu_cache_flush,
+    )
+    zero_integers = settings.integer_inputs == "zeros"
+    if settings.rpc_tracker:
+        host, _, port = settings.rpc_tracker.rpartition(":")
+        rpc = ms.runner.RPCConfig(
+            tracker_host=host, tracker_port=int(port), tracker_key=settings.rpc_key,
+            session_timeout_sec=settings.rpc_session_timeout_s,
+        )
+        alloc = rpc_alloc_zero_integer_arguments if zero_integers else None
+        return ms.runner.RPCRunner(rpc_config=rpc, evaluator_config=evaluator, max_workers=1,
+                                   f_alloc_argument=alloc)
+    alloc = alloc_zero_integer_arguments if zero_integers else None
+    initializer = functools.partial(pinned_runner_init, settings.measure_cores) if settings.measure_cores \
+        else builder_initializer
+    return ms.runner.LocalRunner(timeout_sec=settings.run_timeout_s, evaluator_config=evaluator,
+                                 initializer=initializer, f_alloc_argument=alloc)
+
+
+def pinned_runner_init(cores: str) -> None:
+    """The runner worker's start: pinned to ``cores``, TVM's thread pool one thread per core."""
+    chosen = parse_cores(cores)
+    os.sched_setaffinity(0, chosen)
+    os.environ["TVM_NUM_THREADS"] = str(len(chosen))
+    builder_initializer()
+
+
+def parse_cores(cores: str | None, name: str = "cores") -> list[int]:
+    """``"0-3,8"`` as ``[0, 1, 2, 3, 8]``; ``None`` or ``""`` as ``[]``. Cores this machine lacks are an error."""
+    if not cores:
+        return []
+    chosen: set[int] = set()
+    try:
+        for part in cores.split(","):
+            low, _, high = part.strip().partition("-")
+            chosen.update(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise ValueError(f"{name}: {cores!r} is not a core list like '0-3' or '0,2,4'") from None
+    available = os.sched_getaffinity(0)
+    if not chosen or not chosen <= available:
+        raise ValueError(f"{name}: {cores!r} names cores this process cannot use (it has {sorted(available)})")
+    return sorted(chosen)
 
 
 @contextlib.contextmanager
