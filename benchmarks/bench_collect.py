@@ -106,7 +106,7 @@ def stored_programs(args, target_spec: dict):
 def settings_of(way: str, args):
     from tenset_study.collect.measure import MeasureSettings
 
-    pinned = dict(build_cores=args.build_cores, measure_cores=args.measure_cores) if way == "pipelined" else {}
+    pinned = {"build_cores": args.build_cores, "measure_cores": args.measure_cores} if way == "pipelined" else {}
     return MeasureSettings(repeat=args.repeat, min_repeat_ms=args.min_repeat_ms, builder_workers=args.builder_workers,
                            export_format="tar" if way == "v1" else "so", **pinned)
 
@@ -140,9 +140,9 @@ def run_way(way: str, programs: list, target_spec: dict, args) -> dict:
                 run_s += timing.run_s
     seconds = time.perf_counter() - start
     latencies = [sum(r.repeats_s) / len(r.repeats_s) if r.repeats_s else None for r in results]
-    return dict(seconds=seconds, per_min=60 * len(programs) / seconds, build_s=build_s, run_s=run_s,
-                failed=sum(r.error is not None for r in results), tasks=[p[0] for p in programs],
-                latencies=latencies)
+    return {"seconds": seconds, "per_min": 60 * len(programs) / seconds, "build_s": build_s, "run_s": run_s,
+                "failed": sum(r.error is not None for r in results), "tasks": [p[0] for p in programs],
+                "latencies": latencies}
 
 
 def spearman_within_tasks(row: dict, baseline: dict) -> float:

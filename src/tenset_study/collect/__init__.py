@@ -4,7 +4,8 @@ Modules: :mod:`.collector` (:func:`collect`: the measuring loop, resumable), :mo
 (:class:`CollectConfig`), :mod:`.prepare` (the platform row and the tasks of a run), :mod:`.report`
 (:class:`CollectReport`), :mod:`.tasks` (networks exported to Relax and their MetaSchedule tasks),
 :mod:`.sampling` (random programs of a design space), :mod:`.guided` (programs from evolutionary search),
-:mod:`.measure` (building and timing programs in batches) and :mod:`.platforms` (the machine's hardware row).
+:mod:`.measure` (building and timing programs in batches, v1's way), :mod:`.pipeline` (building the next
+batch while this one is measured, with one build pool for the run) and :mod:`.platforms` (the machine's hardware row).
 Names load on first use: :mod:`.tasks` needs torch, the others pandas or TVM.
 """
 
@@ -17,13 +18,14 @@ _EXPORTS = {
     "collect": "collector",
     "CollectConfig": "config",
     "CollectReport": "report",
-    "MeasureSettings": "measure", "Measurer": "measure",
+    "MeasureSettings": "measure", "Measurer": "measure", "PipelinedMeasurer": "pipeline", "Program": "pipeline",
     "NetworkTasks": "tasks", "extract_network_tasks": "tasks", "tables_for_networks": "tasks",
     "DesignSpace": "sampling", "sample_programs": "sampling",
     "cpu_platform": "platforms", "gpu_platform": "platforms",
 }
 
-__all__ = ["CollectConfig", "CollectReport", "DesignSpace", "MeasureSettings", "Measurer", "NetworkTasks", "collect",
+__all__ = ["CollectConfig", "CollectReport", "DesignSpace", "MeasureSettings", "Measurer", "NetworkTasks", "PipelinedMeasurer",
+           "Program", "collect",
            "cpu_platform", "extract_network_tasks", "gpu_platform", "sample_programs", "tables_for_networks"]
 
 

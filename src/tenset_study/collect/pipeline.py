@@ -27,9 +27,16 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Self, TypeVar
 
-from .measure import BatchTiming, MeasureResult, MeasureSettings, make_runner, parse_cores, quiet_machine
+from .measure import (
+    BatchTiming,
+    MeasureResult,
+    MeasureSettings,
+    make_runner,
+    parse_cores,
+    quiet_machine,
+)
 
 T = TypeVar("T")
 
@@ -82,7 +89,7 @@ class PipelinedMeasurer:
         )
         self.runner = make_runner(settings)
 
-    def __enter__(self) -> PipelinedMeasurer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
