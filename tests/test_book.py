@@ -99,9 +99,26 @@ def test_reproduce_guide_matches_the_collect_cli() -> None:
     for command in ("collect", "import-tenset", "import-metaschedule"):
         assert f"tenset-study {command}" in guide
     collect_section = guide.split("## Collect measurements", 1)[1].split("\n## ", 1)[0]
-    used = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", collect_section))
+    bench_lines = [line for line in _commands(collect_section) if "benchmarks/bench_collect.py" in line]
+    assert bench_lines, "the collect section shows no bench_collect.py command"
+    bench_source = (ROOT / "benchmarks" / "bench_collect.py").read_text()
+    bench_options = set(re.findall(r'add_argument\("(--[a-z][a-z-]*)"', bench_source))
+    bench_used = {opt for line in bench_lines for opt in _options(line)}
+    assert bench_used <= bench_options, f"bench_collect.py options the guide names but the script lacks: {bench_used - bench_options}"
+    joined = collect_section.replace("\\\n", " ").splitlines()
+    used = _options("\n".join(line for line in joined if "benchmarks/bench_collect.py" not in line))
     assert used <= collect_options, f"options in the guide that collect does not have: {used - collect_options}"
     assert {"--networks", "--dataset", "--replay"} <= used
+
+
+def _options(text: str) -> set[str]:
+    return set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", text))
+
+
+def _commands(markdown: str) -> list[str]:
+    """The shell commands in a markdown text's code blocks, continuation lines joined."""
+    blocks = re.findall(r"```bash\n(.*?)```", markdown, flags=re.S)
+    return [cmd for block in blocks for cmd in block.replace("\\\n", " ").splitlines() if cmd.strip()]
 
 
 def test_reproduce_guide_matches_the_model_commands() -> None:
