@@ -71,6 +71,7 @@ def test_every_task_is_tuned_and_the_database_is_kept(tuned_random) -> None:
     assert result.trials_measured >= result.trials - 1  # a task whose space is exhausted may give up early
     assert result.valid_trials == int(records["latency_s"].notna().sum())
     assert result.settings["num_trials_per_iter_used"] == 12 // N_TASKS, "lowered so every task gets a round"
+    assert result.settings["builder"] == "persistent-pool", "one pool of build workers for the whole run"
     assert result.cost_model == "random" and result.top_up_trials_measured == 0
     assert result.tuning_seconds > 0 and result.started_at <= result.finished_at
     assert result.scoring_seconds is not None and result.scoring_seconds > 0, "TimedCostModel counts predict time"

@@ -27,7 +27,10 @@ search, building, running, cost-model updates; task extraction is ``extract_seco
 ``update_seconds`` in its ``update``: read from the cost model's ``timing()`` (``ProjectCostModel`` keeps
 these counters); MetaSchedule's named models ("xgb", "random") are wrapped in
 :class:`~tenset_study.tuning.timed_model.TimedCostModel`, which keeps the same counters, so both sides of a
-comparison report them. ``scoring_share`` = ``scoring_seconds / tuning_seconds``.
+comparison report them. ``scoring_share`` = ``scoring_seconds / tuning_seconds``. Candidates are built in one
+pool of workers kept for the whole run (:class:`~tenset_study.collect.builder.PersistentBuilder`), not a new
+pool every round as MetaSchedule's ``LocalBuilder`` does: that start-up, paid every round whatever the
+round's size, is no part of either cost model's cost.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..collect.measure import MeasureSettings
+from ..params import check_choice
 from ..programs import targets, tvm_setup
 from ..programs.database import RECORD_FILE, WORKLOAD_FILE, read_database
 from .extraction import extract_tuning_tasks
@@ -52,6 +56,11 @@ from .timeline import TuningTimeline
 #: the build workers, except that integer inputs are zeros so that index tensors stay in bounds and every
 #: task can be tuned (see ``MeasureSettings.integer_inputs``).
 DEFAULT_SETTINGS = MeasureSettings(integer_inputs="zeros")
+#: How candidates can be built, recorded with every run as ``settings["builder"]``: ``persistent-pool``
+#: (the default), MetaSchedule's build and export in one pool of workers kept for the whole run
+#: (:class:`~tenset_study.collect.builder.PersistentBuilder`); ``local``, MetaSchedule's ``LocalBuilder``, which
+#: starts new workers every search round (how runs recorded without the key were built).
+BUILDERS = ("persistent-pool", "local")
 
 
 def tune_network(network: str, target: dict | str, work_dir: str | os.PathLike, trials: int, cost_model="xgb", *,
@@ -60,7 +69,7 @@ def tune_network(network: str, target: dict | str, work_dir: str | os.PathLike, 
                  min_repeat_ms: int | None = None, settings: MeasureSettings | None = None,
                  search: dict | None = None, layout: str = "NCHW", top_up_trials: int | None = None,
                  seed: int = 0, overwrite: bool = False, cost_model_label: str | None = None,
-                 progress: bool = True, verbose: bool = False) -> TuningResult:
+                 builder: str = "persistent-pool", progress: bool = True, verbose: bool = False) -> TuningResult:
     """Tune every task of a zoo network for ``target`` with a global budget of ``trials`` measured programs.
 
     Parameters
@@ -82,10 +91,12 @@ def tune_network(network: str, target: dict | str, work_dir: str | os.PathLike, 
     top_up_trials: trials of the extra round for tasks left without a valid measurement (default: the
         trials per round used; 0 disables it).
     seed: seeds the task contexts, the search and MetaSchedule's xgb / random models.
+    builder: one of :data:`BUILDERS`.
     progress: a tqdm bar over the trials (stderr) with the network's estimated latency.
     verbose: MetaSchedule's INFO log on the console as well (it always goes to ``work_dir/logs``).
     """
     target = targets.checked_target(target)
+    check_choice(builder, BUILDERS, "builder", "builder")
     _check_trials(trials, num_trials_per_iter, trials_per_task)
     settings = _settings(settings, builder_workers=builder_workers, number=number, repeat=repeat,
                          min_repeat_ms=min_repeat_ms)
@@ -102,12 +113,16 @@ def tune_network(network: str, target: dict | str, work_dir: str | os.PathLike, 
     work_dir.mkdir(parents=True, exist_ok=True)
     _clear_work_dir(work_dir, overwrite)
     session = _open_session(target, work_dir, settings, search, extracted, rows, num_cores, trials_per_task,
-                            cost_model_obj, verbose)
-    run = _tune_all(session, network, trials, per_iter, top_up, seed, progress)
+                            cost_model_obj, verbose, builder)
+    try:
+        run = _tune_all(session, network, trials, per_iter, top_up, seed, progress)
+    finally:
+        if hasattr(session.builder, "close"):  # the persistent pool's workers; LocalBuilder keeps none
+            session.builder.close()
     record = {"trials_per_task": trials_per_task, "num_trials_per_iter": int(num_trials_per_iter),
               "num_trials_per_iter_used": int(per_iter), "top_up_trials": int(top_up), "layout": layout,
               "seed": int(seed), "search": dict(search or {}), "task_scheduler": "gradient",
-              "num_threads": int(num_cores), "runner": settings.as_dict()}
+              "num_threads": int(num_cores), "runner": settings.as_dict(), "builder": builder}
     result = _tuning_result(session, network, target, trials, cost_model_label or label, run, record,
                             extract_seconds)
     write_json(work_dir / TIMELINE_FILE, {"started_at": run["started_at"], "tuning_seconds": run["tuning_seconds"],
@@ -185,7 +200,8 @@ class _Session:
     num_cores: int
     trials_per_task: int | None
     cost_model: object
-    measurer: object
+    builder: object
+    runner: object
     database: object
     strategy: object
     verbose: bool
@@ -208,7 +224,7 @@ class _Session:
             ms.tune_tasks(
                 tasks=contexts, task_weights=weights, work_dir=str(self.work_dir), max_trials_global=budget,
                 max_trials_per_task=self.trials_per_task or budget, num_trials_per_iter=round_trials,
-                builder=self.measurer.builder, runner=self.measurer.runner, database=self.database,
+                builder=self.builder, runner=self.runner, database=self.database,
                 cost_model=self.cost_model, measure_callbacks=self.callbacks,
                 task_scheduler=ms.task_scheduler.GradientBased(seed=seed),
             )
@@ -216,17 +232,22 @@ class _Session:
 
 def _open_session(target: dict, work_dir: Path, settings: MeasureSettings, search: dict | None, extracted: list,
                   rows: list[dict], num_cores: int, trials_per_task: int | None, cost_model,
-                  verbose: bool) -> _Session:
+                  verbose: bool, builder: str = "persistent-pool") -> _Session:
     """The builder and runner, the JSON database in ``work_dir`` and the search strategy of a run."""
     from tvm.s_tir import meta_schedule as ms
 
-    from ..collect.measure import Measurer
-
-    measurer = Measurer(targets.make_target(target), settings)
+    from ..collect.builder import PersistentBuilder
+    from ..collect.measure import Measurer, export_shared_library, export_tar, make_runner
+    if builder == "local":
+        builder_obj = Measurer(targets.make_target(target), settings).builder  # new workers every round
+    else:
+        export = export_tar if settings.export_format == "tar" else export_shared_library
+        builder_obj = PersistentBuilder(settings.builder_workers or max(1, os.cpu_count() or 1),
+                                        settings.build_timeout_s, export)
     database = ms.database.JSONDatabase(work_dir=str(work_dir))
     strategy = ms.search_strategy.EvolutionarySearch(**search) if search else "evolutionary"
-    return _Session(extracted, rows, work_dir, num_cores, trials_per_task, cost_model, measurer, database, strategy,
-                    verbose)
+    return _Session(extracted, rows, work_dir, num_cores, trials_per_task, cost_model, builder_obj, make_runner(settings),
+                    database, strategy, verbose)
 
 
 def _tune_all(session: _Session, network: str, trials: int, per_iter: int, top_up: int, seed: int,
