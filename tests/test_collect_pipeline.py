@@ -99,3 +99,78 @@ def test_disjoint_cores_pin_builders_and_runner_and_batches_come_back_in_order(p
     assert [batch for batch, _, _ in seen] == batches
     assert [len(results) for _, results, _ in seen] == [2, 1, 2]
     assert all(r.error is None for _, results, _ in seen for r in results)
+
+
+# --- CPU configurations: one processor as several platforms, measured at once -------------------------------
+
+
+def test_configurations_parse_and_bad_ones_name_the_parameter() -> None:
+    from tenset_study.collect.configurations import CpuConfiguration, check_isas, parse_configurations
+
+    first = min(os.sched_getaffinity(0))
+    config = CpuConfiguration.parse(f"avx2@{first}")
+    assert (config.threads, config.label) == (1, "1c-avx2")
+    assert config.target("sapphirerapids") == {"kind": "llvm", "mcpu": "sapphirerapids", "num-cores": 1,
+                                                 "mattr": ["-avx512f"]}
+    assert "mattr" not in CpuConfiguration("avx512", f"{first}").target("sapphirerapids")
+    with pytest.raises(ValueError, match=r"--configurations: 'sse@0' is not ISA@CORES"):
+        CpuConfiguration.parse("sse@0")
+    with pytest.raises(ValueError, match="--configurations needs --build-cores"):
+        parse_configurations([f"avx2@{first}"], None)
+    with pytest.raises(ValueError, match=rf"core {first} of avx2@{first} is also in --build-cores"):
+        parse_configurations([f"avx2@{first}"], f"{first}")
+    if TWO_CORES:
+        a, b = sorted(os.sched_getaffinity(0))[:2]
+        with pytest.raises(ValueError, match=rf"core {a} of avx512@{a} is also in avx2@{a}"):
+            parse_configurations([f"avx2@{a}", f"avx512@{a}"], f"{b}")
+    with pytest.raises(ValueError, match="this CPU \\(znver3\\) has no AVX-512"):
+        check_isas([CpuConfiguration("avx512", "0")], "znver3", {"avx2", "fma"})
+    with pytest.raises(ValueError, match="needs --replay"):
+        CollectConfig(dataset=Path("x"), networks=["n"], configurations=[f"avx2@{first}"],
+                      measure=MeasureSettings(build_cores=f"{first}"))
+
+
+@pytest.mark.slow
+def test_one_build_is_timed_on_every_configuration(programs) -> None:
+    from tenset_study.collect.configurations import ConfigurationsMeasurer, CpuConfiguration, host_mcpu
+
+    _, progs = programs
+    core = str(max(os.sched_getaffinity(0)))
+    # two runners on one core: the plumbing of side-by-side runners (real pilots give each its own cores)
+    configurations = [CpuConfiguration("avx2", core), CpuConfiguration("avx2", core)]
+    settings = MeasureSettings(**(QUICK | {"builder_workers": 1}), build_cores=core)
+    with ConfigurationsMeasurer(configurations, host_mcpu(), settings) as measurer:
+        assert list(measurer.builders) == ["avx2"], "one build per instruction set"
+        seen = list(measurer.measure_batches([progs[0:2], progs[2:4]], lambda p: p))
+    assert [batch for batch, _, _ in seen] == [progs[0:2], progs[2:4]]
+    for _, results, timing in seen:
+        assert len(results) == 2 and all(len(r) == 2 for r in results)
+        assert all(m.error is None and len(m.repeats_s) == 3 for r in results for m in r)
+        assert timing.extra["configurations"] == 2
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not TWO_CORES, reason="needs two cores")
+def test_collect_measures_a_fixed_subset_on_each_configuration_and_resumes(programs, tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    root = shutil.copytree(programs[0], tmp_path / "ds")
+    build, measure = (str(c) for c in sorted(os.sched_getaffinity(0))[:2])
+    config = CollectConfig(dataset=root, replay=True, replay_subset=2, platform="here", batch_size=4,
+                           configurations=[f"avx2@{measure}"], progress=False,
+                           measure=MeasureSettings(**(QUICK | {"builder_workers": 1}), build_cores=build))
+    report = collect(config)
+    ds = Dataset.open(root)
+    programs_of = ds.to_pandas("programs", columns=["program", "task"])
+    subset = set(programs_of.sort_values("program").groupby("task").head(2)["program"])
+    m = ds.to_pandas("measurements")
+    here = m[m["platform"] == "here-1c-avx2"]
+    assert set(here["program"]) == subset and here["error"].isna().all()
+    assert (report.measured, report.platform) == (len(subset), "here-1c-avx2")
+    row = ds.to_pandas("platforms").set_index("platform").loc["here-1c-avx2"]
+    runner = json.loads(row["runner"])
+    assert runner["measure_cores"] == measure and runner["program_set"].startswith("first 2 program ids")
+    assert json.loads(row["target"])["mattr"] == ["-avx512f"] and row["cores"] == 1 and row["vector_bits"] == 256
+    again = collect(config)
+    assert again.measured == 0 and again.skipped_already_measured == len(subset)

@@ -211,6 +211,8 @@ def _matmul():
 def test_tune_tir_with_project_cost_model(trained, name: str, tmp_path: Path) -> None:
     from tvm.s_tir import meta_schedule as ms
 
+    from tenset_study.collect.builder import PersistentBuilder
+    from tenset_study.collect.measure import export_shared_library
     from tenset_study.tuning.cost_model import ProjectCostModel
 
     inputs, positions = trained["inputs"], np.arange(trained["inputs"].size)
@@ -218,16 +220,17 @@ def test_tune_tir_with_project_cost_model(trained, name: str, tmp_path: Path) ->
     before = model.predict(inputs, positions)
     cost_model = ProjectCostModel(model, max_len=MAX_LEN, min_online=4)
     evaluator = ms.runner.EvaluatorConfig(number=1, repeat=1, min_repeat_ms=0)
+    builder = PersistentBuilder(2, 60.0, export_shared_library)  # any MetaSchedule builder would do
     with tvm_setup.metaschedule_logging():
         database = ms.tune_tir(
             mod=_matmul(), target=targets.make_target(targets.cpu_target(2)), work_dir=str(tmp_path / "work"),
-            max_trials_global=16, num_trials_per_iter=8,
-            builder=ms.builder.LocalBuilder(max_workers=2, initializer=tvm_setup.builder_initializer),
+            max_trials_global=16, num_trials_per_iter=8, builder=builder,
             runner=ms.runner.LocalRunner(evaluator_config=evaluator, initializer=tvm_setup.builder_initializer),
             strategy=ms.search_strategy.EvolutionarySearch(population_size=64, init_min_unmeasured=16,
                                                            genetic_num_iters=2),
             cost_model=cost_model, seed=0,
         )
+    builder.close()
     tuning_records = database.get_all_tuning_records()
     secs = [float(r.run_secs[0]) for r in tuning_records if r.run_secs]
     assert len(secs) >= 8 and all(0 < s < 1e-1 for s in secs), "valid measured records in the database"

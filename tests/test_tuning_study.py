@@ -227,8 +227,8 @@ def test_rounds_time_every_arm_in_fresh_processes(smoke_tuning_study, tmp_path: 
     # the same settings again: nothing to do; one round is the old, in-process timing (no 'rounds' key)
     again = tuning_study.time_tuned_networks(study, repeat=3, min_repeat_ms=5, rounds=2)
     assert (again["status"] == "skipped").all()
-    single = tuning_study.time_tuned_networks(study, repeat=3, min_repeat_ms=5, rounds=1)
-    assert (single["status"] == "timed").all()
+    single = tuning_study.time_tuned_networks(study, arms=[BASELINE], repeat=3, min_repeat_ms=5, rounds=1)
+    assert (single["status"] == "timed").all() and len(single) == 1
     e2e = json.loads((Path(single["work_dir"].iloc[0]) / tuning_study.END_TO_END_FILE).read_text())
     assert "rounds" not in e2e["timing_settings"] and "rounds" not in e2e
     with pytest.raises(ValueError, match="rounds"):

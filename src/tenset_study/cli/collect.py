@@ -41,6 +41,11 @@ def add_collect_arguments(p: argparse.ArgumentParser) -> None:
                    help="start no batch that would end after this many seconds, judged by the longest batch so far "
                         "(re-run the command to continue)")
     p.add_argument("--max-tasks", type=int, default=None, help="only the first N tasks (for quick runs)")
+    p.add_argument("--replay-subset", type=int, default=None, metavar="N",
+                   help="with --replay: only the first N program ids of each task, sorted (a fixed subset)")
+    p.add_argument("--configurations", nargs="+", default=[], metavar="ISA@CORES",
+                   help="with --replay and --build-cores: measure this CPU as several platforms at once, each an "
+                        "instruction set (avx512, avx2) and the cores its threads run on, e.g. avx512@0-3 avx2@4-7")
     _add_measure_arguments(p)
     p.add_argument("--no-pipeline", action="store_true",
                    help="v1's way: build each batch in a new worker pool, then measure it (for comparisons)")
@@ -93,6 +98,7 @@ def collect_config(args: argparse.Namespace) -> CollectConfig:
         batch_size=args.batch_size, sample_attempts=args.sample_attempts, replay=args.replay,
         sample_only=args.sample_only, sample_workers=args.sample_workers, time_limit_s=args.time_limit,
         max_tasks=args.max_tasks, measure=measure, pipeline=not args.no_pipeline, progress=not args.quiet,
+        replay_subset=args.replay_subset, configurations=args.configurations,
     )
 
 

@@ -56,6 +56,17 @@ hides context-manager methods of derived classes).
         self.pool.shutdown()
 
 
+def persistent_builder(settings) -> PersistentBuilder:
+    """A :class:`PersistentBuilder` for :class:`~.measure.MeasureSettings`: its worker count, build timeout and
+    export format (a linked shared library, or a tarball for RPC)."""
+    import os
+
+    from .measure import export_shared_library, export_tar
+
+    export = export_tar if settings.export_format == "tar" else export_shared_library
+    return PersistentBuilder(settings.builder_workers or max(1, os.cpu_count() or 1), settings.build_timeout_s, export)
+
+
 def _builder_result(outcome, timeout_sec: float) -> BuilderResult:
     """A pool's outcome as MetaSchedule's ``BuilderResult``, with ``LocalBuilder``'s error messages."""
     from tvm.support.popen_pool import StatusKind

@@ -56,8 +56,10 @@ def collect(config: CollectConfig) -> CollectReport:
     prepare_tvm(kind)
     target = make_target(target_spec)
     ds = Dataset.create(config.dataset)
-    # Sampling measures nothing: the platform row (with its runner settings) is written by the measuring run.
-    report.platform = "" if config.sample_only else register_platform(ds, config, target_spec, kind)
+    # Sampling measures nothing: the platform row (with its runner settings) is written by the measuring run;
+    # configurations each write their own.
+    measures_here = not (config.sample_only or config.configurations)
+    report.platform = register_platform(ds, config, target_spec, kind) if measures_here else ""
 
     t0 = time.perf_counter()
     tasks = replay_tasks(ds, config, kind) if config.replay else extract_tasks(ds, config, target_spec)
@@ -65,8 +67,11 @@ def collect(config: CollectConfig) -> CollectReport:
         tasks = tasks[: config.max_tasks]
     report.tasks = len(tasks)
     report.extract_s = time.perf_counter() - t0
-    if config.sample_only:
-        _sample_and_store(ds, tasks, config, target_spec, report)
+    if config.sample_only or config.configurations:
+        if config.sample_only:
+            _sample_and_store(ds, tasks, config, target_spec, report)
+        else:
+            _collect_configurations(ds, tasks, config, target_spec, start, report)
         report.elapsed_s = time.perf_counter() - start
         return report
 
@@ -77,8 +82,7 @@ def collect(config: CollectConfig) -> CollectReport:
         t0 = time.perf_counter()
         from .guided import guided_programs
 
-        measurer = Measurer(target, config.measure)
-        report.measured += guided_programs(ds, tasks, target, measurer, config, report.platform, measured_ids)
+        report.measured += guided_programs(ds, tasks, target, config, report.platform, measured_ids)
         report.guided_s = time.perf_counter() - t0
 
     pending = _pending_programs(ds, tasks, config, target, measured_ids, report)
@@ -140,6 +144,41 @@ def _measure_one_batch_at_a_time(ds: Dataset, pending: Iterable[_Pending], confi
         bar.set_postfix(failed=report.failed)
 
 
+def _collect_configurations(ds: Dataset, tasks: list[CollectTask], config: CollectConfig, target_spec: dict,
+                            start: float, report: CollectReport) -> None:
+    """Measure the replayed programs on every CPU configuration at once (:mod:`.configurations`), each
+    configuration a platform; a program goes to the configurations that lack it."""
+    from .configurations import ConfigurationsMeasurer, host_mcpu
+    from .pipeline import Program
+    from .prepare import configuration_platforms
+
+    mcpu = target_spec.get("mcpu") or host_mcpu()
+    platforms = configuration_platforms(ds, config, mcpu)
+    report.platform = ", ".join(platforms)
+    measured = {p: set() for p in platforms}
+    for program, platform in ds.existing_keys("measurements", filter=pc.field("platform").isin(platforms)):
+        measured[platform].add(program)
+    everywhere = set.intersection(*measured.values())
+    pending = list(_pending_programs(ds, tasks, config, None, everywhere, report))
+    bar = _progress(config.progress, len(pending) * len(platforms), f"collect {len(platforms)} configurations")
+    longest = [0.0]
+    with ConfigurationsMeasurer(config.configurations, mcpu, config.measure) as measurer:
+        last = time.perf_counter()
+        for batch, results, timing in measurer.measure_batches(
+                _batches(pending, config, start, longest, report, ahead=True),
+                lambda item: Program(item.task.task, item.task.mod, item.trace)):
+            for platform, platform_results in zip(platforms, results):
+                lacking = [i for i, item in enumerate(batch) if item.program not in measured[platform]]
+                _write_measurements(ds, [batch[i] for i in lacking], [platform_results[i] for i in lacking],
+                                    platform, report)
+                bar.update(len(lacking))
+            _count_batch(timing, report)
+            now = time.perf_counter()
+            longest[0], last = max(longest[0], now - last), now
+            bar.set_postfix(failed=report.failed)
+    bar.close()
+
+
 def _batches(pending: Iterable[_Pending], config: CollectConfig, start: float, longest: list[float],
              report: CollectReport, ahead: bool) -> Iterator[list[_Pending]]:
     """The pending programs in batches of ``config.batch_size``. No batch starts that would end past the time
@@ -189,6 +228,8 @@ def _pending_programs(ds, tasks, config, target, measured_ids, report) -> Iterat
         existing = by_task.get(task.task)
         existing_ids = set(existing["program"]) if existing is not None else set()
         if config.replay:
+            if existing is not None and config.replay_subset is not None:
+                existing = existing.sort_values("program").head(config.replay_subset)
             for row in (existing.itertuples() if existing is not None else []):
                 if row.program in measured_ids:
                     report.skipped_already_measured += 1
@@ -260,25 +301,37 @@ def _sampling_seed(config: CollectConfig, task: str) -> int:
 def _write_batch(ds: Dataset, batch: list[_Pending], results: list[MeasureResult], timing: BatchTiming,
                  report: CollectReport) -> None:
     """Append a measured batch's new programs and its measurements; count its time in the report."""
+    _count_batch(timing, report)
+    t0 = time.perf_counter()
+    new_programs = [
+        {"program": p.program, "task": p.task.task, "encoding": "metaschedule", "trace": p.trace, "source": p.source}
+        for p in batch if p.new
+    ]
+    ds.append("programs", new_programs)
+    report.write_s += time.perf_counter() - t0
+    _write_measurements(ds, batch, results, report.platform, report)
+
+
+def _count_batch(timing: BatchTiming, report: CollectReport) -> None:
     report.build_s += timing.build_s
     report.run_s += timing.run_s
     report.batches += 1
+
+
+def _write_measurements(ds: Dataset, batch: list[_Pending], results: list[MeasureResult], platform: str,
+                        report: CollectReport) -> None:
+    """Append one platform's measurements of a batch; count them (and their failures) in the report."""
     t0 = time.perf_counter()
     now = dt.datetime.now(dt.timezone.utc)
     measurements = []
     for item, result in zip(batch, results, strict=True):
         repeats = result.repeats_s
         measurements.append({
-            "program": item.program, "platform": report.platform,
+            "program": item.program, "platform": platform,
             "latency_s": float(np.mean(repeats)) if repeats else None,
             "repeats_s": repeats, "error": result.error, "measured_at": now,
         })
         report.failed += result.error is not None
-    new_programs = [
-        {"program": p.program, "task": p.task.task, "encoding": "metaschedule", "trace": p.trace, "source": p.source}
-        for p in batch if p.new
-    ]
-    ds.append("programs", new_programs)
     ds.append("measurements", measurements)
     report.measured += len(batch)
     report.write_s += time.perf_counter() - t0

@@ -34,6 +34,12 @@ class CollectConfig:
     #: Measure with :class:`~.pipeline.PipelinedMeasurer` (one build pool for the whole run, the next batch
     #: built while this one is measured where timings allow); ``False``: v1's way, one batch at a time.
     pipeline: bool = True
+    #: With ``replay``: measure only the first N program ids of each task (sorted), a fixed subset that every
+    #: machine picks the same way; ``None``: every program.
+    replay_subset: int | None = None
+    #: CPU configurations (:class:`~.configurations.CpuConfiguration` or their ``ISA@CORES`` text) measured
+    #: as platforms of their own, all at once; needs ``replay`` and ``measure.build_cores``.
+    configurations: list = field(default_factory=list)
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -59,3 +65,17 @@ class CollectConfig:
             raise ValueError(f"sample_workers must be >= 1, got {self.sample_workers}")
         if self.time_limit_s is not None and self.time_limit_s <= 0:
             raise ValueError(f"time_limit_s must be > 0, got {self.time_limit_s}")
+        if self.replay_subset is not None and (not self.replay or self.replay_subset < 1):
+            raise ValueError(f"--replay-subset needs --replay and a count >= 1, got {self.replay_subset}")
+        if self.configurations:
+            self._check_configurations()
+
+    def _check_configurations(self) -> None:
+        from .configurations import CpuConfiguration, parse_configurations
+
+        if not self.replay:
+            raise ValueError("--configurations measures an existing program set: it needs --replay")
+        if (self.target or {}).get("kind", "llvm") != "llvm" or self.measure.rpc_tracker:
+            raise ValueError("--configurations are configurations of this machine's CPU (no --gpu, no RPC)")
+        texts = [f"{c.isa}@{c.cores}" if isinstance(c, CpuConfiguration) else str(c) for c in self.configurations]
+        self.configurations = parse_configurations(texts, self.measure.build_cores)

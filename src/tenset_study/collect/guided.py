@@ -20,31 +20,43 @@ from ..programs.traces import trace_json
 from ..programs.tvm_setup import metaschedule_logging
 
 
-def guided_programs(ds: Dataset, tasks: list, target, measurer, config, platform: str, measured_ids: set[str]) -> int:
+def guided_programs(ds: Dataset, tasks: list, target, config, platform: str, measured_ids: set[str]) -> int:
     """Run evolutionary search on every task that has no guided programs yet; returns programs written.
 
     Each task gets ``ceil(guided_share * programs_per_task)`` trials. Tasks that already have
     ``evolutionary`` programs in the dataset are skipped, so an interrupted collection resumes here too.
+    Candidates are built by one pool of workers kept for every task's search (:mod:`.builder`) and timed by
+    the collection's runner settings.
     """
-    from tvm.s_tir import meta_schedule as ms
+    from .builder import persistent_builder
+    from .measure import make_runner
 
     trials = math.ceil(config.guided_share * config.programs_per_task)
     programs = ds.to_pandas("programs", columns=["task", "source"])
     done = set(programs.loc[programs["source"] == "evolutionary", "task"])
     written = 0
-    for task in tasks:
-        if task.task in done:
-            continue
-        with tempfile.TemporaryDirectory(prefix="tenset-study-guided-") as work_dir, metaschedule_logging():
-            database = ms.database.MemoryDatabase()
-            ms.tune_tir(
-                mod=task.mod, target=target, work_dir=work_dir, max_trials_global=trials,
-                num_trials_per_iter=min(trials, 64), builder=measurer.builder, runner=measurer.runner,
-                database=database, cost_model="xgb", seed=config.seed + 1,
-            )
-            records = database.get_all_tuning_records()
-        written += _write_records(ds, task.task, records, platform, measured_ids)
+    builder, runner = persistent_builder(config.measure), make_runner(config.measure)
+    try:
+        for task in (t for t in tasks if t.task not in done):
+            records = _search(task, target, trials, builder, runner, config.seed + 1)
+            written += _write_records(ds, task.task, records, platform, measured_ids)
+    finally:
+        builder.close()
     return written
+
+
+def _search(task, target, trials: int, builder, runner, seed: int) -> list:
+    """MetaSchedule's evolutionary search with its XGBoost model on one task: its tuning records."""
+    from tvm.s_tir import meta_schedule as ms
+
+    with tempfile.TemporaryDirectory(prefix="tenset-study-guided-") as work_dir, metaschedule_logging():
+        database = ms.database.MemoryDatabase()
+        ms.tune_tir(
+            mod=task.mod, target=target, work_dir=work_dir, max_trials_global=trials,
+            num_trials_per_iter=min(trials, 64), builder=builder, runner=runner,
+            database=database, cost_model="xgb", seed=seed,
+        )
+        return database.get_all_tuning_records()
 
 
 def _write_records(ds: Dataset, task: str, records, platform: str, measured_ids: set[str]) -> int:

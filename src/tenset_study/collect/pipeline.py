@@ -112,7 +112,7 @@ class PipelinedMeasurer:
 
         def submit_next() -> tuple[list[T], _Submitted] | None:
             batch = next(source, None)
-            return None if batch is None else (batch, self._submit([program_of(item) for item in batch]))
+            return None if batch is None else (batch, self.submit([program_of(item) for item in batch]))
 
         ahead = submit_next()
         while ahead is not None:
@@ -126,11 +126,12 @@ class PipelinedMeasurer:
 
     def measure(self, programs: list[Program]) -> tuple[list[MeasureResult], BatchTiming]:
         """Build and time one batch (nothing ahead)."""
-        return self._measure(self._submit(programs))
+        return self._measure(self.submit(programs))
 
     # --- building ------------------------------------------------------------------------------------------
 
-    def _submit(self, programs: list[Program]) -> _Submitted:
+    def submit(self, programs: list[Program]) -> _Submitted:
+        """Hand a batch's builds to the pool; :meth:`wait_built` collects them."""
         spec = json.dumps(self.target_spec, sort_keys=True)
         futures = [self.pool.submit(build_program, self._module_path(p), p.trace, spec,
                                     self.settings.export_format) for p in programs]
@@ -151,25 +152,53 @@ class PipelinedMeasurer:
     # --- measuring -----------------------------------------------------------------------------------------
 
     def _measure(self, batch: _Submitted) -> tuple[list[MeasureResult], BatchTiming]:
-        timing = BatchTiming(programs=len(batch.programs))
-        start = time.perf_counter()
-        built = [_build_outcome(future) for future in batch.futures]
-        timing.build_s = time.perf_counter() - start  # the build time not hidden behind measuring
-        timing.extra["build_wall_s"] = time.perf_counter() - batch.submitted_at
-        results, inputs, positions = _runner_inputs(built, self.device_type, timing)
+        built = self.wait_built(batch)
         start = time.perf_counter()
         with quiet_machine():
-            outcomes = [future.result() for future in (self.runner.run(inputs) if inputs else [])]
-        for i, outcome in zip(positions, outcomes):
+            futures = self.runner.run(built.inputs) if built.inputs else []
+            results = built.results_of([future.result() for future in futures])
+        built.remove_artifacts()
+        built.timing.run_s = time.perf_counter() - start
+        return results, built.timing
+
+    def wait_built(self, batch: _Submitted) -> Built:
+        """Wait for a submitted batch's builds: the runner's inputs, the build errors, the build time."""
+        timing = BatchTiming(programs=len(batch.programs))
+        start = time.perf_counter()
+        outcomes = [_build_outcome(future) for future in batch.futures]
+        timing.build_s = time.perf_counter() - start  # the build time not hidden behind measuring
+        timing.extra["build_wall_s"] = time.perf_counter() - batch.submitted_at
+        results, inputs, positions = _runner_inputs(outcomes, self.device_type, timing)
+        return Built(outcomes, results, inputs, positions, timing)
+
+
+@dataclass
+class Built:
+    """A built batch: each program's build outcome, its results so far (build errors filled in), the
+    runner's inputs for the built ones and their positions in the batch, and the batch's timing."""
+
+    outcomes: list
+    results: list
+    inputs: list
+    positions: list[int]
+    timing: BatchTiming
+
+    def results_of(self, run_outcomes: list) -> list[MeasureResult]:
+        """The batch's results once a runner's outcomes (one per input) are in; a built batch timed by several
+        runners gives one result list per runner, and its timing counts the run errors of all of them."""
+        results = list(self.results)
+        for i, outcome in zip(self.positions, run_outcomes, strict=True):
             if outcome.error_msg:
                 results[i] = MeasureResult(None, "run: " + _short(outcome.error_msg))
-                timing.run_errors += 1
+                self.timing.run_errors += 1
             else:
                 results[i] = MeasureResult([float(s) for s in outcome.run_secs], None)
-        for artifact, _ in (b for b in built if isinstance(b, tuple)):
+        return results
+
+    def remove_artifacts(self) -> None:
+        """Delete the built libraries (once every runner has timed them)."""
+        for artifact, _ in (b for b in self.outcomes if isinstance(b, tuple)):
             shutil.rmtree(os.path.dirname(artifact), ignore_errors=True)
-        timing.run_s = time.perf_counter() - start
-        return results, timing  # type: ignore[return-value]
 
 
 def overlaps(kind: str, settings: MeasureSettings) -> bool:

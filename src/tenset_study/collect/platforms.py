@@ -149,8 +149,8 @@ def cpu_platform(target: dict, runner: dict, platform: str | None = None) -> dic
     cores = int(target.get("num-cores") or 1)
     mcpu = target.get("mcpu") or tvm.target.codegen.llvm_get_system_cpu()
     tvm_target = tvm.target.Target(target)
-    llvm_features = _llvm_features(tvm_target)
-    vector_bits = _vector_bits(llvm_features)
+    features = llvm_features(tvm_target)
+    vector_bits = _vector_bits(features)
     l1d, l1n = _size_kib(lscpu.get("L1d cache") or lscpu.get("L1d"))
     l2, l2n = _size_kib(lscpu.get("L2 cache") or lscpu.get("L2"))
     l3, _ = _size_kib(lscpu.get("L3 cache") or lscpu.get("L3"))
@@ -179,7 +179,7 @@ def cpu_platform(target: dict, runner: dict, platform: str | None = None) -> dic
         "clock_max_mhz": _float(lscpu.get("CPU max MHz")),
         "memory_gib": _memory_gib(),
         "features_source": json.dumps(sources, sort_keys=True),
-        "readings": json.dumps({"lscpu": lscpu, "llvm_cpu_features": llvm_features}, sort_keys=True),
+        "readings": json.dumps({"lscpu": lscpu, "llvm_cpu_features": features}, sort_keys=True),
         "software": json.dumps(software_versions(), sort_keys=True),
         "runner": json.dumps(runner, sort_keys=True),
         "recorded_at": dt.datetime.now(dt.timezone.utc),
@@ -263,7 +263,8 @@ def _vector_bits(llvm_features: list[str]) -> int | None:
     return None
 
 
-def _llvm_features(target) -> list[str]:
+def llvm_features(target) -> list[str]:
+    """LLVM's CPU feature names for a target (``avx512f``, ``fma``, ...); empty when TVM cannot say."""
     try:
         import tvm
 

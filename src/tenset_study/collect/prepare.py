@@ -24,13 +24,51 @@ def register_platform(ds: Dataset, config: CollectConfig, target_spec: dict, kin
     """Read the machine, add its platform row unless present; refuse to mix targets under one id."""
     from . import platforms
 
-    runner = config.measure.as_dict()
+    runner = config.measure.as_dict() | program_subset(config)
     if config.measure.rpc_tracker:
         row = platforms.remote_platform(target_spec, runner, config.platform, kind)
     elif kind == "gpu":
         row = platforms.gpu_platform(target_spec, runner, platform=config.platform)
     else:
         row = platforms.cpu_platform(target_spec, runner, platform=config.platform)
+    return add_platform(ds, row)
+
+
+def configuration_platforms(ds: Dataset, config: CollectConfig, mcpu: str) -> list[str]:
+    """Add a platform row for each of ``config.configurations`` (on a CPU that LLVM calls ``mcpu``), named
+    ``--platform`` (default: the processor's id) plus the configuration's label, e.g.
+    ``...-4c-avx2``; returns their ids in the configurations' order. A configuration asking for an
+    instruction set this CPU lacks is refused first."""
+    import tvm
+
+    from . import platforms
+    from .configurations import check_isas
+
+    host = tvm.target.Target({"kind": "llvm", "mcpu": mcpu})
+    check_isas(config.configurations, mcpu, set(platforms.llvm_features(host)))
+    ids = []
+    for configuration in config.configurations:
+        target = configuration.target(mcpu)
+        runner = configuration.settings(config.measure).as_dict() | program_subset(config) | {
+            "configurations_side_by_side": [f"{c.isa}@{c.cores}" for c in config.configurations]}
+        prefix = config.platform or platforms.cpu_platform_id(platforms.read_lscpu(), mcpu, 0).removesuffix("-0c")
+        row = platforms.cpu_platform(target, runner, platform=f"{prefix}-{configuration.label}")
+        ids.append(add_platform(ds, row))
+    return ids
+
+
+def program_subset(config: CollectConfig) -> dict:
+    """The program set a replay measures, for the platform's ``runner`` provenance: every program of the
+    kind's tasks, or the first ``replay_subset`` program ids of each task in sorted order."""
+    if not config.replay:
+        return {}
+    if config.replay_subset is None:
+        return {"program_set": "all"}
+    return {"program_set": f"first {config.replay_subset} program ids of each task, sorted"}
+
+
+def add_platform(ds: Dataset, row: dict) -> str:
+    """Add a platform row unless its id is present; refuse an id that the dataset holds with another target."""
     existing = ds.to_pandas("platforms")
     same = existing[existing["platform"] == row["platform"]]
     if len(same):

@@ -236,14 +236,12 @@ def _open_session(target: dict, work_dir: Path, settings: MeasureSettings, searc
     """The builder and runner, the JSON database in ``work_dir`` and the search strategy of a run."""
     from tvm.s_tir import meta_schedule as ms
 
-    from ..collect.builder import PersistentBuilder
-    from ..collect.measure import Measurer, export_shared_library, export_tar, make_runner
+    from ..collect.builder import persistent_builder
+    from ..collect.measure import Measurer, make_runner
     if builder == "local":
         builder_obj = Measurer(targets.make_target(target), settings).builder  # new workers every round
     else:
-        export = export_tar if settings.export_format == "tar" else export_shared_library
-        builder_obj = PersistentBuilder(settings.builder_workers or max(1, os.cpu_count() or 1),
-                                        settings.build_timeout_s, export)
+        builder_obj = persistent_builder(settings)
     database = ms.database.JSONDatabase(work_dir=str(work_dir))
     strategy = ms.search_strategy.EvolutionarySearch(**search) if search else "evolutionary"
     return _Session(extracted, rows, work_dir, num_cores, trials_per_task, cost_model, builder_obj, make_runner(settings),
