@@ -17,7 +17,7 @@ import pytest
 
 from tenset_study.collect import CollectConfig, collect
 from tenset_study.data.dataset import Dataset
-from tenset_study.collect.measure import MeasureSettings
+from tenset_study.collect.measure import MeasureResult, MeasureSettings
 
 NETWORK = "bert_tiny-b1-64"
 # Small and quick settings: a few tasks, a few programs, cheap timing.
@@ -330,28 +330,40 @@ def test_guided_share_adds_evolutionary_programs(tmp_path: Path) -> None:
     assert again.measured == 0
 
 
-def _measure_take(settings: MeasureSettings) -> list:
-    """Measure an embedding look-up (BERT's ``take``: int32 indices into a 30,522-row table) as it is."""
+def _measure_take(*settings: MeasureSettings) -> list:
+    """Measure an embedding look-up (BERT's ``take``: int32 indices into a 30,522-row table) as it is, built once
+    and timed with each of ``settings`` (their runners; the first one's export format)."""
     import tvm
     from tvm import te
+    from tvm.s_tir.meta_schedule.arg_info import ArgInfo
+    from tvm.s_tir.meta_schedule.builder import BuilderInput
+    from tvm.s_tir.meta_schedule.runner import RunnerInput
 
+    from tenset_study.collect.builder import persistent_builder
+    from tenset_study.collect.measure import make_runner
     from tenset_study.programs import targets, tvm_setup
-    from tenset_study.collect.measure import Measurer
 
     tvm_setup.prepare_tvm("cpu")
     table = te.placeholder((30522, 16), "float32", name="table")
     indices = te.placeholder((64,), "int32", name="indices")
     out = te.compute((64, 16), lambda i, j: table[indices[i], j], name="T_take")
     mod = tvm.IRModule({"main": te.create_prim_func([table, indices, out])})
-    results, _ = Measurer(targets.make_target(targets.cpu_target()), settings).measure([tvm.s_tir.Schedule(mod)])
-    return results
+    builder = persistent_builder(settings[0])
+    try:
+        (built,) = builder.build([BuilderInput(mod, targets.make_target(targets.cpu_target()))])
+    finally:
+        builder.close()
+    assert built.error_msg is None, built.error_msg
+    args = ArgInfo.from_prim_func(mod["main"])
+    outcomes = [make_runner(one).run([RunnerInput(built.artifact_path, "cpu", args)])[0].result() for one in settings]
+    return [MeasureResult([float(s) for s in o.run_secs], None) if o.error_msg is None else MeasureResult(None, o.error_msg)
+            for o in outcomes]
 
 
 def test_integer_inputs_are_zeros_when_asked_so_that_indices_stay_in_bounds() -> None:
     quick = {"number": 1, "repeat": 2, "min_repeat_ms": 0, "builder_workers": 1}
-    (random,) = _measure_take(MeasureSettings(**quick))
+    random, zeros = _measure_take(MeasureSettings(**quick), MeasureSettings(**quick, integer_inputs="zeros"))
     assert random.repeats_s is None and "LocalRunner" in random.error, "random indices read out of bounds"
-    (zeros,) = _measure_take(MeasureSettings(**quick, integer_inputs="zeros"))
     assert zeros.error is None and len(zeros.repeats_s) == 2
     from tenset_study.tuning.tune import DEFAULT_SETTINGS
 

@@ -44,7 +44,7 @@ def programs(tmp_path_factory) -> tuple[Path, list]:
     """A small real dataset (3 tasks x 3 programs, measured here v1's way: ``pipeline=False``) and its
     programs as pipeline inputs."""
     root = tmp_path_factory.mktemp("pipeline") / "ds"
-    collect(CollectConfig(dataset=root, networks=[NETWORK], programs_per_task=3, max_tasks=3, batch_size=2,
+    collect(CollectConfig(dataset=root, networks=[NETWORK], programs_per_task=3, max_tasks=3, batch_size=16,
                           measure=MeasureSettings(**QUICK), pipeline=False, progress=False))
     from tenset_study.collect.prepare import replay_tasks
 
