@@ -244,7 +244,11 @@ tuning_study.compare_to_baseline(measured)[columns] if measured is not None else
 # Read the verdicts beside `tuning_time_ratio`, which is not the trial ratio: every search round has costs
 # that do not shrink with its trials (generating and evolving candidates, building, starting the runner),
 # so an arm with a quarter of the trials spends more than a quarter of the time, most of all on the GPU
-# host, where a round costs about the same whatever its number of trials (see the curves below).
+# host, where a round costs about the same whatever its number of trials (see the curves below). These
+# studies were tuned with MetaSchedule's `LocalBuilder`, which starts new build workers (each importing TVM)
+# in every round. Tuning now keeps one pool of build workers for the whole run (each result records its
+# `builder`), so new runs spend less per round than these exports show; `benchmarks/bench_tuning_builder.py`
+# measures the difference on the same network and budget.
 
 # %% [markdown]
 # Why the timing uses rounds in fresh processes: each round's mean as a share of the arm's mean over

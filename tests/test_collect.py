@@ -355,7 +355,8 @@ def _measure_take(*settings: MeasureSettings) -> list:
         builder.close()
     assert built.error_msg is None, built.error_msg
     args = ArgInfo.from_prim_func(mod["main"])
-    outcomes = [make_runner(one).run([RunnerInput(built.artifact_path, "cpu", args)])[0].result() for one in settings]
+    runners = [make_runner(one) for one in settings]  # kept until the end: their pools stop in this thread
+    outcomes = [runner.run([RunnerInput(built.artifact_path, "cpu", args)])[0].result() for runner in runners]
     return [MeasureResult([float(s) for s in o.run_secs], None) if o.error_msg is None else MeasureResult(None, o.error_msg)
             for o in outcomes]
 

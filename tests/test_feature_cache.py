@@ -126,7 +126,7 @@ def test_atomic_write_leaves_no_partial_file(ds, monkeypatch):
         ids, features = fc.cached_program_features(ds, "toy", 1, Featurizer())
     assert len(ids) == 40  # the result is still returned
     folder = ds.root / ".cache" / "features" / "toy-v1"
-    assert list(folder.iterdir()) == []  # neither a final file nor a temporary one
+    assert [p.name for p in folder.iterdir()] == [".computing.lock"]  # neither a final file nor a temporary one
     monkeypatch.undo()
     f = Featurizer()
     fc.cached_program_features(ds, "toy", 1, f)
@@ -160,3 +160,40 @@ def test_fingerprint_follows_parts(ds, real_rows):
     assert before == fc.dataset_fingerprint(ds)
     ds.append("programs", real_rows[0].iloc[40:])
     assert fc.dataset_fingerprint(ds) != before
+
+
+def _slow_logged_featurizer(log: str):
+    """A featurizer that takes a second and appends one line per call to ``log`` (seen across processes)."""
+
+    def compute(programs: pd.DataFrame) -> np.ndarray:
+        import time
+
+        with open(log, "a") as handle:
+            handle.write(f"{len(programs)}\n")
+        time.sleep(1.0)
+        return expected(programs)
+
+    return compute
+
+
+def _features_in_a_process(root: str, log: str, out: str) -> None:
+    ids, features = fc.cached_program_features(Dataset.open(root), "toy", 1, _slow_logged_featurizer(log))
+    np.save(out, features)
+
+
+def test_processes_that_miss_at_once_compute_once(ds, real_rows, tmp_path):
+    import multiprocessing
+
+    log = tmp_path / "calls.log"
+    context = multiprocessing.get_context("fork")
+    procs = [context.Process(target=_features_in_a_process, args=(str(ds.root), str(log), str(tmp_path / f"{i}.npy")))
+             for i in range(2)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+        assert proc.exitcode == 0
+    assert log.read_text().split() == ["40"], "the second process waited and read the first one's files"
+    want = expected(real_rows[0].iloc[:40])
+    for i in range(2):
+        np.testing.assert_array_equal(np.load(tmp_path / f"{i}.npy"), want)

@@ -22,6 +22,8 @@ so a reader sees a whole file or none, even with several writers.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import re
@@ -146,25 +148,54 @@ def cached_program_features(
     parts = ds.parts("programs")
     paths = [part_cache_path(ds, name, version, part, depends) for part in parts]
     found = [_load(path) for path in paths]
-    missing = [i for i, hit in enumerate(found) if hit is None]
-    if missing:
-        cols = list(dict.fromkeys(["program", *(columns or [])])) if columns else None
-        frames = [pq.read_table(parts[i], columns=cols).to_pandas() for i in missing]
-        programs = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-        features = _compute(compute, programs)
-        start = 0
-        for i, frame in zip(missing, frames):
-            ids = frame["program"].to_numpy(dtype=object)
-            chunk = features[start : start + len(frame)]
-            start += len(frame)
-            found[i] = (ids, chunk)
-            _store(paths[i], ids, chunk)
+    if any(hit is None for hit in found):
+        with _computing(_folder(ds, name, version)):  # another process may be computing the same parts
+            found = [hit if hit is not None else _load(path) for hit, path in zip(found, paths)]
+            _fill_missing(found, parts, paths, compute, columns)
     if not found:  # no programs yet: let the featurizer give the shape of an empty result
         empty = ds.to_pandas("programs", columns=list(columns) if columns else None)
         return _select(np.array([], dtype=object), _compute(compute, empty), program_ids)
     ids = np.concatenate([hit[0] for hit in found])
     features = np.concatenate([hit[1] for hit in found]) if len(found) > 1 else found[0][1]
     return _select(ids, features, program_ids)
+
+
+def _fill_missing(found: list, parts: list[Path], paths: list[Path], compute: Compute,
+                  columns: Sequence[str] | None) -> None:
+    """Compute the features of the parts without a cache hit (one ``compute`` call), store and fill them in."""
+    missing = [i for i, hit in enumerate(found) if hit is None]
+    if not missing:
+        return
+    cols = list(dict.fromkeys(["program", *(columns or [])])) if columns else None
+    frames = [pq.read_table(parts[i], columns=cols).to_pandas() for i in missing]
+    programs = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    features = _compute(compute, programs)
+    start = 0
+    for i, frame in zip(missing, frames):
+        ids = frame["program"].to_numpy(dtype=object)
+        chunk = features[start : start + len(frame)]
+        start += len(frame)
+        found[i] = (ids, chunk)
+        _store(paths[i], ids, chunk)
+
+
+@contextlib.contextmanager
+def _computing(folder: Path):
+    """Hold an exclusive lock on the featurizer's cache folder while its missing parts are computed, so that
+    processes that miss the same parts at once (notebooks side by side, test workers) compute them once:
+    the others wait, then read what the first one stored. Where the folder cannot be written, no lock."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / ".computing.lock", "a")
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _store(path: Path, ids: np.ndarray, features: np.ndarray) -> None:
