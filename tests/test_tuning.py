@@ -1,7 +1,7 @@
 """Whole-network tuning (:mod:`tenset_study.tuning`: tune, curve, compile, timing): real MetaSchedule runs on
-the smallest zoo network (``dcgan-b1-16``: 6 tasks), with MetaSchedule's random cost model and with our
-``ProjectCostModel`` (tiny models trained on data/mini), the tuning curve, compiling with the database and timing
-end to end, and the ``tune`` command through a subprocess. A few trials per task, small search populations, short
+the smallest zoo network (``dcgan-b1-16``: 6 tasks), with MetaSchedule's XGBoost cost model (the smoke study's
+baseline arm, tuned once per test run) and with our ``ProjectCostModel`` (tiny models trained on data/mini), the
+tuning curve, compiling with the database and timing end to end, and the ``tune`` command through a subprocess. A few trials per task, small search populations, short
 runner settings: about 1 minute per tuning run on 2 cores."""
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 NETWORK = "dcgan-b1-16"  # the smallest zoo variant: 6 tasks (4 transposed convolutions, a dense, a reshape)
 N_TASKS = 6
 CPU = {"kind": "llvm", "num-cores": 2}
-SEARCH = {"population_size": 32, "init_min_unmeasured": 8, "genetic_num_iters": 1}
-FAST = {"repeat": 2, "min_repeat_ms": 5, "builder_workers": 2, "search": SEARCH, "progress": False}
 
 
 def _target() -> dict:
@@ -31,13 +29,13 @@ def _target() -> dict:
 
 
 @pytest.fixture(scope="module")
-def tuned_random(tmp_path_factory):
-    """dcgan-b1-16 tuned with MetaSchedule's random cost model: 12 trials (2 per task)."""
+def tuned_baseline(smoke_tuning_study):
+    """dcgan-b1-16 tuned by the session's smoke study (conftest) in its baseline arm: MetaSchedule's XGBoost
+    cost model, 12 trials (2 per task), through :func:`tuning.tune_network` like every arm."""
     from tenset_study import tuning
 
-    work_dir = tmp_path_factory.mktemp("tune-random")
-    result = tuning.tune_network(NETWORK, _target(), work_dir, 12, "random", num_trials_per_iter=64, **FAST)
-    return result
+    _, _, study_dir = smoke_tuning_study
+    return tuning.TuningResult.load(study_dir / NETWORK / "baseline-xgb-s0")
 
 
 def _tiny_model(name: str):
@@ -53,14 +51,14 @@ def _tiny_model(name: str):
     return model
 
 
-# --- tuning with MetaSchedule's random model -------------------------------------------------------------
+# --- tuning with MetaSchedule's XGBoost model ------------------------------------------------------------
 
 
 @pytest.mark.slow
-def test_every_task_is_tuned_and_the_database_is_kept(tuned_random) -> None:
+def test_every_task_is_tuned_and_the_database_is_kept(tuned_baseline) -> None:
     from tenset_study import tuning
 
-    result = tuned_random
+    result = tuned_baseline
     work_dir = Path(result.work_dir)
     assert (work_dir / database.WORKLOAD_FILE).is_file() and (work_dir / database.RECORD_FILE).is_file()
     assert len(result.tasks) == N_TASKS and result.untuned_tasks == []
@@ -72,7 +70,7 @@ def test_every_task_is_tuned_and_the_database_is_kept(tuned_random) -> None:
     assert result.valid_trials == int(records["latency_s"].notna().sum())
     assert result.settings["num_trials_per_iter_used"] == 12 // N_TASKS, "lowered so every task gets a round"
     assert result.settings["builder"] == "persistent-pool", "one pool of build workers for the whole run"
-    assert result.cost_model == "random" and result.top_up_trials_measured == 0
+    assert result.cost_model == "xgb" and result.top_up_trials_measured == 0
     assert result.tuning_seconds > 0 and result.started_at <= result.finished_at
     assert result.scoring_seconds is not None and result.scoring_seconds > 0, "TimedCostModel counts predict time"
     assert 0 < result.scoring_share < 1 and result.cost_model_timing["predict_calls"] > 0
@@ -88,10 +86,10 @@ def test_every_task_is_tuned_and_the_database_is_kept(tuned_random) -> None:
 
 
 @pytest.mark.slow
-def test_tuning_curve_is_monotone_and_timed(tuned_random, tmp_path: Path) -> None:
+def test_tuning_curve_is_monotone_and_timed(tuned_baseline, tmp_path: Path) -> None:
     from tenset_study import tuning
 
-    result = tuned_random
+    result = tuned_baseline
     curve = tuning.tuning_curve(result.work_dir)
     assert len(curve) == result.trials_measured and list(curve["trial"]) == list(range(1, len(curve) + 1))
     assert (curve["time_source"] == "timeline").all()
@@ -117,7 +115,7 @@ def test_tuning_curve_is_monotone_and_timed(tuned_random, tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
-def test_compile_with_database_and_time_end_to_end(tuned_random) -> None:
+def test_compile_with_database_and_time_end_to_end(tuned_baseline) -> None:
     import torch
     from tvm import relax
 
@@ -125,14 +123,15 @@ def test_compile_with_database_and_time_end_to_end(tuned_random) -> None:
     from tenset_study import zoo
     from tenset_study.collect.tasks import fold_batch_norms
 
-    compiled = tuning.compile_with_database(NETWORK, _target(), tuned_random.work_dir)
+    target = json.loads(tuned_baseline.target)
+    compiled = tuning.compile_with_database(NETWORK, target, tuned_baseline.work_dir)
     assert compiled.functions >= N_TASKS and compiled.functions_tuned == compiled.functions
     assert compiled.untuned_functions == [] and compiled.inputs == [((1, 100), "float32")]
-    timing = tuning.time_network(compiled, _target(), repeat=5, min_repeat_ms=10)
+    timing = tuning.time_network(compiled, target, repeat=5, min_repeat_ms=10)
     assert len(timing["repeats_s"]) == 5 and timing["mean_s"] > 0 and timing["min_s"] <= timing["median_s"]
     assert timing["settings"] == {"repeat": 5, "number": 1, "min_repeat_ms": 10}
     # the tuned kernels are within a small factor of the estimate (sum of weighted best kernels)
-    assert 0.2 < timing["mean_s"] / tuned_random.estimated_latency_s < 5
+    assert 0.2 < timing["mean_s"] / tuned_baseline.estimated_latency_s < 5
     # and compute what torch computes
     import tvm
 
