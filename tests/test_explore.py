@@ -306,3 +306,36 @@ def test_program_set_coverage_finds_missing_programs(tmp_path) -> None:
     coverage = program_set_coverage(ds)
     assert (coverage.loc[coverage["kind"] == "cpu", "missing"] == 1).all()
     assert coverage.loc[coverage["kind"] == "gpu", "complete"].all()
+
+
+def _synthetic_agreement_frame(tasks: int = 12, programs: int = 24, seed: int = 0) -> pd.DataFrame:
+    """Latencies of the same programs on five platforms: ``x`` and its re-measurement ``x2``; ``y`` (and ``y2``),
+    which ranks like ``x`` up to measurement noise; ``z`` (and ``z2``), which ranks by other rules."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for t in range(tasks):
+        base, other = rng.lognormal(0, 1, programs), rng.lognormal(0, 1, programs)
+        for platform, truth in (("x", base), ("x2", base), ("y", base), ("y2", base), ("z", other), ("z2", other)):
+            noisy = truth * rng.lognormal(0, 0.05, programs)
+            rows += [{"program": f"t{t}p{p}", "task": f"t{t}", "op": "conv2d", "platform": platform, "kind": "cpu",
+                      "latency_s": float(v), "ok": True} for p, v in enumerate(noisy)]
+    return pd.DataFrame(rows)
+
+
+def test_configurations_that_rank_like_a_re_measurement_are_redundant() -> None:
+    from tenset_study.book.exploration.agreement import (
+        agreement_matrix,
+        cross_platform_agreement,
+        redundant_configurations,
+    )
+
+    agreement = cross_platform_agreement(_synthetic_agreement_frame())
+    matrix = agreement_matrix(agreement)
+    assert list(matrix.index) == ["x", "x2", "y", "y2", "z", "z2"] and matrix.isna().values.diagonal().all()
+    assert (matrix == matrix.T).where(matrix.notna(), True).all().all()
+    assert matrix.loc["x", "x2"] > 0.95 and matrix.loc["x", "z"] < 0.5
+    verdict = redundant_configurations(agreement, {"x": "x2", "y": "y2", "z": "z2"}).set_index(
+        ["platform_a", "platform_b"])
+    assert not verdict.loc[("x", "y"), "distinct"], "y is x measured again"
+    assert verdict.loc[("x", "z"), "distinct"] and verdict.loc[("y", "z"), "distinct"]
+    assert verdict.loc[("x", "z"), "gap_low"] > 0 and verdict["tasks"].eq(12).all()

@@ -105,3 +105,49 @@ def agreement_summary(agreement: pd.DataFrame) -> pd.DataFrame:
         same_best=("same_best", "mean"),
         regret_median=("regret_b", "median"),
     )
+
+
+def agreement_matrix(agreement: pd.DataFrame, statistic: str = "spearman") -> pd.DataFrame:
+    """The median over tasks of a per-task statistic of :func:`cross_platform_agreement`, as a symmetric
+    platform x platform table (the diagonal empty): chapter 01's platform correlation figure."""
+    medians = agreement.groupby(["platform_a", "platform_b"])[statistic].median()
+    platforms = sorted(set(agreement["platform_a"]) | set(agreement["platform_b"]))
+    matrix = pd.DataFrame(np.nan, index=platforms, columns=platforms)
+    for (a, b), value in medians.items():
+        matrix.loc[a, b] = matrix.loc[b, a] = value
+    return matrix
+
+
+def redundant_configurations(agreement: pd.DataFrame, remeasured: dict[str, str], n_boot: int = 1000,
+                             seed: int = 0) -> pd.DataFrame:
+    """Which configurations rank like a re-measurement of another, and so add nothing as platforms.
+
+    ``remeasured`` maps each configuration to its re-measurement (the same configuration measured again).
+    For every pair of configurations (x, y), per task: ``gap`` = the lower of the two re-measurement
+    correlations (x with x', y with y') minus the correlation of x with y. The pair is ``distinct`` when the
+    bootstrap interval (over tasks) of the mean gap lies above zero: x and y rank the programs of a task less
+    alike than either ranks them against itself. Otherwise one of them is redundant.
+    Columns: platform_a, platform_b, tasks, spearman (median), ceiling (median), gap, gap_low, gap_high,
+    distinct.
+    """
+    per_pair = {key: group.set_index("task")["spearman"]
+                for key, group in agreement.groupby(["platform_a", "platform_b"])}
+
+    def pair(a: str, b: str) -> pd.Series:
+        return per_pair.get((a, b), per_pair.get((b, a), pd.Series(dtype=float)))
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for a, b in itertools.combinations(sorted(remeasured), 2):
+        both = pd.DataFrame({"xy": pair(a, b), "xx": pair(a, remeasured[a]), "yy": pair(b, remeasured[b])}).dropna()
+        if both.empty:
+            continue
+        ceiling = np.minimum(both["xx"], both["yy"])
+        gap = (ceiling - both["xy"]).to_numpy()
+        means = gap[rng.integers(0, len(gap), size=(n_boot, len(gap)))].mean(axis=1)
+        low, high = np.quantile(means, [0.025, 0.975])
+        rows.append({"platform_a": a, "platform_b": b, "tasks": len(gap), "spearman": both["xy"].median(),
+                     "ceiling": ceiling.median(), "gap": gap.mean(), "gap_low": low, "gap_high": high,
+                     "distinct": bool(low > 0)})
+    columns = ["platform_a", "platform_b", "tasks", "spearman", "ceiling", "gap", "gap_low", "gap_high", "distinct"]
+    return pd.DataFrame(rows, columns=columns)
