@@ -67,6 +67,31 @@ def smoke_tuning_study():
     return outcome, logs, SMOKE_TUNING_STUDY
 
 
+#: The collector tests' network and quick settings: a few tasks, a few programs, cheap timing.
+COLLECT_NETWORK = "bert_tiny-b1-64"
+COLLECT_QUICK = {"number": 1, "repeat": 3, "min_repeat_ms": 1, "builder_workers": 2}
+
+
+@pytest.fixture(scope="session")
+def bert_tiny_collection():
+    """A real collection on this CPU, once per test run whatever the number of xdist workers (under a file
+    lock, like the smoke study): 3 tasks of bert_tiny-b1-64 x 3 random programs, measured v1's way (each
+    batch built, then measured). Returns ``(dataset folder, report)``; tests that change the dataset copy it."""
+    from tenset_study.collect import CollectConfig, collect
+    from tenset_study.collect.measure import MeasureSettings
+
+    root, kept = SHARED / "bert-tiny-collection", SHARED / "bert-tiny-collection.pkl"
+    with open(SHARED / "bert-tiny-collection.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not kept.exists():
+            report = collect(CollectConfig(dataset=root, networks=[COLLECT_NETWORK], programs_per_task=3,
+                                           max_tasks=3, batch_size=4, measure=MeasureSettings(**COLLECT_QUICK),
+                                           pipeline=False, progress=False))
+            kept.write_bytes(pickle.dumps(report))
+        report = pickle.loads(kept.read_bytes())
+    return root, report
+
+
 @pytest.fixture(scope="module")
 def default_records():
     """Records and network tasks of data/mini, the small test dataset (skipped where it is absent)."""

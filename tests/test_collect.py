@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import COLLECT_NETWORK, COLLECT_QUICK
 from tenset_study.collect import CollectConfig, collect
 from tenset_study.data.dataset import Dataset
 from tenset_study.collect.measure import MeasureResult, MeasureSettings
 
-NETWORK = "bert_tiny-b1-64"
-# Small and quick settings: a few tasks, a few programs, cheap timing.
-QUICK = MeasureSettings(number=1, repeat=3, min_repeat_ms=1, builder_workers=2)
+NETWORK = COLLECT_NETWORK
+QUICK = MeasureSettings(**COLLECT_QUICK)
 
 
 def quick_config(dataset: Path, **overrides) -> CollectConfig:
@@ -32,10 +32,9 @@ def quick_config(dataset: Path, **overrides) -> CollectConfig:
 
 
 @pytest.fixture(scope="module")
-def collected(tmp_path_factory) -> tuple[Path, object]:
-    root = tmp_path_factory.mktemp("collect") / "ds"
-    report = collect(quick_config(root))
-    return root, report
+def collected(bert_tiny_collection) -> tuple[Path, object]:
+    """The session's bert_tiny collection (conftest; read it, or copy it before changing it)."""
+    return bert_tiny_collection
 
 
 # --- configuration errors (fast) ------------------------------------------------------------------------

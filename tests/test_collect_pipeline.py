@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import COLLECT_QUICK
 from tenset_study.collect import CollectConfig, collect
 from tenset_study.collect.measure import MeasureSettings, parse_cores
 from tenset_study.collect.pipeline import PipelinedMeasurer, Program, overlaps
 from tenset_study.data.dataset import Dataset
 
-NETWORK = "bert_tiny-b1-64"
-QUICK = {"number": 1, "repeat": 3, "min_repeat_ms": 1, "builder_workers": 2}
+QUICK = COLLECT_QUICK
 TWO_CORES = len(os.sched_getaffinity(0)) >= 2
 
 
@@ -40,12 +40,12 @@ def test_building_overlaps_measuring_on_a_gpu_or_on_disjoint_cores_only() -> Non
 
 
 @pytest.fixture(scope="module")
-def programs(tmp_path_factory) -> tuple[Path, list]:
-    """A small real dataset (3 tasks x 3 programs, measured here v1's way: ``pipeline=False``) and its
+def programs(bert_tiny_collection, tmp_path_factory) -> tuple[Path, list]:
+    """A copy of the session's small real dataset (conftest: 3 tasks x 3 programs, measured v1's way) and its
     programs as pipeline inputs."""
-    root = tmp_path_factory.mktemp("pipeline") / "ds"
-    collect(CollectConfig(dataset=root, networks=[NETWORK], programs_per_task=3, max_tasks=3, batch_size=16,
-                          measure=MeasureSettings(**QUICK), pipeline=False, progress=False))
+    import shutil
+
+    root = shutil.copytree(bert_tiny_collection[0], tmp_path_factory.mktemp("pipeline") / "ds")
     from tenset_study.collect.prepare import replay_tasks
 
     ds = Dataset.open(root)
