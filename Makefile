@@ -2,6 +2,7 @@
 #   make test        run the unit tests (creates .venv on first use)
 #   make book        execute the notebooks with papermill, build the book (-W), check it in a browser
 #   make book-check  only the browser check of the built HTML
+#   make publish     push the built book to the gh-pages branch of PUBLISH_REMOTE (default origin)
 #   make clean       remove build outputs
 # Notebook parameters for `make book`: NB_PARAMS="-p dataset data/dev" (default: each notebook's own).
 
@@ -24,10 +25,10 @@ NB_PARAMS ?=
 TEST_WORKERS ?= auto
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv test book notebooks format-tables html book-check browser clean
+.PHONY: help venv test book notebooks format-tables html book-check browser publish clean
 
 help:
-	@sed -n '2,7p' Makefile | sed 's/^# //'
+	@sed -n '2,8p' Makefile | sed 's/^# //'
 
 venv: $(STAMP)
 
@@ -76,6 +77,17 @@ browser:
 	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	fi
+
+# The built book onto the gh-pages branch of PUBLISH_REMOTE, the way Jupyter Book documents it: ghp-import
+# commits HTML_DIR as the whole branch (-f replaces what was there, -n adds .nojekyll so that GitHub Pages
+# serves the underscore folders) and pushes it (-p). Run `make book` first; nothing is built here.
+PUBLISH_REMOTE ?= origin
+HTML_DIR ?= _build/html
+publish:
+	@test -f $(HTML_DIR)/index.html || { echo "$(HTML_DIR)/index.html is missing: run make book first" >&2; exit 2; }
+	@test -x $(VENV)/bin/ghp-import || { echo "$(VENV)/bin/ghp-import is missing: run make book first" >&2; exit 2; }
+	$(VENV)/bin/ghp-import -n -p -f -r $(PUBLISH_REMOTE) -b gh-pages \
+	  -m "Publish the book from $$(git rev-parse --short HEAD 2>/dev/null || echo 'an unversioned tree')" $(HTML_DIR)
 
 clean:
 	rm -rf _build book/notebooks .pytest_cache

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -340,3 +341,61 @@ def test_book_builds_with_warnings_as_errors(tmp_path: Path, request: pytest.Fix
     pages = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
     for page in pages:
         assert (site / "_build" / "html" / f"{page}.html").exists(), page
+
+
+# --- publishing ------------------------------------------------------------------------------------------------
+
+
+#: A git identity for the commits of the publishing test (the machine may have none).
+GIT_IDENTITY = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
+                "GIT_COMMITTER_EMAIL": "t@example.org"}
+
+
+def _git(*args: str, cwd: Path) -> str:
+    import subprocess
+
+    return subprocess.run(["git", *args], cwd=cwd, env={**os.environ, **GIT_IDENTITY}, capture_output=True,
+                          text=True, check=True).stdout
+
+
+def _publish(repo: Path, remote: Path, html: Path):
+    import subprocess
+    import sys
+
+    venv = Path(sys.executable).parent.parent
+    return subprocess.run(["make", "-s", "-f", str(ROOT / "Makefile"), "publish", f"VENV={venv}",
+                           f"PUBLISH_REMOTE={remote}", f"HTML_DIR={html}"],
+                          cwd=repo, env={**os.environ, **GIT_IDENTITY}, capture_output=True, text=True, timeout=120)
+
+
+def test_make_publish_pushes_the_built_html_to_gh_pages(tmp_path: Path) -> None:
+    """``make publish`` into a local bare repository: the HTML folder becomes the whole gh-pages branch
+    (with .nojekyll), a second publish replaces it, and the checkout's own branch is left alone."""
+    remote, repo, html = tmp_path / "remote.git", tmp_path / "checkout", tmp_path / "html"
+    _git("init", "-q", "--bare", str(remote), cwd=tmp_path)
+    repo.mkdir()
+    _git("init", "-q", "-b", "main", cwd=repo)
+    (repo / "README.md").write_text("the project\n")
+    _git("add", "README.md", cwd=repo)
+    _git("commit", "-q", "-m", "start", cwd=repo)
+    head = _git("rev-parse", "--short", "HEAD", cwd=repo).strip()
+
+    missing = _publish(repo, remote, html)
+    assert missing.returncode != 0 and "index.html is missing: run make book first" in missing.stderr
+
+    (html / "_static").mkdir(parents=True)
+    (html / "index.html").write_text("<html>first</html>")
+    (html / "_static" / "style.css").write_text("body {}")
+    done = _publish(repo, remote, html)
+    assert done.returncode == 0, done.stderr
+    files = set(_git("ls-tree", "-r", "--name-only", "gh-pages", cwd=remote).split())
+    assert files == {".nojekyll", "index.html", "_static/style.css"}
+    assert f"Publish the book from {head}" in _git("log", "-1", "--format=%s", "gh-pages", cwd=remote)
+
+    (html / "_static" / "style.css").unlink()
+    (html / "index.html").write_text("<html>second</html>")
+    assert _publish(repo, remote, html).returncode == 0
+    assert set(_git("ls-tree", "-r", "--name-only", "gh-pages", cwd=remote).split()) == {".nojekyll", "index.html"}
+    assert _git("show", "gh-pages:index.html", cwd=remote) == "<html>second</html>"
+    assert _git("rev-parse", "--abbrev-ref", "HEAD", cwd=repo).strip() == "main"
+    assert (repo / "README.md").read_text() == "the project\n", "the checkout is untouched"
