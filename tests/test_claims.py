@@ -124,3 +124,14 @@ def test_pruning_curves_draw_one_figure_per_split_and_the_first_split_by_default
     assert [ax.get_title() for ax in first.axes] == ["ours / a"]
     assert [ax.get_title() for ax in report.plot_pruning_curves(pd.DataFrame(rows), "pca", split="by-platform").axes] \
         == ["ours / b", "xgb / b"]
+
+
+def test_the_results_folder_is_shown_relative_to_the_repository(tmp_path) -> None:
+    from tenset_study.book import claims
+    from tenset_study.params import repo_root
+
+    inside = repo_root() / "results"
+    assert claims.describe_results(inside).splitlines()[0] in ("results:", "results: no result tables yet; run the "
+                                                                           "chapters before this one")
+    (tmp_path / "table.csv").write_text("a\n1\n")
+    assert claims.describe_results(tmp_path).startswith(f"{tmp_path}:\n  table.csv (written ")

@@ -225,10 +225,12 @@ def describe_results(results_dir: Path) -> str:
     """Which result tables the folder holds, and when each was last written."""
     import time
 
+    from .exploration.sentences import display_path
+
     tables = sorted(results_dir.glob("*.csv")) if results_dir.is_dir() else []
     if not tables:
-        return f"{results_dir}: no result tables yet; run the chapters before this one"
-    lines = [f"{results_dir}:"] + [
+        return f"{display_path(results_dir)}: no result tables yet; run the chapters before this one"
+    lines = [f"{display_path(results_dir)}:"] + [
         f"  {t.name} (written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(t.stat().st_mtime))})"
         for t in tables]
     return "\n".join(lines)
