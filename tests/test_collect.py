@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from conftest import COLLECT_NETWORK, COLLECT_QUICK
@@ -370,3 +371,53 @@ def test_integer_inputs_are_zeros_when_asked_so_that_indices_stay_in_bounds() ->
     assert DEFAULT_SETTINGS.integer_inputs == "zeros", "tuning must be able to tune every task"
     with pytest.raises(ValueError, match="integer_inputs"):
         MeasureSettings(integer_inputs="ones")
+
+
+def _move_to_an_earlier_session(root: Path) -> None:
+    """Date the dataset's measurements one day back, as if an earlier collection session had taken them."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for part in (root / "measurements").glob("part-*.parquet"):
+        table = pq.read_table(part)
+        earlier = [t - dt.timedelta(days=1) for t in table.column("measured_at").to_pylist()]
+        column = table.schema.get_field_index("measured_at")
+        table = table.set_column(column, table.schema.field(column), pa.array(earlier, table.schema.field(column).type))
+        pq.write_table(table, part)
+
+
+@pytest.mark.slow
+def test_a_later_session_measures_the_fixed_sample_again(collected, tmp_path: Path) -> None:
+    from tenset_study.evaluation.noise import across_sessions
+
+    root = shutil.copytree(collected[0], tmp_path / "ds")
+    same_day = collect(quick_config(root, replay=True, remeasure_share=1.0))
+    assert same_day.remeasured == 0 and same_day.measured == 0, "nothing from an earlier session to measure again"
+    _move_to_an_earlier_session(root)
+    later = collect(quick_config(root, replay=True, remeasure_share=1.0))
+    ds = Dataset.open(root)
+    again = ds.to_pandas("remeasurements")
+    ok = ds.to_pandas("measurements").query("error.isna()")
+    assert later.remeasured == len(again) == len(ok) and "measured again" in later.summary()
+    assert set(again["program"]) == set(ok["program"]) and again["session"].nunique() == 1
+    assert (again["latency_s"] > 0).all() and ds.validate() == []
+    assert collect(quick_config(root, replay=True, remeasure_share=1.0)).remeasured == 0, "once per session"
+    noise = across_sessions(ds)
+    tasks = ok.merge(ds.to_pandas("programs"), on="program").groupby("task").size()
+    assert list(noise["platform"]) == [ok["platform"].iloc[0]] and noise["tasks"].iloc[0] == (tasks >= 2).sum() >= 1
+    assert 0 <= noise["low"].iloc[0] <= noise["pca"].iloc[0] <= noise["high"].iloc[0] <= 1
+
+
+def test_the_sample_is_whole_tasks_fixed_by_their_ids() -> None:
+    from tenset_study.collect.remeasure import sample_tasks
+
+    sizes = pd.Series({f"task{i}": 100 for i in range(300)})
+    chosen = sample_tasks(sizes, 0.01)
+    assert len(chosen) == 3 and chosen == sample_tasks(sizes.sample(frac=1, random_state=1), 0.01)
+    assert set(sample_tasks(sizes.drop(chosen[1:]), 0.01)) >= {chosen[0]}, "a task keeps its place when others go"
+    assert len(sample_tasks(sizes.head(10), 0.01)) == 2, "at least two tasks: a ranking needs pairs"
+    assert sample_tasks(sizes, 0.0) == []
+    with pytest.raises(ValueError, match="--remeasure-share must be in"):
+        CollectConfig(dataset=Path("x"), networks=["n"], remeasure_share=1.5)

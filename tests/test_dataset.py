@@ -38,7 +38,7 @@ def test_compacted_copy_has_one_part_per_table_and_the_same_rows_once(collection
     assert len(collection.parts("measurements")) == 3
     copy = collection.copy_compacted(tmp_path / "default")
     for table in SCHEMAS:
-        assert len(copy.parts(table)) == 1, table
+        assert len(copy.parts(table)) == (1 if collection.count(table) else 0), table
     measured = collection.to_pandas("measurements")
     assert len(measured) > measured.drop_duplicates(["program", "platform"]).shape[0]  # the duplicate shard
     expected = _sorted(measured.drop_duplicates(["program", "platform"], keep="last"), ["program", "platform"])

@@ -41,6 +41,9 @@ def add_collect_arguments(p: argparse.ArgumentParser) -> None:
                    help="start no batch that would end after this many seconds, judged by the longest batch so far "
                         "(re-run the command to continue)")
     p.add_argument("--max-tasks", type=int, default=None, help="only the first N tasks (for quick runs)")
+    p.add_argument("--remeasure-share", type=float, default=0.01, metavar="F",
+                   help="share of the platform's programs (a fixed sample of whole tasks) measured again once in "
+                        "every later session, for the noise across sessions (default 0.01; 0: off)")
     p.add_argument("--replay-subset", type=int, default=None, metavar="N",
                    help="with --replay: only the first N program ids of each task, sorted (a fixed subset)")
     p.add_argument("--configurations", nargs="+", default=[], metavar="ISA@CORES",
@@ -99,6 +102,7 @@ def collect_config(args: argparse.Namespace) -> CollectConfig:
         sample_only=args.sample_only, sample_workers=args.sample_workers, time_limit_s=args.time_limit,
         max_tasks=args.max_tasks, measure=measure, pipeline=not args.no_pipeline, progress=not args.quiet,
         replay_subset=args.replay_subset, configurations=args.configurations,
+        remeasure_share=args.remeasure_share,
     )
 
 

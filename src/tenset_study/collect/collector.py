@@ -77,6 +77,8 @@ def collect(config: CollectConfig) -> CollectReport:
 
     measured = ds.existing_keys("measurements", filter=pc.field("platform") == report.platform)
     measured_ids = {p for p, _ in measured}
+    if config.remeasure_share > 0 and measured_ids:
+        _remeasure(ds, tasks, config, target_spec, report)
 
     if config.guided_share > 0:
         t0 = time.perf_counter()
@@ -142,6 +144,25 @@ def _measure_one_batch_at_a_time(ds: Dataset, pending: Iterable[_Pending], confi
         longest[0] = max(longest[0], time.perf_counter() - t0)
         bar.update(len(batch))
         bar.set_postfix(failed=report.failed)
+
+
+def _remeasure(ds: Dataset, tasks: list[CollectTask], config: CollectConfig, target_spec: dict,
+               report: CollectReport) -> None:
+    """Measure again the fixed sample's programs that an earlier session measured here (:mod:`.remeasure`)."""
+    from .pipeline import PipelinedMeasurer, Program
+    from .remeasure import programs_to_remeasure, remeasurement_rows, session_of
+
+    session = session_of(dt.datetime.now(dt.timezone.utc))
+    todo = programs_to_remeasure(ds, [t.task for t in tasks], report.platform, config.remeasure_share, session)
+    if todo.empty:
+        return
+    mods = {t.task: t.mod for t in tasks}
+    with PipelinedMeasurer(target_spec, config.measure) as measurer:
+        for start in range(0, len(todo), config.batch_size):
+            chunk = todo.iloc[start : start + config.batch_size]
+            results, _ = measurer.measure([Program(r.task, mods[r.task], r.trace) for r in chunk.itertuples()])
+            ds.append("remeasurements", remeasurement_rows(chunk, results, report.platform, session))
+            report.remeasured += len(chunk)
 
 
 def _collect_configurations(ds: Dataset, tasks: list[CollectTask], config: CollectConfig, target_spec: dict,

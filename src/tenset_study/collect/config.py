@@ -40,6 +40,9 @@ class CollectConfig:
     #: CPU configurations (:class:`~.configurations.CpuConfiguration` or their ``ISA@CORES`` text) measured
     #: as platforms of their own, all at once; needs ``replay`` and ``measure.build_cores``.
     configurations: list = field(default_factory=list)
+    #: Share of the platform's programs (whole tasks, a fixed sample) that every later session measures again,
+    #: into ``remeasurements`` (:mod:`.remeasure`); 0 turns it off.
+    remeasure_share: float = 0.01
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -67,6 +70,8 @@ class CollectConfig:
             raise ValueError(f"time_limit_s must be > 0, got {self.time_limit_s}")
         if self.replay_subset is not None and (not self.replay or self.replay_subset < 1):
             raise ValueError(f"--replay-subset needs --replay and a count >= 1, got {self.replay_subset}")
+        if not 0.0 <= self.remeasure_share <= 1.0:
+            raise ValueError(f"--remeasure-share must be in [0, 1], got {self.remeasure_share}")
         if self.configurations:
             self._check_configurations()
 

@@ -14,6 +14,8 @@ class CollectReport:
     measured: int = 0
     failed: int = 0
     skipped_already_measured: int = 0
+    #: Programs of the fixed sample measured again (noise across sessions; :mod:`.remeasure`).
+    remeasured: int = 0
     sampled: int = 0
     stopped_at_time_limit: bool = False
     batches: int = 0
@@ -39,6 +41,7 @@ class CollectReport:
         sampled = f"{self.sampled} new programs sampled; " if self.sampled else ""
         return (
             f"platform {self.platform}: {sampled}{self.measured} programs measured ({self.failed} failed) on "
-            f"{self.tasks} tasks in {self.batches} batches, {self.skipped_already_measured} already measured; "
+            f"{self.tasks} tasks in {self.batches} batches, {self.skipped_already_measured} already measured"
+            f"{f', {self.remeasured} measured again (noise across sessions)' if self.remeasured else ''}; "
             f"{self.elapsed_s:.1f} s, {self.programs_per_minute:.1f} programs/min{stopped}\ntime: {share}"
         )

@@ -9,6 +9,7 @@ A dataset is a directory::
     network_tasks/part-*.parquet which task occurs how often in which network
     programs/part-*.parquet      one row per program (a schedule of a task, as a JSON trace)
     measurements/part-*.parquet  one row per (program, platform): latency, repeats or error
+    remeasurements/part-*.parquet one row per (program, platform, session): a fixed sample measured again
 
 Every table is a folder of part files so that writers append without rewriting what is there and
 readers stream large tables batch by batch. Each part is written to a hidden temporary file and renamed
@@ -20,7 +21,9 @@ measurement that failed, and ``error`` says why. A part that cannot be read is n
 :class:`DatasetError`.
 
 The tables' schemas, keys and column documentation are in :mod:`tenset_study.data.schema`, the task and
-program ids in :mod:`tenset_study.data.ids`; both are re-exported here.
+program ids in :mod:`tenset_study.data.ids`; both are re-exported here. ``remeasurements`` holds the
+measurements of a fixed sample of programs taken again in later collection sessions
+(:mod:`tenset_study.collect.remeasure`): the noise across sessions.
 """
 
 from __future__ import annotations
@@ -284,6 +287,11 @@ class Dataset:
         unknown_platforms = {q for _, q in pairs} - platforms
         if unknown_platforms:
             problems.append(f"measurements: platform(s) missing from platforms: {sorted(unknown_platforms)}")
+        again = self.read("remeasurements", columns=["program", "platform"])
+        if set(again.column("program").to_pylist()) - program_ids:
+            problems.append("remeasurements: program id(s) missing from programs")
+        if set(again.column("platform").to_pylist()) - platforms:
+            problems.append("remeasurements: platform(s) missing from platforms")
         links = self.read("network_tasks")
         bad_networks = set(links.column("network").to_pylist()) - networks
         if bad_networks:

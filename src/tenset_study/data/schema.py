@@ -98,6 +98,17 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("measured_at", TIMESTAMP),
         ]
     ),
+    "remeasurements": pa.schema(
+        [
+            ("program", pa.string()),
+            ("platform", pa.string()),
+            ("session", pa.string()),
+            ("latency_s", pa.float64()),
+            ("repeats_s", pa.list_(pa.float64())),
+            ("error", pa.string()),
+            ("measured_at", TIMESTAMP),
+        ]
+    ),
 }
 
 KEYS: dict[str, tuple[str, ...]] = {
@@ -107,6 +118,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "network_tasks": ("network", "task"),
     "programs": ("program",),
     "measurements": ("program", "platform"),
+    "remeasurements": ("program", "platform", "session"),
 }
 
 # Tables small enough to be de-duplicated on read; programs and measurements are append-only streams.
@@ -185,6 +197,15 @@ COLUMN_DOCS: dict[str, dict[str, tuple[str, str]]] = {
         "latency_s": ("s", "mean of the repeats; null when the measurement failed"),
         "repeats_s": ("s", "every repeat's time"),
         "error": ("", "null, or what failed (build, run, timeout) with its message"),
+        "measured_at": ("UTC", "when the measurement was taken"),
+    },
+    "remeasurements": {
+        "program": ("", "program id, one of a fixed sample measured again in later collection sessions"),
+        "platform": ("", "platform id (the program's first measurement there is in `measurements`)"),
+        "session": ("UTC date", "the collection session (its UTC day) that measured it again"),
+        "latency_s": ("s", "mean of the repeats; null when the measurement failed"),
+        "repeats_s": ("s", "every repeat's time"),
+        "error": ("", "null, or what failed"),
         "measured_at": ("UTC", "when the measurement was taken"),
     },
 }

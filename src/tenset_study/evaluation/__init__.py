@@ -4,7 +4,8 @@ uncertainty.
 Modules: :mod:`.splits` (which records train and which test: ``random``, ``within-task``, ``by-task``,
 ``by-network``, ``by-op``, ``by-platform``), :mod:`.metrics` (pairwise comparison accuracy, top-k, bootstrap
 intervals over tasks), :mod:`.presets` (the named experiment sizes and the models' hyperparameters),
-:mod:`.noise` (measurement noise as a ranking ceiling: repeats against repeats, the repeat budget),
+:mod:`.noise` (measurement noise as a ranking ceiling: repeats against repeats, the repeat budget, and
+across collection sessions),
 :mod:`.runner` (models x seeds under one split, tidy result rows, seeds folded), :mod:`.experiments` (a
 dataset prepared for the models, the splits it supports, the chapters' helpers; re-exports the others),
 :mod:`.benchmarks` (the committed speed runs) and :mod:`.stream_training` (training from an on-disk feature
@@ -25,6 +26,7 @@ _LAZY = {
     "summarize_seeds": ".runner", "prepare": ".experiments", "default_split": ".experiments",
     "applicable_splits": ".experiments", "write_summary": ".experiments",
     "repeat_budget": ".noise", "repeats_vs_repeats": ".noise", "measurements_with_repeats": ".noise",
+    "across_sessions": ".noise",
 }
 
 __all__ = ["PRESETS", "SPLIT_STRATEGIES", "Split", "check_model_names", "check_split_names", "evaluate",

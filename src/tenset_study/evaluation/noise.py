@@ -21,6 +21,8 @@ from .metrics import pairwise_accuracy_per_group
 
 #: Columns of :func:`repeat_budget`'s table.
 REPEAT_BUDGET_COLUMNS = ("platform", "repeats", "programs", "tasks", "pca", "low", "high")
+#: Columns of :func:`across_sessions`'s table.
+ACROSS_SESSIONS_COLUMNS = ("platform", "session", "programs", "tasks", "pca", "low", "high")
 
 
 def measurements_with_repeats(ds, platforms: Sequence[str] | None = None) -> pd.DataFrame:
@@ -64,6 +66,31 @@ def repeat_budget(measurements: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
             pca = float(np.average(per_group["pca"], weights=per_group["programs"]))
             out.append((platform, r, int(per_group["programs"].sum()), len(per_group), pca, low, high))
     return pd.DataFrame(out, columns=list(REPEAT_BUDGET_COLUMNS))
+
+
+def across_sessions(ds, n_boot: int = 1000, seed: int = 0, confidence: float = 0.95) -> pd.DataFrame:
+    """Per platform and later session: PCA of the ranking by a program's first measurement against the ranking
+    by its measurement in that session (``remeasurements``, :mod:`tenset_study.collect.remeasure`), within
+    tasks, with a bootstrap interval over tasks. Empty where nothing was measured again."""
+    import pyarrow.compute as pc
+
+    first = ds.to_pandas("measurements", columns=["program", "platform", "latency_s"], filter=pc.field("error").is_null())
+    first = first.merge(ds.to_pandas("programs", columns=["program", "task"]), on="program")
+    again = ds.to_pandas("remeasurements", columns=["program", "platform", "session", "latency_s"],
+                         filter=pc.field("error").is_null())
+    both = first.merge(again, on=["program", "platform"], suffixes=("", "_again"))
+    out = []
+    for (platform, session), group in both.groupby(["platform", "session"], sort=True):
+        records = pd.DataFrame({"task": group["task"].to_numpy(), "platform": platform,
+                                "label": 1.0 / group["latency_s_again"].to_numpy()})
+        per_group = pairwise_accuracy_per_group(records, -group["latency_s"].to_numpy())
+        per_group = per_group[per_group["pairs"] > 0]
+        if per_group.empty:
+            continue
+        low, high = _bootstrap_weighted_mean(per_group, n_boot, seed, confidence)
+        pca = float(np.average(per_group["pca"], weights=per_group["programs"]))
+        out.append((platform, session, int(per_group["programs"].sum()), len(per_group), pca, low, high))
+    return pd.DataFrame(out, columns=list(ACROSS_SESSIONS_COLUMNS))
 
 
 def _bootstrap_weighted_mean(per_group: pd.DataFrame, n_boot: int, seed: int,
