@@ -7,7 +7,9 @@
 detached_start() {
   local run=$1 script=$2
   shift 2
-  if [ -f "$run/pid" ] && kill -0 "$(cat "$run/pid")" 2>/dev/null; then
+  # a job that wrote its status has ended, even while its pid still answers (on the GPU host an orphan's
+  # zombie lingers: nothing reaps it)
+  if [ -f "$run/pid" ] && [ ! -f "$run/rc" ] && kill -0 "$(cat "$run/pid")" 2>/dev/null; then
     echo "a job is already running (pid $(cat "$run/pid")); use wait" >&2
     return 2
   fi
@@ -15,7 +17,7 @@ detached_start() {
   OUT="$run/out" setsid nohup bash -c 'bash "$0" "$@"; echo $? > "'"$run"'/rc"' "$script" "$@" \
     > "$run/log" 2>&1 < /dev/null &
   echo $! > "$run/pid"
-  sleep 5
+  sleep "${DETACHED_SETTLE:-5}"
   echo "started pid $(cat "$run/pid"), log $run/log"
   tail -5 "$run/log"
 }

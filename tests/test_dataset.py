@@ -92,3 +92,11 @@ def test_a_bad_column_is_not_blamed_on_a_part(collection):
     with pytest.raises(Exception) as raised:
         collection.read("measurements", columns=["no_such_column"])
     assert not isinstance(raised.value, DatasetError) or "part-" not in str(raised.value)
+
+
+def test_a_dataset_named_by_a_string_reads_like_one_named_by_a_path(tmp_path):
+    from tenset_study.data import Dataset
+
+    Dataset.create(tmp_path / "ds")
+    assert Dataset(str(tmp_path / "ds")).root == tmp_path / "ds"
+    assert Dataset(str(tmp_path / "ds")).parts("measurements") == Dataset.open(tmp_path / "ds").parts("measurements")

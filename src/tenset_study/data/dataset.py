@@ -114,6 +114,9 @@ class Dataset:
 
     root: Path
 
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)  # a folder named by a string works too (``Dataset("data/v1")``)
+
     @classmethod
     def create(cls, root: str | os.PathLike, description: str = "", exist_ok: bool = True) -> "Dataset":
         """Create an empty dataset at ``root`` (or open it, when it exists and ``exist_ok``)."""

@@ -17,7 +17,8 @@ FLOPs keep NaN and are left out of FLOP sums (never counted as zero).
 
 from __future__ import annotations
 
-from .agreement import agreement_summary, comparable_platforms, cross_platform_agreement, program_set_coverage
+from .agreement import (agreement_matrix, agreement_summary, comparable_platforms, cross_platform_agreement,
+                        program_set_coverage, redundant_configurations)
 from .contents import (PLATFORM_COLUMNS, UNKNOWN_OP, format_bytes, main_kind, op_mix, platform_table, runner_summary,
                        software_summary, table_sizes, target_summary, task_frame, tasks_per_network)
 from .measurements import (best_median_gap, error_kind, error_kinds, failure_rates, gap_by_op, latency_summary,
@@ -31,11 +32,11 @@ FIGURES = ("plot_op_mix", "plot_flops_by_op", "plot_latency_by_platform", "plot_
            "plot_best_median_gap", "plot_failures", "plot_repeat_cv", "plot_cross_platform")
 
 __all__ = [
-    "PLATFORM_COLUMNS", "TEXT_WIDTH", "UNKNOWN_OP", "agreement_summary", "best_median_gap", "comparable_platforms",
+    "PLATFORM_COLUMNS", "TEXT_WIDTH", "UNKNOWN_OP", "agreement_matrix", "agreement_summary", "best_median_gap", "comparable_platforms",
     "cross_platform_agreement", "cv_summary", "describe_agreement", "describe_coverage", "describe_dataset",
     "describe_gap", "describe_noise_vs_gap", "display_path", "error_kind", "error_kinds", "failure_rates",
     "format_bytes", "gap_by_op", "latency_summary", "main_kind", "measurement_frame", "op_mix", "platform_table",
-    "program_set_coverage", "programs_per_task", "repeat_cv", "runner_summary", "software_summary", "table_sizes",
+    "program_set_coverage", "programs_per_task", "redundant_configurations", "repeat_cv", "runner_summary", "software_summary", "table_sizes",
     "target_summary", "task_frame", "tasks_per_network", *FIGURES,
 ]
 
