@@ -5,6 +5,7 @@ workers and its runner to the cores it is given, and builds ahead only where tim
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,7 @@ def test_configurations_parse_and_bad_ones_name_the_parameter() -> None:
     assert config.target("sapphirerapids") == {"kind": "llvm", "mcpu": "sapphirerapids", "num-cores": 1,
                                                  "mattr": ["-avx512f"]}
     assert "mattr" not in CpuConfiguration("avx512", f"{first}").target("sapphirerapids")
+    assert CpuConfiguration.parse(f"sse4@{first}").target("sapphirerapids")["mattr"] == ["-avx"]
     with pytest.raises(ValueError, match=r"--configurations: 'sse@0' is not ISA@CORES"):
         CpuConfiguration.parse("sse@0")
     with pytest.raises(ValueError, match="--configurations needs --build-cores"):
@@ -149,6 +151,41 @@ def test_one_build_is_timed_on_every_configuration(programs) -> None:
         assert timing.extra["configurations"] == 2
 
 
+class _MeetingRunner:
+    """A real runner that first waits for every other configuration's runner to start: the batch is timed
+    only if the configurations' runners run at the same time (one after another, the first waits forever)."""
+
+    def __init__(self, runner, meeting: threading.Barrier) -> None:
+        self.runner, self.meeting = runner, meeting
+
+    def run(self, inputs):
+        self.meeting.wait()
+        return self.runner.run(inputs)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not TWO_CORES, reason="needs two cores")
+def test_the_configurations_are_timed_side_by_side(programs) -> None:
+    from tenset_study.collect.configurations import ConfigurationsMeasurer, CpuConfiguration, host_mcpu
+    from tenset_study.collect.report import CollectReport
+
+    _, progs = programs
+    cores = sorted(os.sched_getaffinity(0))[:2]
+    configurations = [CpuConfiguration("avx2", str(core)) for core in cores]
+    settings = MeasureSettings(**(QUICK | {"builder_workers": 1}), build_cores=str(cores[-1]))
+    with ConfigurationsMeasurer(configurations, host_mcpu(), settings) as measurer:
+        meeting = threading.Barrier(len(configurations), timeout=30)
+        measurer.runners = [_MeetingRunner(r, meeting) for r in measurer.runners]
+        (_, results, timing), = measurer.measure_batches([progs[0:2]], lambda p: p)
+    assert all(m.error is None for r in results for m in r)
+    assert set(timing.extra["run_s_by_configuration"]) == {f"{c.isa}@{c.cores}" for c in configurations}
+    report = CollectReport(platform="p")
+    from tenset_study.collect.collector import _count_batch
+
+    _count_batch(timing, report)
+    assert "run, per configuration: avx2@" in report.summary()
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not TWO_CORES, reason="needs two cores")
 def test_collect_measures_a_fixed_subset_on_each_configuration_and_resumes(programs, tmp_path: Path) -> None:
@@ -174,3 +211,14 @@ def test_collect_measures_a_fixed_subset_on_each_configuration_and_resumes(progr
     assert json.loads(row["target"])["mattr"] == ["-avx512f"] and row["cores"] == 1 and row["vector_bits"] == 256
     again = collect(config)
     assert again.measured == 0 and again.skipped_already_measured == len(subset)
+
+
+def test_each_instruction_set_gives_its_vector_width() -> None:
+    import tvm
+
+    from tenset_study.collect import platforms
+    from tenset_study.collect.configurations import CpuConfiguration
+
+    widths = {isa: platforms._vector_bits(platforms.llvm_features(tvm.target.Target(
+        CpuConfiguration(isa, "0").target("sapphirerapids")))) for isa in ("avx512", "avx2", "sse4")}
+    assert widths == {"avx512": 512, "avx2": 256, "sse4": 128}

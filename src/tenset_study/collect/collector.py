@@ -336,6 +336,8 @@ def _write_batch(ds: Dataset, batch: list[_Pending], results: list[MeasureResult
 def _count_batch(timing: BatchTiming, report: CollectReport) -> None:
     report.build_s += timing.build_s
     report.run_s += timing.run_s
+    for name, seconds in timing.extra.get("run_s_by_configuration", {}).items():
+        report.run_s_by_configuration[name] = report.run_s_by_configuration.get(name, 0.0) + seconds
     report.batches += 1
 
 

@@ -12,13 +12,16 @@ others tells whether that matters (the pilot, ``scripts/device_configurations.sh
 
 Instruction sets: ``avx512`` is the host's own CPU name for LLVM (which must have AVX-512); ``avx2`` is the
 same CPU name with AVX-512 switched off (``mattr=-avx512f``, which also disables every AVX-512 extension),
-so the two differ only in the vector instructions the code may use.
+so the two differ only in the vector instructions the code may use; ``sse4`` switches AVX off as well
+(``mattr=-avx``, and with it AVX2, FMA and AVX-512): 128-bit vectors, a stand-in for a narrow-vector CPU on
+the same cores, caches and memory, not a processor of its own.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -27,7 +30,7 @@ from .measure import BatchTiming, MeasureResult, MeasureSettings, make_runner, p
 T = TypeVar("T")
 
 #: Instruction sets a configuration may name, and the LLVM attributes that give them on the host's CPU.
-ISA_ATTRIBUTES: dict[str, list[str]] = {"avx512": [], "avx2": ["-avx512f"]}
+ISA_ATTRIBUTES: dict[str, list[str]] = {"avx512": [], "avx2": ["-avx512f"], "sse4": ["-avx"]}
 
 
 @dataclass(frozen=True)
@@ -149,16 +152,28 @@ class ConfigurationsMeasurer:
         timing.build_s = sum(b.timing.build_s for b in built.values())
         timing.build_errors = sum(b.timing.build_errors for b in built.values())
         start = time.perf_counter()
-        with quiet_machine():  # every configuration's runner starts before any is waited for
-            futures = [runner.run(built[c.isa].inputs) if built[c.isa].inputs else []
-                       for c, runner in zip(self.configurations, self.runners)]
-            results = [built[c.isa].results_of([f.result() for f in fs]) for c, fs in zip(self.configurations, futures)]
+        # MetaSchedule's runners time their inputs one by one and return only when all are done, so each
+        # configuration's runner is driven from a thread of its own: the configurations are timed side by side
+        with quiet_machine(), ThreadPoolExecutor(len(self.configurations)) as threads:
+            jobs = [threads.submit(_timed_run, runner, built[c.isa].inputs)
+                    for c, runner in zip(self.configurations, self.runners)]
+            outcomes = [job.result() for job in jobs]
+        results = [built[c.isa].results_of(run) for c, (run, _) in zip(self.configurations, outcomes)]
+        timing.extra["run_s_by_configuration"] = {f"{c.isa}@{c.cores}": round(seconds, 3)
+                                                  for c, (_, seconds) in zip(self.configurations, outcomes)}
         for one in built.values():
             one.remove_artifacts()
         timing.run_s = time.perf_counter() - start
         timing.run_errors = sum(b.timing.run_errors for b in built.values())
         timing.extra["configurations"] = len(self.configurations)
         return results, timing
+
+
+def _timed_run(runner, inputs: list) -> tuple[list, float]:
+    """A runner's outcomes for ``inputs`` (none when there are none) and the seconds they took."""
+    start = time.perf_counter()
+    outcomes = [future.result() for future in runner.run(inputs)] if inputs else []
+    return outcomes, time.perf_counter() - start
 
 
 def host_mcpu() -> str:

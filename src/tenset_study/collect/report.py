@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -26,6 +26,8 @@ class CollectReport:
     run_s: float = 0.0
     guided_s: float = 0.0
     write_s: float = 0.0
+    #: CPU configurations timed side by side: each one's own timing seconds (``run_s`` is the slowest's).
+    run_s_by_configuration: dict[str, float] = field(default_factory=dict)
 
     @property
     def programs_per_minute(self) -> float:
@@ -39,9 +41,12 @@ class CollectReport:
         share = ", ".join(f"{name} {sec:.1f} s ({100 * sec / max(self.elapsed_s, 1e-9):.0f}%)" for name, sec in parts)
         stopped = "; stopped at the time limit (re-run to continue)" if self.stopped_at_time_limit else ""
         sampled = f"{self.sampled} new programs sampled; " if self.sampled else ""
+        configurations = ", ".join(f"{name} {sec:.1f} s" for name, sec in self.run_s_by_configuration.items())
+        configurations = f"\nrun, per configuration: {configurations}" if configurations else ""
         return (
             f"platform {self.platform}: {sampled}{self.measured} programs measured ({self.failed} failed) on "
             f"{self.tasks} tasks in {self.batches} batches, {self.skipped_already_measured} already measured"
             f"{f', {self.remeasured} measured again (noise across sessions)' if self.remeasured else ''}; "
             f"{self.elapsed_s:.1f} s, {self.programs_per_minute:.1f} programs/min{stopped}\ntime: {share}"
+            f"{configurations}"
         )
