@@ -48,7 +48,7 @@ def add_collect_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --replay: only the first N program ids of each task, sorted (a fixed subset)")
     p.add_argument("--configurations", nargs="+", default=[], metavar="ISA@CORES",
                    help="with --replay and --build-cores: measure this CPU as several platforms at once, each an "
-                        "instruction set (avx512, avx2) and the cores its threads run on, e.g. avx512@0-3 avx2@4-7")
+                        "instruction set (avx512, avx2, sse4) and the cores its threads run on, e.g. avx512@0-3 avx2@4-7")
     _add_measure_arguments(p)
     p.add_argument("--no-pipeline", action="store_true",
                    help="v1's way: build each batch in a new worker pool, then measure it (for comparisons)")
