@@ -151,6 +151,40 @@ def test_one_build_is_timed_on_every_configuration(programs) -> None:
         assert timing.extra["configurations"] == 2
 
 
+class _CountingRunner:
+    """A real runner that counts how many runners are timing at once."""
+
+    def __init__(self, runner, active: list, most: list, lock: threading.Lock) -> None:
+        self.runner, self.active, self.most, self.lock = runner, active, most, lock
+
+    def run(self, inputs):
+        with self.lock:
+            self.active[0] += 1
+            self.most[0] = max(self.most[0], self.active[0])
+        try:
+            return self.runner.run(inputs)
+        finally:
+            with self.lock:
+                self.active[0] -= 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not TWO_CORES, reason="needs two cores")
+def test_by_default_the_configurations_are_timed_one_after_another(programs) -> None:
+    from tenset_study.collect.configurations import ConfigurationsMeasurer, CpuConfiguration, host_mcpu
+
+    _, progs = programs
+    cores = sorted(os.sched_getaffinity(0))[:2]
+    configurations = [CpuConfiguration("avx2", str(core)) for core in cores]
+    settings = MeasureSettings(**(QUICK | {"builder_workers": 1}), build_cores=str(cores[-1]))
+    active, most, lock = [0], [0], threading.Lock()
+    with ConfigurationsMeasurer(configurations, host_mcpu(), settings) as measurer:
+        measurer.runners = [_CountingRunner(r, active, most, lock) for r in measurer.runners]
+        (_, results, _), = measurer.measure_batches([progs[0:2]], lambda p: p)
+    assert all(m.error is None for r in results for m in r)
+    assert most[0] == 1
+
+
 class _MeetingRunner:
     """A real runner that first waits for every other configuration's runner to start: the batch is timed
     only if the configurations' runners run at the same time (one after another, the first waits forever)."""
@@ -173,7 +207,7 @@ def test_the_configurations_are_timed_side_by_side(programs) -> None:
     cores = sorted(os.sched_getaffinity(0))[:2]
     configurations = [CpuConfiguration("avx2", str(core)) for core in cores]
     settings = MeasureSettings(**(QUICK | {"builder_workers": 1}), build_cores=str(cores[-1]))
-    with ConfigurationsMeasurer(configurations, host_mcpu(), settings) as measurer:
+    with ConfigurationsMeasurer(configurations, host_mcpu(), settings, side_by_side=True) as measurer:
         meeting = threading.Barrier(len(configurations), timeout=30)
         measurer.runners = [_MeetingRunner(r, meeting) for r in measurer.runners]
         (_, results, timing), = measurer.measure_batches([progs[0:2]], lambda p: p)
@@ -208,6 +242,7 @@ def test_collect_measures_a_fixed_subset_on_each_configuration_and_resumes(progr
     row = ds.to_pandas("platforms").set_index("platform").loc["here-1c-avx2"]
     runner = json.loads(row["runner"])
     assert runner["measure_cores"] == measure and runner["program_set"].startswith("first 2 program ids")
+    assert runner["configurations_one_at_a_time"] == [f"avx2@{measure}"]
     assert json.loads(row["target"])["mattr"] == ["-avx512f"] and row["cores"] == 1 and row["vector_bits"] == 256
     again = collect(config)
     assert again.measured == 0 and again.skipped_already_measured == len(subset)

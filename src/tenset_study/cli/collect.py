@@ -49,6 +49,9 @@ def add_collect_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--configurations", nargs="+", default=[], metavar="ISA@CORES",
                    help="with --replay and --build-cores: measure this CPU as several platforms at once, each an "
                         "instruction set (avx512, avx2, sse4) and the cores its threads run on, e.g. avx512@0-3 avx2@4-7")
+    p.add_argument("--side-by-side", action="store_true",
+                   help="with --configurations: time them at the same time, not one after another (faster, but "
+                        "neighbours may disturb each other's timings: run scripts/device_configurations.sh first)")
     _add_measure_arguments(p)
     p.add_argument("--no-pipeline", action="store_true",
                    help="v1's way: build each batch in a new worker pool, then measure it (for comparisons)")
@@ -101,7 +104,7 @@ def collect_config(args: argparse.Namespace) -> CollectConfig:
         batch_size=args.batch_size, sample_attempts=args.sample_attempts, replay=args.replay,
         sample_only=args.sample_only, sample_workers=args.sample_workers, time_limit_s=args.time_limit,
         max_tasks=args.max_tasks, measure=measure, pipeline=not args.no_pipeline, progress=not args.quiet,
-        replay_subset=args.replay_subset, configurations=args.configurations,
+        replay_subset=args.replay_subset, configurations=args.configurations, side_by_side=args.side_by_side,
         remeasure_share=args.remeasure_share,
     )
 

@@ -167,8 +167,9 @@ def _remeasure(ds: Dataset, tasks: list[CollectTask], config: CollectConfig, tar
 
 def _collect_configurations(ds: Dataset, tasks: list[CollectTask], config: CollectConfig, target_spec: dict,
                             start: float, report: CollectReport) -> None:
-    """Measure the replayed programs on every CPU configuration at once (:mod:`.configurations`), each
-    configuration a platform; a program goes to the configurations that lack it."""
+    """Measure the replayed programs on every CPU configuration (:mod:`.configurations`; one after another
+    unless ``config.side_by_side``), each configuration a platform; a program goes to the configurations that
+    lack it."""
     from .configurations import ConfigurationsMeasurer, host_mcpu
     from .pipeline import Program
     from .prepare import configuration_platforms
@@ -183,7 +184,7 @@ def _collect_configurations(ds: Dataset, tasks: list[CollectTask], config: Colle
     pending = list(_pending_programs(ds, tasks, config, None, everywhere, report))
     bar = _progress(config.progress, len(pending) * len(platforms), f"collect {len(platforms)} configurations")
     longest = [0.0]
-    with ConfigurationsMeasurer(config.configurations, mcpu, config.measure) as measurer:
+    with ConfigurationsMeasurer(config.configurations, mcpu, config.measure, config.side_by_side) as measurer:
         last = time.perf_counter()
         for batch, results, timing in measurer.measure_batches(
                 _batches(pending, config, start, longest, report, ahead=True),

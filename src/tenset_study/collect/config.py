@@ -38,8 +38,11 @@ class CollectConfig:
     #: machine picks the same way; ``None``: every program.
     replay_subset: int | None = None
     #: CPU configurations (:class:`~.configurations.CpuConfiguration` or their ``ISA@CORES`` text) measured
-    #: as platforms of their own, all at once; needs ``replay`` and ``measure.build_cores``.
+    #: as platforms of their own from one build per instruction set; needs ``replay`` and ``measure.build_cores``.
     configurations: list = field(default_factory=list)
+    #: Time the configurations side by side rather than one after another (faster; only where a pilot shows
+    #: that neighbours do not disturb each other's timings: :mod:`.configurations`).
+    side_by_side: bool = False
     #: Share of the platform's programs (whole tasks, a fixed sample) that every later session measures again,
     #: into ``remeasurements`` (:mod:`.remeasure`); 0 turns it off.
     remeasure_share: float = 0.01

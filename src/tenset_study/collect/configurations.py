@@ -4,11 +4,16 @@ an instruction set, all timed at once.
 A configuration (``avx512@0-3``: AVX-512 code, four threads pinned to cores 0-3) is a platform in its own
 right when it ranks programs differently from the others (chapter 01's correlation matrix says which do).
 :class:`ConfigurationsMeasurer` builds each batch once per instruction set, in one pool of build workers on
-cores that no configuration times on, and times the built programs on every configuration of that
-instruction set at the same time, each configuration's runner pinned to its own cores, with the next
-batch built meanwhile. The configurations share the processor's last-level cache and memory bandwidth
-while they run side by side; a re-measurement of a configuration alone against its measurement beside the
-others tells whether that matters (the pilot, ``scripts/device_configurations.sh``).
+cores that no configuration times on, and times the built programs on every configuration, each
+configuration's runner pinned to its own cores, with the next batch built meanwhile.
+
+The configurations are timed one after another by default. Side by side (``side_by_side=True``,
+``collect --side-by-side``) is about twice as fast but they share the processor's last-level cache, memory
+bandwidth and, in a virtual machine, possibly physical cores: on the GPU host's 16-vCPU Xeon
+(``scripts/device_configurations.sh``, 12 tasks x 16 programs) a 1-thread configuration beside five others
+ran its programs at a median 2.0x its latency alone, a 3-thread one 3.7x (up to 18x), and ranked them
+like its measurement alone at Spearman 0.88 where two measurements alone agree at 0.93-0.95. Time side by
+side only where that pilot shows no such effect.
 
 Instruction sets: ``avx512`` is the host's own CPU name for LLVM (which must have AVX-512); ``avx2`` is the
 same CPU name with AVX-512 switched off (``mattr=-avx512f``, which also disables every AVX-512 extension),
@@ -108,10 +113,12 @@ class ConfigurationsMeasurer:
     cores replace ``measure_cores``). Close it (or use it as a context manager) to stop the workers.
     """
 
-    def __init__(self, configurations: list[CpuConfiguration], mcpu: str, settings: MeasureSettings) -> None:
+    def __init__(self, configurations: list[CpuConfiguration], mcpu: str, settings: MeasureSettings,
+                 side_by_side: bool = False) -> None:
         from .pipeline import PipelinedMeasurer
 
         self.configurations = configurations
+        self.side_by_side = side_by_side
         isas = sorted({c.isa for c in configurations})
         build = replace(settings, measure_cores=None,
                         builder_workers=settings.builder_workers or max(1, len(parse_cores(settings.build_cores))))
@@ -152,12 +159,8 @@ class ConfigurationsMeasurer:
         timing.build_s = sum(b.timing.build_s for b in built.values())
         timing.build_errors = sum(b.timing.build_errors for b in built.values())
         start = time.perf_counter()
-        # MetaSchedule's runners time their inputs one by one and return only when all are done, so each
-        # configuration's runner is driven from a thread of its own: the configurations are timed side by side
-        with quiet_machine(), ThreadPoolExecutor(len(self.configurations)) as threads:
-            jobs = [threads.submit(_timed_run, runner, built[c.isa].inputs)
-                    for c, runner in zip(self.configurations, self.runners)]
-            outcomes = [job.result() for job in jobs]
+        with quiet_machine():
+            outcomes = self._run_all(built)
         results = [built[c.isa].results_of(run) for c, (run, _) in zip(self.configurations, outcomes)]
         timing.extra["run_s_by_configuration"] = {f"{c.isa}@{c.cores}": round(seconds, 3)
                                                   for c, (_, seconds) in zip(self.configurations, outcomes)}
@@ -167,6 +170,15 @@ class ConfigurationsMeasurer:
         timing.run_errors = sum(b.timing.run_errors for b in built.values())
         timing.extra["configurations"] = len(self.configurations)
         return results, timing
+
+    def _run_all(self, built: dict) -> list[tuple[list, float]]:
+        """Every configuration's runner outcomes and seconds: one configuration after another, or side by side
+        (MetaSchedule's runner returns only when all its inputs are timed, so each then runs in a thread)."""
+        jobs = [(runner, built[c.isa].inputs) for c, runner in zip(self.configurations, self.runners)]
+        if not self.side_by_side:
+            return [_timed_run(runner, inputs) for runner, inputs in jobs]
+        with ThreadPoolExecutor(len(jobs)) as threads:
+            return [future.result() for future in [threads.submit(_timed_run, *job) for job in jobs]]
 
 
 def _timed_run(runner, inputs: list) -> tuple[list, float]:

@@ -49,8 +49,9 @@ def configuration_platforms(ds: Dataset, config: CollectConfig, mcpu: str) -> li
     ids = []
     for configuration in config.configurations:
         target = configuration.target(mcpu)
-        runner = configuration.settings(config.measure).as_dict() | program_subset(config) | {
-            "configurations_side_by_side": [f"{c.isa}@{c.cores}" for c in config.configurations]}
+        others = [f"{c.isa}@{c.cores}" for c in config.configurations]
+        timed = "configurations_side_by_side" if config.side_by_side else "configurations_one_at_a_time"
+        runner = configuration.settings(config.measure).as_dict() | program_subset(config) | {timed: others}
         prefix = config.platform or platforms.cpu_platform_id(platforms.read_lscpu(), mcpu, 0).removesuffix("-0c")
         row = platforms.cpu_platform(target, runner, platform=f"{prefix}-{configuration.label}")
         ids.append(add_platform(ds, row))
