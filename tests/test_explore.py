@@ -339,3 +339,21 @@ def test_configurations_that_rank_like_a_re_measurement_are_redundant() -> None:
     assert not verdict.loc[("x", "y"), "distinct"], "y is x measured again"
     assert verdict.loc[("x", "z"), "distinct"] and verdict.loc[("y", "z"), "distinct"]
     assert verdict.loc[("x", "z"), "gap_low"] > 0 and verdict["tasks"].eq(12).all()
+
+
+def test_neighbour_effect_on_the_committed_configurations_pilot():
+    """The pilot behind timing CPU configurations one after another: side by side, a configuration's
+    latencies move far more than between two measurements of it one after another."""
+    from pathlib import Path
+
+    from tenset_study.book.exploration import measurement_frame, neighbour_effect
+    from tenset_study.data import Dataset
+
+    frame = measurement_frame(Dataset.open(Path(__file__).resolve().parents[1] / "data/pilots/cpu-configurations"))
+    side = neighbour_effect(frame, "pilot-side", "pilot-alone").set_index("configuration")
+    again = neighbour_effect(frame, "pilot-b", "pilot-a").set_index("configuration")
+    assert list(side.index) == ["1c-avx512", "3c-avx512"] and (side["programs"] == 177).all()
+    assert (side["ratio_median"] > 1.5).all()
+    assert again["ratio_median"].between(0.75, 1.25).all()
+    assert side.loc["1c-avx512", "spearman"] < again.loc["1c-avx512", "spearman"]
+    assert neighbour_effect(frame, "pilot-side", "no-such-prefix").empty

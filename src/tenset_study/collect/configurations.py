@@ -12,7 +12,8 @@ The configurations are timed one after another by default. Side by side (``side_
 bandwidth and, in a virtual machine, possibly physical cores: on the GPU host's 16-vCPU Xeon
 (``scripts/device_configurations.sh``, 12 tasks x 16 programs) a 1-thread configuration beside five others
 ran its programs at a median 2.0x its latency alone, a 3-thread one 3.7x (up to 18x), and ranked them
-like its measurement alone at Spearman 0.88 where two measurements alone agree at 0.93-0.95. Time side by
+like its measurement alone at Spearman 0.88 where two measurements alone agree at 0.93-0.96
+(``book.exploration.neighbour_effect`` on ``data/pilots/cpu-configurations``). Time side by
 side only where that pilot shows no such effect.
 
 Instruction sets: ``avx512`` is the host's own CPU name for LLVM (which must have AVX-512); ``avx2`` is the

@@ -151,3 +151,28 @@ def redundant_configurations(agreement: pd.DataFrame, remeasured: dict[str, str]
                      "distinct": bool(low > 0)})
     columns = ["platform_a", "platform_b", "tasks", "spearman", "ceiling", "gap", "gap_low", "gap_high", "distinct"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def neighbour_effect(frame: pd.DataFrame, side: str, alone: str) -> pd.DataFrame:
+    """How configurations timed side by side differ from themselves timed alone (the pilot of
+    ``scripts/device_configurations.sh``): for each configuration measured both as ``{side}-{label}`` and
+    ``{alone}-{label}``, the median and 10th/90th percentiles over programs of latency side by side / alone,
+    and the median over tasks of the Spearman correlation between the two rankings.
+    Columns: configuration, programs, ratio_median, ratio_q10, ratio_q90, spearman."""
+    ok = frame[frame["ok"]]
+    rows = []
+    for platform in sorted(ok["platform"].unique()):
+        if not platform.startswith(f"{side}-"):
+            continue
+        label = platform.removeprefix(f"{side}-")
+        twin = f"{alone}-{label}"
+        pair = ok[ok["platform"].isin([platform, twin])]
+        latency = pair.pivot_table(index="program", columns="platform", values="latency_s")
+        if twin not in latency:
+            continue
+        ratio = (latency[platform] / latency[twin]).dropna()
+        spearman = cross_platform_agreement(pair)["spearman"].median()
+        rows.append({"configuration": label, "programs": len(ratio), "ratio_median": ratio.median(),
+                     "ratio_q10": ratio.quantile(0.1), "ratio_q90": ratio.quantile(0.9), "spearman": spearman})
+    columns = ["configuration", "programs", "ratio_median", "ratio_q10", "ratio_q90", "spearman"]
+    return pd.DataFrame(rows, columns=columns)
