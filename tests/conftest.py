@@ -22,6 +22,10 @@ if _SHARED_VARIABLE not in os.environ:
     atexit.register(shutil.rmtree, os.environ[_SHARED_VARIABLE], ignore_errors=True)
 SHARED = Path(os.environ[_SHARED_VARIABLE])
 
+#: New CPU platforms skip the hardware probe (a triad in a fresh process, a few seconds a platform) except where
+#: a test asks for it (``probe_hardware=True``).
+os.environ.setdefault("TENSET_STUDY_PROBE_HARDWARE", "0")
+
 #: In an xdist worker, the libraries' thread pools (OpenMP, BLAS, PyTorch, TVM's runtime) share the cores
 #: with the other workers instead of each taking all of them: spinning pools that outnumber the cores made
 #: the suite slower in two workers than in one process. Set before any test imports them.

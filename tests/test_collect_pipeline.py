@@ -229,7 +229,7 @@ def test_collect_measures_a_fixed_subset_on_each_configuration_and_resumes(progr
     root = shutil.copytree(programs[0], tmp_path / "ds")
     build, measure = (str(c) for c in sorted(os.sched_getaffinity(0))[:2])
     config = CollectConfig(dataset=root, replay=True, replay_subset=2, platform="here", batch_size=4,
-                           configurations=[f"avx2@{measure}"], progress=False,
+                           configurations=[f"avx2@{measure}"], progress=False, probe_hardware=True,
                            measure=MeasureSettings(**(QUICK | {"builder_workers": 1}), build_cores=build))
     report = collect(config)
     ds = Dataset.open(root)
@@ -243,6 +243,10 @@ def test_collect_measures_a_fixed_subset_on_each_configuration_and_resumes(progr
     runner = json.loads(row["runner"])
     assert runner["measure_cores"] == measure and runner["program_set"].startswith("first 2 program ids")
     assert runner["configurations_one_at_a_time"] == [f"avx2@{measure}"]
+    triad = json.loads(row["readings"])["triad"]
+    assert row["memory_bandwidth_gbs"] == max(triad["runs_gbs"]) > 0 and triad["threads"] == 1
+    assert row["clock_mhz"] > 0 and row["peak_gflops_fp32"] > 0
+    assert json.loads(row["features_source"])["memory_bandwidth_gbs"].startswith("measured")
     assert json.loads(row["target"])["mattr"] == ["-avx512f"] and row["cores"] == 1 and row["vector_bits"] == 256
     again = collect(config)
     assert again.measured == 0 and again.skipped_already_measured == len(subset)

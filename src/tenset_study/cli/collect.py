@@ -16,6 +16,12 @@ def add_collect_command(sub) -> None:
     p = sub.add_parser("collect", help="measure programs of the chosen networks' tasks on this machine")
     add_collect_arguments(p)
     p.set_defaults(func=cmd_collect)
+    probe = sub.add_parser("probe-platform", help="measure a CPU platform's memory bandwidth (a triad) and fill "
+                           "its clock and peak FLOP/s, on a machine of the same processor")
+    probe.add_argument("--dataset", type=Path, required=True)
+    probe.add_argument("--platform", required=True, help="the CPU platform whose row to fill")
+    probe.add_argument("--cores", default=None, help="cores to run its threads on, e.g. 0-3 (default: the first ones)")
+    probe.set_defaults(func=cmd_probe_platform)
 
 
 def add_collect_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,6 +55,8 @@ def add_collect_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--configurations", nargs="+", default=[], metavar="ISA@CORES",
                    help="with --replay and --build-cores: measure this CPU as several platforms at once, each an "
                         "instruction set (avx512, avx2, sse4) and the cores its threads run on, e.g. avx512@0-3 avx2@4-7")
+    p.add_argument("--no-probe-hardware", action="store_true",
+                   help="do not measure a new CPU platform's memory bandwidth (a triad on its cores, a few seconds)")
     p.add_argument("--side-by-side", action="store_true",
                    help="with --configurations: time them at the same time, not one after another (faster, but "
                         "neighbours may disturb each other's timings: run scripts/device_configurations.sh first)")
@@ -105,6 +113,7 @@ def collect_config(args: argparse.Namespace) -> CollectConfig:
         sample_only=args.sample_only, sample_workers=args.sample_workers, time_limit_s=args.time_limit,
         max_tasks=args.max_tasks, measure=measure, pipeline=not args.no_pipeline, progress=not args.quiet,
         replay_subset=args.replay_subset, configurations=args.configurations, side_by_side=args.side_by_side,
+        **({"probe_hardware": False} if args.no_probe_hardware else {}),
         remeasure_share=args.remeasure_share,
     )
 
@@ -115,4 +124,16 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
     report = collect(collect_config(args))
     print(report.summary())
+    return 0
+
+
+def cmd_probe_platform(args: argparse.Namespace) -> int:
+    """``tenset-study probe-platform``: fill an existing CPU platform's probed features."""
+    from ..collect.measure import parse_cores
+    from ..collect.probes import probe_platform
+    from ..data.dataset import Dataset
+
+    row = probe_platform(Dataset.open(args.dataset), args.platform, parse_cores(args.cores, "--cores") or None)
+    print(f"{args.platform}: memory bandwidth {row['memory_bandwidth_gbs']} GB/s, clock {row['clock_mhz']} MHz, "
+          f"peak {row['peak_gflops_fp32']} GFLOP/s fp32")
     return 0

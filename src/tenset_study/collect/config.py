@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +47,10 @@ class CollectConfig:
     #: Share of the platform's programs (whole tasks, a fixed sample) that every later session measures again,
     #: into ``remeasurements`` (:mod:`.remeasure`); 0 turns it off.
     remeasure_share: float = 0.01
+    #: Measure a new CPU platform's memory bandwidth (a triad on its cores) and fill its clock and peak FLOP/s
+    #: (:mod:`.probes`) when its row is added. Default: on, unless ``TENSET_STUDY_PROBE_HARDWARE=0`` (the test
+    #: suite's setting: a probe costs a few seconds).
+    probe_hardware: bool = field(default_factory=lambda: os.environ.get("TENSET_STUDY_PROBE_HARDWARE", "1") != "0")
     progress: bool = True
 
     def __post_init__(self) -> None:

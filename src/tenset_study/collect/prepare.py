@@ -4,10 +4,12 @@ networks, or, to replay, read back from the dataset)."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 
 from ..data.dataset import KEYS, Dataset
 from .config import CollectConfig
+from .measure import parse_cores
 
 
 @dataclass
@@ -31,6 +33,8 @@ def register_platform(ds: Dataset, config: CollectConfig, target_spec: dict, kin
         row = platforms.gpu_platform(target_spec, runner, platform=config.platform)
     else:
         row = platforms.cpu_platform(target_spec, runner, platform=config.platform)
+        cores = parse_cores(config.measure.measure_cores) or sorted(os.sched_getaffinity(0))[: row["cores"]]
+        row = _with_probes(ds, config, row, cores)
     return add_platform(ds, row)
 
 
@@ -54,6 +58,7 @@ def configuration_platforms(ds: Dataset, config: CollectConfig, mcpu: str) -> li
         runner = configuration.settings(config.measure).as_dict() | program_subset(config) | {timed: others}
         prefix = config.platform or platforms.cpu_platform_id(platforms.read_lscpu(), mcpu, 0).removesuffix("-0c")
         row = platforms.cpu_platform(target, runner, platform=f"{prefix}-{configuration.label}")
+        row = _with_probes(ds, config, row, parse_cores(configuration.cores))
         ids.append(add_platform(ds, row))
     return ids
 
@@ -66,6 +71,20 @@ def program_subset(config: CollectConfig) -> dict:
     if config.replay_subset is None:
         return {"program_set": "all"}
     return {"program_set": f"first {config.replay_subset} program ids of each task, sorted"}
+
+
+def _with_probes(ds: Dataset, config: CollectConfig, row: dict, cores: list[int]) -> dict:
+    """A new CPU platform's row with its measured hardware features (:mod:`.probes`), when asked for."""
+    if not config.probe_hardware or has_platform(ds, row["platform"]):
+        return row
+    from .probes import fill_cpu_probes
+
+    return fill_cpu_probes(row, cores)
+
+
+def has_platform(ds: Dataset, platform: str) -> bool:
+    """Whether the dataset has a row for ``platform``."""
+    return platform in set(ds.to_pandas("platforms", columns=["platform"])["platform"])
 
 
 def add_platform(ds: Dataset, row: dict) -> str:
