@@ -132,74 +132,30 @@ def test_configurations_parse_and_bad_ones_name_the_parameter() -> None:
                       measure=MeasureSettings(build_cores=f"{first}"))
 
 
-@pytest.mark.slow
-def test_one_build_is_timed_on_every_configuration(programs) -> None:
-    from tenset_study.collect.configurations import ConfigurationsMeasurer, CpuConfiguration, host_mcpu
-
-    _, progs = programs
-    core = str(max(os.sched_getaffinity(0)))
-    # two runners on one core: the plumbing of side-by-side runners (real pilots give each its own cores)
-    configurations = [CpuConfiguration("avx2", core), CpuConfiguration("avx2", core)]
-    settings = MeasureSettings(**(QUICK | {"builder_workers": 1}), build_cores=core)
-    with ConfigurationsMeasurer(configurations, host_mcpu(), settings) as measurer:
-        assert list(measurer.builders) == ["avx2"], "one build per instruction set"
-        seen = list(measurer.measure_batches([progs[0:2], progs[2:4]], lambda p: p))
-    assert [batch for batch, _, _ in seen] == [progs[0:2], progs[2:4]]
-    for _, results, timing in seen:
-        assert len(results) == 2 and all(len(r) == 2 for r in results)
-        assert all(m.error is None and len(m.repeats_s) == 3 for r in results for m in r)
-        assert timing.extra["configurations"] == 2
-
-
 class _CountingRunner:
-    """A real runner that counts how many runners are timing at once."""
+    """A real runner that counts how many runners are timing at once and, side by side, first waits for every
+    other configuration's runner to start (one after another, the first would wait in vain)."""
 
-    def __init__(self, runner, active: list, most: list, lock: threading.Lock) -> None:
-        self.runner, self.active, self.most, self.lock = runner, active, most, lock
+    def __init__(self, runner, state: dict) -> None:
+        self.runner, self.state = runner, state
 
     def run(self, inputs):
-        with self.lock:
-            self.active[0] += 1
-            self.most[0] = max(self.most[0], self.active[0])
+        with self.state["lock"]:
+            self.state["active"] += 1
+            self.state["most"] = max(self.state["most"], self.state["active"])
         try:
+            if self.state["meeting"] is not None:
+                self.state["meeting"].wait()
             return self.runner.run(inputs)
         finally:
-            with self.lock:
-                self.active[0] -= 1
+            with self.state["lock"]:
+                self.state["active"] -= 1
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not TWO_CORES, reason="needs two cores")
-def test_by_default_the_configurations_are_timed_one_after_another(programs) -> None:
-    from tenset_study.collect.configurations import ConfigurationsMeasurer, CpuConfiguration, host_mcpu
-
-    _, progs = programs
-    cores = sorted(os.sched_getaffinity(0))[:2]
-    configurations = [CpuConfiguration("avx2", str(core)) for core in cores]
-    settings = MeasureSettings(**(QUICK | {"builder_workers": 1}), build_cores=str(cores[-1]))
-    active, most, lock = [0], [0], threading.Lock()
-    with ConfigurationsMeasurer(configurations, host_mcpu(), settings) as measurer:
-        measurer.runners = [_CountingRunner(r, active, most, lock) for r in measurer.runners]
-        (_, results, _), = measurer.measure_batches([progs[0:2]], lambda p: p)
-    assert all(m.error is None for r in results for m in r)
-    assert most[0] == 1
-
-
-class _MeetingRunner:
-    """A real runner that first waits for every other configuration's runner to start: the batch is timed
-    only if the configurations' runners run at the same time (one after another, the first waits forever)."""
-
-    def __init__(self, runner, meeting: threading.Barrier) -> None:
-        self.runner, self.meeting = runner, meeting
-
-    def run(self, inputs):
-        self.meeting.wait()
-        return self.runner.run(inputs)
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not TWO_CORES, reason="needs two cores")
-def test_the_configurations_are_timed_side_by_side(programs) -> None:
+def test_one_build_is_timed_on_every_configuration_one_after_another_or_side_by_side(programs) -> None:
+    from tenset_study.collect.collector import _count_batch
     from tenset_study.collect.configurations import ConfigurationsMeasurer, CpuConfiguration, host_mcpu
     from tenset_study.collect.report import CollectReport
 
@@ -207,16 +163,24 @@ def test_the_configurations_are_timed_side_by_side(programs) -> None:
     cores = sorted(os.sched_getaffinity(0))[:2]
     configurations = [CpuConfiguration("avx2", str(core)) for core in cores]
     settings = MeasureSettings(**(QUICK | {"builder_workers": 1}), build_cores=str(cores[-1]))
-    with ConfigurationsMeasurer(configurations, host_mcpu(), settings, side_by_side=True) as measurer:
-        meeting = threading.Barrier(len(configurations), timeout=30)
-        measurer.runners = [_MeetingRunner(r, meeting) for r in measurer.runners]
-        (_, results, timing), = measurer.measure_batches([progs[0:2]], lambda p: p)
-    assert all(m.error is None for r in results for m in r)
-    assert set(timing.extra["run_s_by_configuration"]) == {f"{c.isa}@{c.cores}" for c in configurations}
+    state = {"lock": threading.Lock(), "active": 0, "most": 0, "meeting": None}
+    with ConfigurationsMeasurer(configurations, host_mcpu(), settings) as measurer:
+        assert list(measurer.builders) == ["avx2"], "one build per instruction set"
+        measurer.runners = [_CountingRunner(r, state) for r in measurer.runners]
+        seen = list(measurer.measure_batches([progs[0:2], progs[2:4]], lambda p: p))
+        assert state["most"] == 1, "by default one configuration is timed at a time"
+        measurer.side_by_side = True
+        state["meeting"] = threading.Barrier(len(configurations), timeout=30)
+        seen += list(measurer.measure_batches([progs[0:2]], lambda p: p))
+        assert state["most"] == 2
+    assert [batch for batch, _, _ in seen] == [progs[0:2], progs[2:4], progs[0:2]]
+    for _, results, timing in seen:
+        assert len(results) == 2 and all(len(r) == 2 for r in results)
+        assert all(m.error is None and len(m.repeats_s) == 3 for r in results for m in r)
+        assert timing.extra["configurations"] == 2
+        assert set(timing.extra["run_s_by_configuration"]) == {f"{c.isa}@{c.cores}" for c in configurations}
     report = CollectReport(platform="p")
-    from tenset_study.collect.collector import _count_batch
-
-    _count_batch(timing, report)
+    _count_batch(seen[0][2], report)
     assert "run, per configuration: avx2@" in report.summary()
 
 
