@@ -127,6 +127,7 @@ def test_sample_only_stores_the_programs_a_collection_measures(collected, tmp_pa
     assert ds.count("measurements") == 0 and ds.count("platforms") == 0, "sampling measures nothing"
     sampled = set(ds.to_pandas("programs")["program"])
     assert report.sampled == len(sampled) > 0
+    assert not report.stopped_at_time_limit and "time limit" not in report.summary()
     # the same seeds as the measuring collection: --sample-only then --replay gives the same program set
     assert sampled == set(Dataset.open(collected[0]).to_pandas("programs")["program"])
     # a re-run finds every task sampled and adds nothing

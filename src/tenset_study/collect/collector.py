@@ -298,7 +298,9 @@ def _sample_and_store(ds: Dataset, tasks: list[CollectTask], config: CollectConf
     bar.unit = "task"
     pending: list[dict] = []
     deadline = None if config.time_limit_s is None else time.monotonic() + config.time_limit_s - report.extract_s
+    done = 0
     for task, traces in run_sampling_jobs(jobs, config.sample_workers, deadline=deadline):
+        done += 1
         for trace in traces:
             pid = program_id(task, trace)
             if pid not in existing:
@@ -310,7 +312,7 @@ def _sample_and_store(ds: Dataset, tasks: list[CollectTask], config: CollectConf
             report.sampled += ds.append("programs", pending)
             pending = []
     report.sampled += ds.append("programs", pending)
-    report.stopped_at_time_limit = bar.n < len(jobs)
+    report.stopped_at_time_limit = done < len(jobs)  # (a quiet run's progress bar counts nothing)
     bar.close()
     report.sample_s += time.perf_counter() - t0
 
