@@ -48,19 +48,11 @@ test: venv
 format-tables: venv
 	$(PY) -m tenset_study.book format-tables
 
-# Every notebook is re-executed on every `make book`: its inputs include the dataset, which make cannot see.
+# Every notebook runs unless the cache (_build/cache) holds a run with the same inputs: its source, NB_PARAMS,
+# the package's code, data/ and the notebooks before it (tenset_study.book.cache). `make clean` empties it.
 notebooks: venv
-	@mkdir -p _build/notebooks/source book/notebooks
-	@for nb in $(NOTEBOOKS); do \
-	  name=$$(basename $$nb .py); \
-	  echo "papermill $$nb -> _build/notebooks/$$name.ipynb $(NB_PARAMS)"; \
-	  start=$$(date +%s); \
-	  $(VENV)/bin/jupytext --quiet --to ipynb -o _build/notebooks/source/$$name.ipynb $$nb; \
-	  $(VENV)/bin/papermill --no-progress-bar --log-level WARNING -k python3 \
-	    _build/notebooks/source/$$name.ipynb _build/notebooks/$$name.ipynb $(NB_PARAMS); \
-	  cp _build/notebooks/$$name.ipynb book/notebooks/$$name.ipynb; \
-	  echo "  $$(( $$(date +%s) - start )) s"; \
-	done
+	$(PY) -m tenset_study.book notebooks $(NOTEBOOKS) --out _build/notebooks --copy-to book/notebooks \
+	  --cache _build/cache $(NB_PARAMS)
 
 html: venv format-tables
 	$(VENV)/bin/jupyter-book build -W --all --quiet .

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -126,6 +127,21 @@ def _parse_parameter(text: str) -> tuple[str, object]:
     return name, yaml.safe_load(value)
 
 
+def _run_book_notebooks(args: argparse.Namespace) -> None:
+    import yaml
+
+    from .cache import run_notebooks
+
+    parameters = {name: yaml.safe_load(value) for name, value in args.parameter}
+    runs = run_notebooks(args.sources, args.out, parameters, cache=args.cache)
+    if args.copy_to:
+        args.copy_to.mkdir(parents=True, exist_ok=True)
+        for run in runs:
+            shutil.copy2(run.output, args.copy_to / run.output.name)
+    print(f"notebooks: {sum(r.cached for r in runs)} of {len(runs)} from the cache, "
+          f"{sum(r.seconds for r in runs):.0f} s")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tenset_study.book.docs", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -139,9 +155,19 @@ def main(argv: list[str] | None = None) -> int:
                    metavar="NAME=VALUE", help="a parameter (value parsed as YAML), repeatable")
     p.add_argument("-k", "--kernel", default="python3")
     p.add_argument("--cwd", type=Path, default=None)
+    p = sub.add_parser("notebooks", help="execute the book's notebooks in order, each from the cache when its "
+                       "inputs are unchanged (tenset_study.book.cache)")
+    p.add_argument("sources", type=Path, nargs="+")
+    p.add_argument("--out", type=Path, required=True, help="folder of the executed notebooks")
+    p.add_argument("--copy-to", type=Path, default=None, help="also copy them here (the book's sources)")
+    p.add_argument("--cache", type=Path, default=None, help="cache folder (none: always execute)")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="a parameter of every notebook, as papermill's -p (value parsed as YAML), repeatable")
     args = parser.parse_args(argv)
     if args.command == "format-tables":
         print(write_format_tables(args.output))
+    elif args.command == "notebooks":
+        _run_book_notebooks(args)
     else:
         run_notebook(args.source, args.output, dict(args.parameter), kernel=args.kernel, cwd=args.cwd)
         print(args.output)
