@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import time
 import uuid
@@ -116,12 +117,40 @@ def _restore(entry: Path, output: Path, repo: Path) -> None:
         shutil.copy2(path, target)
 
 
+def run_notebook(
+    source: str | os.PathLike,
+    output: str | os.PathLike,
+    parameters: dict | None = None,
+    kernel: str = "python3",
+    cwd: str | os.PathLike | None = None,
+) -> Path:
+    """Execute a notebook with papermill and write the executed ``.ipynb``.
+
+    Parameters
+    ----------
+    source: a jupytext percent ``.py`` notebook (converted in memory) or an ``.ipynb``.
+    output: where to write the executed notebook.
+    parameters: values injected after the cell tagged ``parameters``.
+    kernel: the Jupyter kernel to run it in.
+    cwd: working directory of the kernel (default: the current one).
+    """
+    import jupytext
+    import papermill
+
+    source, output = Path(source), Path(output)
+    notebook = jupytext.read(source)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        notebook, str(output), parameters=parameters or {}, kernel_name=kernel,
+        cwd=str(cwd) if cwd else None, progress_bar=False,
+    )
+    return output
+
+
 def run_notebooks(sources: list[Path], out_dir: Path, parameters: dict | None = None, cache: Path | None = None,
                   repo: Path | None = None, kernel: str = "python3", log=print) -> list[NotebookRun]:
     """Execute ``sources`` in order into ``out_dir/<name>.ipynb``, each from the cache where its key is there
     (no ``cache``: always run). Returns one :class:`NotebookRun` per notebook."""
-    from .docs import run_notebook
-
     repo = Path(repo or Path.cwd()).resolve()
     parameters = parameters or {}
     package = package_fingerprint(repo)

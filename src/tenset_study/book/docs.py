@@ -4,7 +4,7 @@
   unit and meaning) from :data:`~tenset_study.data.dataset.SCHEMAS` and
   :data:`~tenset_study.data.dataset.COLUMN_DOCS`, so that the data chapter never drifts from the code;
   :func:`write_format_tables` writes it to ``book/_generated/format_tables.md``, which the chapter includes.
-- :func:`run_notebook` executes a jupytext percent notebook (``notebooks/*.py``) with papermill.
+- :func:`run_notebook` (from :mod:`.cache`) executes a jupytext percent notebook (``notebooks/*.py``) with papermill.
 
 Command line (used by the Makefile)::
 
@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from ..data import dataset as dataset_module
 from ..data.dataset import COLUMN_DOCS, KEYS, SCHEMAS, TABLES
+from .cache import run_notebook
 
 FORMAT_TABLES_PATH = Path("book") / "_generated" / "format_tables.md"
 
@@ -86,36 +87,6 @@ def write_format_tables(path: str | os.PathLike = FORMAT_TABLES_PATH) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return path
-
-
-def run_notebook(
-    source: str | os.PathLike,
-    output: str | os.PathLike,
-    parameters: dict | None = None,
-    kernel: str = "python3",
-    cwd: str | os.PathLike | None = None,
-) -> Path:
-    """Execute a notebook with papermill and write the executed ``.ipynb``.
-
-    Parameters
-    ----------
-    source: a jupytext percent ``.py`` notebook (converted in memory) or an ``.ipynb``.
-    output: where to write the executed notebook.
-    parameters: values injected after the cell tagged ``parameters``.
-    kernel: the Jupyter kernel to run it in.
-    cwd: working directory of the kernel (default: the current one).
-    """
-    import jupytext
-    import papermill
-
-    source, output = Path(source), Path(output)
-    notebook = jupytext.read(source)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(
-        notebook, str(output), parameters=parameters or {}, kernel_name=kernel,
-        cwd=str(cwd) if cwd else None, progress_bar=False,
-    )
-    return output
 
 
 def _parse_parameter(text: str) -> tuple[str, object]:
