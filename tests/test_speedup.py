@@ -1,0 +1,49 @@
+"""Search-time speedup from tuning curves."""
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from tenset_study.tuning.speedup import describe_speedup, has_flattened, search_speedup, time_to_reach
+
+
+def _curve(seconds, latencies) -> pd.DataFrame:
+    return pd.DataFrame({"seconds": seconds, "estimated_latency_s": latencies})
+
+
+BASELINE = _curve([10, 20, 40, 60, 80, 100], [np.nan, 5.0, 3.0, 2.0, 2.0, 2.0])
+
+
+def test_time_to_reach_is_the_first_second_at_or_below_the_latency() -> None:
+    assert time_to_reach(BASELINE, 2.0) == 60
+    assert time_to_reach(BASELINE, 4.0) == 40
+    assert time_to_reach(BASELINE, 1.0) is None
+
+
+def test_the_baseline_has_flattened_when_its_last_quarter_improved_under_one_percent() -> None:
+    assert has_flattened(BASELINE)
+    assert not has_flattened(_curve([10, 50, 80, 100], [5.0, 3.0, 3.0, 2.0]))
+    assert not has_flattened(_curve([10, 20], [np.nan, np.nan]))
+
+
+def test_speedup_per_seed_pair_and_not_reached_is_never_a_speedup() -> None:
+    fast = _curve([5, 10, 15], [4.0, 2.0, 1.9])  # reaches 2.0 at 10 s: 60 / 10 = 6x
+    faster = _curve([5, 20], [2.0, 2.0])  # at 5 s: 12x
+    short = _curve([5, 10], [4.0, 2.5])  # never: final gap +25%
+    pairs, summary = search_speedup([BASELINE, BASELINE], [fast, faster])
+    assert list(pairs["speedup"]) == [6.0, 12.0] and pairs["reached"].all()
+    assert math.isclose(summary["speedup"], math.sqrt(72.0))
+    assert summary["low"] >= 6.0 - 1e-9 and summary["high"] <= 12.0 + 1e-9
+    pairs, summary = search_speedup([BASELINE, BASELINE], [fast, short])
+    assert list(pairs["reached"]) == [True, False] and math.isnan(pairs["speedup"].iloc[1])
+    assert math.isclose(summary["worst_gap"], 0.25) and summary["speedup"] == 6.0
+    assert "not reached in 1" in describe_speedup(summary)
+    _, none = search_speedup([BASELINE], [short])
+    assert none["reached"] == 0 and describe_speedup(none).startswith("not reached in any of 1")
+
+
+def test_a_baseline_still_improving_is_said() -> None:
+    improving = _curve([10, 50, 80, 100], [5.0, 3.0, 3.0, 2.0])
+    _, summary = search_speedup([improving], [_curve([1, 2], [2.0, 2.0])])
+    assert summary["baselines_flattened"] == 0 and "had not flattened" in describe_speedup(summary)
