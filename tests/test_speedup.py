@@ -47,3 +47,18 @@ def test_a_baseline_still_improving_is_said() -> None:
     improving = _curve([10, 50, 80, 100], [5.0, 3.0, 3.0, 2.0])
     _, summary = search_speedup([improving], [_curve([1, 2], [2.0, 2.0])])
     assert summary["baselines_flattened"] == 0 and "had not flattened" in describe_speedup(summary)
+
+
+def test_speedup_table_pairs_seeds_per_network_from_the_committed_exports() -> None:
+    from pathlib import Path
+
+    from tenset_study.tuning.archive import measured_curves
+    from tenset_study.tuning.speedup import speedup_table
+
+    table = speedup_table(measured_curves(Path(__file__).resolve().parents[1] / "data" / "transfer-tuning"))
+    assert set(table["study"]) == {"amd-epyc-znver5-2c", "h200"}
+    assert "baseline-xgb" not in set(table["arm"]) and (table["seeds"] >= 1).all()
+    reached = table[table["reached"] > 0]
+    assert (reached["speedup"] > 0).all() and reached["verdict"].str.contains("x \\[").all()
+    assert table.loc[table["reached"] == 0, "verdict"].str.startswith("not reached").all()
+    assert speedup_table(None).empty

@@ -100,12 +100,14 @@ def describe_speedup(summary: dict) -> str:
     return text
 
 
-def speedup_table(curves: pd.DataFrame, baseline: str = "baseline-xgb") -> pd.DataFrame:
+def speedup_table(curves: pd.DataFrame | None, baseline: str = "baseline-xgb") -> pd.DataFrame:
     """Every arm's search-time speedup over ``baseline`` per study (or target) and network, from the curves
     of :func:`~tenset_study.tuning.study.collect_curves` or :func:`~tenset_study.tuning.archive.measured_curves`
     (columns ``network``, ``arm``, ``seed``, ``seconds``, ``estimated_latency_s``; seeds are paired in
     sorted order). Columns: the grouping, ``arm``, ``seeds``, ``reached``, ``speedup``, ``low``, ``high``,
-    ``worst_gap``, ``baselines_flattened`` and ``verdict`` (:func:`describe_speedup`)."""
+    ``worst_gap``, ``baselines_flattened`` and ``verdict`` (:func:`describe_speedup`). No curves: no rows."""
+    if curves is None or curves.empty:
+        curves = pd.DataFrame(columns=["network", "arm", "seed"])
     group = [c for c in ("study", "target_platform") if c in curves][:1] + ["network"]
     rows = []
     for keys, frame in curves.groupby(group, sort=True):
