@@ -59,12 +59,7 @@ hides context-manager methods of derived classes).
 def persistent_builder(settings) -> PersistentBuilder:
     """A :class:`PersistentBuilder` for :class:`~.measure.MeasureSettings`: its worker count, build timeout and
     export format (a linked shared library, or a tarball for RPC)."""
-    import os
-
-    from .measure import export_shared_library, export_tar
-
-    export = export_tar if settings.export_format == "tar" else export_shared_library
-    return PersistentBuilder(settings.builder_workers or max(1, os.cpu_count() or 1), settings.build_timeout_s, export)
+    return PersistentBuilder(settings.build_workers(), settings.build_timeout_s, settings.export_function())
 
 
 def _builder_result(outcome, timeout_sec: float) -> BuilderResult:

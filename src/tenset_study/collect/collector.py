@@ -24,14 +24,13 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-import numpy as np
 import pyarrow.compute as pc
 
 from ..data.dataset import Dataset, program_id, stable_id
 from ..programs.targets import cpu_target, make_target, target_kind
 from ..programs.tvm_setup import prepare_tvm
 from .config import CollectConfig
-from .measure import BatchTiming, MeasureResult, Measurer
+from .measure import BatchTiming, MeasureResult, Measurer, measurement_row
 from .prepare import CollectTask, extract_tasks, register_platform, replay_tasks
 from .report import CollectReport
 
@@ -349,16 +348,9 @@ def _write_measurements(ds: Dataset, batch: list[_Pending], results: list[Measur
     """Append one platform's measurements of a batch; count them (and their failures) in the report."""
     t0 = time.perf_counter()
     now = dt.datetime.now(dt.timezone.utc)
-    measurements = []
-    for item, result in zip(batch, results, strict=True):
-        repeats = result.repeats_s
-        measurements.append({
-            "program": item.program, "platform": platform,
-            "latency_s": float(np.mean(repeats)) if repeats else None,
-            "repeats_s": repeats, "error": result.error, "measured_at": now,
-        })
-        report.failed += result.error is not None
-    ds.append("measurements", measurements)
+    ds.append("measurements", [measurement_row(item.program, platform, result, now)
+                               for item, result in zip(batch, results, strict=True)])
+    report.failed += sum(result.error is not None for result in results)
     report.measured += len(batch)
     report.write_s += time.perf_counter() - t0
 

@@ -121,8 +121,7 @@ class ConfigurationsMeasurer:
         self.configurations = configurations
         self.side_by_side = side_by_side
         isas = sorted({c.isa for c in configurations})
-        build = replace(settings, measure_cores=None,
-                        builder_workers=settings.builder_workers or max(1, len(parse_cores(settings.build_cores))))
+        build = replace(settings, measure_cores=None, builder_workers=settings.build_workers())
         first = {isa: next(c for c in configurations if c.isa == isa) for isa in isas}
         self.builders = {isa: PipelinedMeasurer(first[isa].target(mcpu), build) for isa in isas}
         self.runners = [make_runner(c.settings(settings)) for c in configurations]

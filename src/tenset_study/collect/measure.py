@@ -16,6 +16,8 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 from ..programs.tvm_setup import builder_initializer
 
 
@@ -57,6 +59,14 @@ class MeasureSettings:
         for name in ("build_cores", "measure_cores"):
             parse_cores(getattr(self, name), name)
 
+    def build_workers(self) -> int:
+        """Build worker processes: ``builder_workers``, or one per build core, or one per core of this machine."""
+        return self.builder_workers or len(parse_cores(self.build_cores)) or max(1, os.cpu_count() or 1)
+
+    def export_function(self):
+        """The builders' export step: a linked shared library, or an object tarball (``export_format="tar"``)."""
+        return export_tar if self.export_format == "tar" else export_shared_library
+
     def as_dict(self) -> dict:
         """The settings, plus the measurement lock in force (see :func:`quiet_machine`), as provenance."""
         return {**asdict(self), "measure_lock": os.environ.get("TENSET_STUDY_MEASURE_LOCK")}
@@ -68,6 +78,14 @@ class MeasureResult:
 
     repeats_s: list[float] | None
     error: str | None
+
+
+def measurement_row(program: str, platform: str, result: MeasureResult, measured_at) -> dict:
+    """A ``measurements`` (or ``remeasurements``, with its session added) row: the latency is the mean of the
+    repeats; a failed program has none and its error."""
+    repeats = result.repeats_s
+    return {"program": program, "platform": platform, "latency_s": float(np.mean(repeats)) if repeats else None,
+            "repeats_s": repeats, "error": result.error, "measured_at": measured_at}
 
 
 @dataclass
@@ -138,11 +156,9 @@ class Measurer:
         self.target = target
         self.settings = settings
         self.device_type = "cuda" if target.kind.name == "cuda" else "cpu"
-        workers = settings.builder_workers or max(1, os.cpu_count() or 1)
-        export = export_tar if (settings.export_format == "tar") else export_shared_library
         self.builder = ms.builder.LocalBuilder(
-            max_workers=workers, timeout_sec=settings.build_timeout_s,
-            initializer=builder_initializer, f_export=export,
+            max_workers=settings.build_workers(), timeout_sec=settings.build_timeout_s,
+            initializer=builder_initializer, f_export=settings.export_function(),
         )
         self.runner = make_runner(settings)
 

@@ -82,7 +82,7 @@ class PipelinedMeasurer:
         self.overlap = overlaps(self.kind, settings)
         self._modules = tempfile.mkdtemp(prefix="tenset-study-modules-")
         self._module_paths: dict[str, str] = {}
-        workers = settings.builder_workers or len(parse_cores(settings.build_cores) or range(os.cpu_count() or 1))
+        workers = settings.build_workers()
         self.pool = PopenPoolExecutor(
             max_workers=workers, timeout=settings.build_timeout_s, initializer=build_worker_init,
             initargs=(self.kind, settings.build_cores), maximum_process_uses=recycle_after,

@@ -12,13 +12,11 @@
   this study's hosts, Zen 5 and Sapphire/Emerald Rapids, have two). A formula, not a measurement, and the row
   says so.
 
-``python -m tenset_study.collect.probes triad --mcpu M --cores 0-3 --array-mib N`` is the pinned process; it
-prints one JSON line.
+:func:`triad_process` is the pinned process; it prints one JSON line.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -40,8 +38,8 @@ def triad_bandwidth(mcpu: str, cores: list[int], array_mib: float, repeat: int =
     """Run the triad in a fresh process pinned to ``cores`` with one TVM thread per core; returns
     ``{"gbs": best GB/s, "runs_gbs": [...], "array_mib": ..., "threads": ...}``."""
     env = os.environ | {"TVM_NUM_THREADS": str(len(cores))}
-    command = [sys.executable, "-m", "tenset_study.collect.probes", "triad", "--mcpu", mcpu,
-               "--cores", ",".join(map(str, cores)), "--array-mib", str(array_mib), "--repeat", str(repeat)]
+    command = [sys.executable, "-c", "import sys; from tenset_study.collect.probes import triad_process; "
+               "triad_process(*sys.argv[1:])", mcpu, ",".join(map(str, cores)), str(array_mib), str(repeat)]
     src = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout_s)
@@ -169,18 +167,8 @@ def _missing(value) -> bool:
     return not isinstance(value, (list, tuple, dict)) and bool(pd.isna(value))
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tenset_study.collect.probes")
-    parser.add_argument("probe", choices=["triad"])
-    parser.add_argument("--mcpu", required=True)
-    parser.add_argument("--cores", required=True, help="cores to pin to, e.g. 0,1,2")
-    parser.add_argument("--array-mib", type=float, required=True)
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args(argv)
-    cores = [int(c) for c in args.cores.split(",")]
-    os.sched_setaffinity(0, cores)
-    print(json.dumps(_run_triad(args.mcpu, len(cores), args.array_mib, args.repeat)))
-
-
-if __name__ == "__main__":
-    main()
+def triad_process(mcpu: str, cores: str, array_mib: str, repeat: str) -> None:
+    """The pinned process of :func:`triad_bandwidth`: pin to ``cores`` (``0,1,2``), run, print one JSON line."""
+    chosen = [int(c) for c in cores.split(",")]
+    os.sched_setaffinity(0, chosen)
+    print(json.dumps(_run_triad(mcpu, len(chosen), float(array_mib), int(repeat))))

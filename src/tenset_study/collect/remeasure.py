@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
@@ -62,8 +61,8 @@ def programs_to_remeasure(ds: Dataset, task_ids: list[str], platform: str, share
 
 def remeasurement_rows(programs: pd.DataFrame, results: list, platform: str, session: str) -> list[dict]:
     """``remeasurements`` rows of measured programs (results in the frame's order)."""
+    from .measure import measurement_row
+
     now = dt.datetime.now(dt.timezone.utc)
-    return [{"program": program, "platform": platform, "session": session,
-             "latency_s": float(np.mean(r.repeats_s)) if r.repeats_s else None, "repeats_s": r.repeats_s,
-             "error": r.error, "measured_at": now}
+    return [measurement_row(program, platform, r, now) | {"session": session}
             for program, r in zip(programs["program"], results, strict=True)]
