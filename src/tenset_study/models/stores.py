@@ -172,8 +172,14 @@ class OursV2Model(NeuralRanker):
     def _build_network(self, store_width: int, token_width: int, context_width: int, norms: dict) -> nn.Module:
         return _StoreSetNetwork(store_width, token_width, context_width, self.hidden, self.heads, norms)
 
+    def _require_stores(self, inputs: ModelInputs) -> None:
+        if self.dims_["store_width"] and inputs.stores is None:
+            raise ValueError(f"{self.name}: this model reads per-store features, which these inputs lack "
+                             f"({inputs.versions.get('stores', 'no stores family')})")
+
     def _inference_order(self, inputs: ModelInputs, positions: np.ndarray) -> np.ndarray:
         """Records sorted by length (tokens) or store count, so each batch is cropped to its own longest."""
+        self._require_stores(inputs)
         if self.dims_["token_width"]:
             return np.argsort(inputs.lengths_of(positions), kind="stable")
         return np.argsort(inputs.stores_of(positions, crop=False)[1], kind="stable")
@@ -184,9 +190,7 @@ class OursV2Model(NeuralRanker):
 
         stores = counts = tokens = lengths = None
         if self.dims_["store_width"]:
-            if inputs.stores is None:
-                raise ValueError(f"{self.name}: this model reads per-store features, which these inputs lack "
-                                 f"({inputs.versions.get('stores', 'no stores family')})")
+            self._require_stores(inputs)
             stores, counts = inputs.stores_of(positions)
         if self.dims_["token_width"]:
             tokens, lengths = inputs.tokens_of(positions, crop=True)

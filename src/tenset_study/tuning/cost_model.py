@@ -147,6 +147,9 @@ class ProjectCostModel(PyCostModel):
     def _set_model(self, model: CostModel) -> None:
         if not getattr(model, "metadata", None):
             raise ValueError(f"{model.name}: the wrapped model must be fitted (or loaded)")
+        if "stores" in model.families:
+            raise ValueError(f"{model.name}: reads per-store feature sets, which MetaSchedule's cost-model adapter does "
+                             "not compute yet; tune with ours-v1, mlp or xgb")
         self.model = model
         self.version = 0  # bumped whenever the model's scores change
         self._calibration = {}
