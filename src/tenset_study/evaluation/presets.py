@@ -24,6 +24,10 @@ TRANSFER_ARMS = ("zero-shot", "fine-tune", "mtl", "scratch", "xgb", "mlp", "rand
 
 #: Named experiment sizes. ``smoke`` is for tests, ``book`` fits ``make book``'s time budget on a 2-core
 #: machine, ``full`` is the experiment as it should be run (a GPU helps).
+#: ``max_records_seen`` is the budget of records seen per training platform when ``budget_per_platform`` is set
+#: (a joint model on three platforms sees three times one platform's budget, as three per-platform models do);
+#: ``valid_tasks`` and ``patience`` (unset: off) turn on early stopping on held-out training tasks for every
+#: neural model alike (models/early_stopping.py).
 PRESETS: dict[str, dict] = {
     "smoke": {"seeds": (0,), "epochs": 1, "hidden": 32, "heads": 4, "rounds": 10, "n_boot": 100,
               "max_len": 48, "fractions": (0.5, 1.0),
@@ -32,7 +36,8 @@ PRESETS: dict[str, dict] = {
               "transfer_fractions": (0.5,), "transfer_seeds": (0,), "transfer_epochs": 1,
               "transfer_finetune_epochs": 1, "transfer_finetune_lr": 5e-4, "transfer_min_per_task": 2,
               "transfer_arms": TRANSFER_ARMS, "transfer_directions": ("cpu->cpu", "cpu->gpu")},
-    "book": {"seeds": (0, 1, 2), "epochs": 12, "max_records_seen": 60_000, "hidden": 64, "heads": 4, "rounds": 150,
+    "book": {"seeds": (0, 1, 2), "epochs": 12, "max_records_seen": 60_000, "budget_per_platform": True, "hidden": 64,
+             "heads": 4, "rounds": 150,
              "n_boot": 1000,
              "max_len": 64, "fractions": (0.1, 0.3, 1.0),
              "prune_fractions": (0.45, 0.2), "prune_seeds": (0, 1), "prune_epochs": 3,
