@@ -190,3 +190,15 @@ def test_early_stopping_holds_out_whole_tasks_and_keeps_the_best_epoch(small) ->
     joint = models.create("mlp", epochs=10, max_records_seen=100, budget_per_platform=True)
     assert joint.epochs_for(100, platforms=3) == 3 and models.create("mlp", epochs=10, max_records_seen=100).epochs_for(
         100, platforms=3) == 1
+
+
+def test_presets_give_every_neural_model_the_same_budget_rule() -> None:
+    from tenset_study.evaluation import experiments
+
+    book, full = experiments.resolve_preset("book"), experiments.resolve_preset("full")
+    for name in ("mlp", "tlp", "ours", "ours-v1", "mtl"):
+        assert experiments.model_params(name, book)["budget_per_platform"] is True
+        assert "valid_tasks" not in experiments.model_params(name, book), "early stopping is off unless asked"
+    assert "use_tokens" not in experiments.model_params("ours", book)
+    assert experiments.model_params("ours", full)["use_tokens"] is True
+    assert "use_tokens" not in experiments.model_params("ours-v1", full)

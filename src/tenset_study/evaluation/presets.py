@@ -27,7 +27,8 @@ TRANSFER_ARMS = ("zero-shot", "fine-tune", "mtl", "scratch", "xgb", "mlp", "rand
 #: ``max_records_seen`` is the budget of records seen per training platform when ``budget_per_platform`` is set
 #: (a joint model on three platforms sees three times one platform's budget, as three per-platform models do);
 #: ``valid_tasks`` and ``patience`` (unset: off) turn on early stopping on held-out training tasks for every
-#: neural model alike (models/early_stopping.py).
+#: neural model alike (models/early_stopping.py); ``ours_tokens`` joins the schedule tokens to ``ours`` v2's stores
+#: (on data/v1: +0.002 to +0.014 PCA for about 20 times the training time on a CPU).
 PRESETS: dict[str, dict] = {
     "smoke": {"seeds": (0,), "epochs": 1, "hidden": 32, "heads": 4, "rounds": 10, "n_boot": 100,
               "max_len": 48, "fractions": (0.5, 1.0),
@@ -45,7 +46,8 @@ PRESETS: dict[str, dict] = {
              "transfer_fractions": (0.05, 0.25), "transfer_seeds": (0, 1), "transfer_epochs": 4,
              "transfer_finetune_epochs": 3, "transfer_finetune_lr": 5e-4, "transfer_min_per_task": 2,
              "transfer_arms": TRANSFER_ARMS, "transfer_directions": ("cpu->cpu", "cpu->gpu")},
-    "full": {"seeds": (0, 1, 2, 3, 4), "epochs": 40, "hidden": 256, "heads": 8, "rounds": 1000, "n_boot": 2000,
+    "full": {"seeds": (0, 1, 2, 3, 4), "epochs": 40, "hidden": 256, "heads": 8, "ours_tokens": True, "rounds": 1000,
+             "n_boot": 2000,
              "max_len": 80, "fractions": (0.05, 0.1, 0.2, 0.4, 0.7, 1.0),
              "prune_fractions": (0.8, 0.6, 0.45, 0.3, 0.2, 0.1), "prune_seeds": (0, 1, 2), "prune_epochs": 40,
              "prune_strategies": PRUNE_STRATEGIES, "prune_splits": ("by-network", "by-platform"),
@@ -113,6 +115,8 @@ def model_params(name: str, preset: dict) -> dict:
             params[key] = preset[key]
     if name in ("tlp", "ours", "ours-v1", "mtl"):
         params["heads"] = preset["heads"]
+    if name == "ours" and preset.get("ours_tokens"):  # schedule tokens beside the stores: ~20x the training time
+        params["use_tokens"] = True
     return params
 
 
