@@ -61,15 +61,14 @@ PRESETS: dict[str, dict] = {
 # tests (dcgan-b1-16, 6 tasks, 12 trials); ``book`` is a small stand-in that fits ``make book`` (one small
 # network, 8 trials per task); ``full`` is the experiment (about 32 trials per task, MetaSchedule's default
 # search; see tuning_study's docstring and book/reproduce.md for how B was chosen), each arm timed in 5 rounds
-# of 20 repeats, every round in a fresh process (tuning_study.time_tuned_networks says why). The tuned model is
-# ``ours-v1`` until the MetaSchedule adapter (tuning/cost_model.py) computes per-store sets for ``ours`` v2.
+# of 20 repeats, every round in a fresh process (tuning_study.time_tuned_networks says why).
 PRESETS["smoke"]["tuning"] = {
     "networks": ("dcgan-b1-16",), "budgets": {"dcgan-b1-16": 12}, "trials_per_task": 2, "fractions": (0.5,),
     "random_arms": False, "seeds": (0,), "num_trials_per_iter": 64,
     "search": {"population_size": 16, "init_min_unmeasured": 8, "genetic_num_iters": 1},
     "runner": {"repeat": 1, "min_repeat_ms": 5, "builder_workers": 2},
     "timing": {"repeat": 5, "min_repeat_ms": 5, "n_boot": 200},
-    "model": "ours-v1", "model_params": {"epochs": 1, "hidden": 16, "heads": 2, "device": "cpu"}, "max_len": 32,
+    "model": "ours", "model_params": {"epochs": 1, "hidden": 16, "heads": 2, "device": "cpu"}, "max_len": 32,
     "max_pretrain_records": 400, "online": {"min_online": 4},
 }
 PRESETS["book"]["tuning"] = {
@@ -78,7 +77,7 @@ PRESETS["book"]["tuning"] = {
     "search": {"population_size": 64, "init_min_unmeasured": 16, "genetic_num_iters": 2},
     "runner": {"repeat": 3, "min_repeat_ms": 10},
     "timing": {"repeat": 30, "min_repeat_ms": 20, "n_boot": 1000},
-    "model": "ours-v1", "model_params": {"epochs": 3, "hidden": 32, "heads": 4}, "max_len": 64,
+    "model": "ours", "model_params": {"epochs": 3, "hidden": 32, "heads": 4}, "max_len": 64,
     "max_pretrain_records": 1500, "online": {},
 }
 PRESETS["full"]["tuning"] = {
@@ -86,7 +85,7 @@ PRESETS["full"]["tuning"] = {
     "budgets": {"bert_tiny-b1-128": 576, "mobilenet_v2-b1-224": 1056, "resnet_50-b1-224": 896},
     "trials_per_task": 32, "fractions": (0.25, 0.40), "random_arms": True, "seeds": (0,), "num_trials_per_iter": 16,
     "search": None, "runner": {}, "timing": {"repeat": 20, "min_repeat_ms": 100, "rounds": 5, "n_boot": 2000},
-    "model": "ours-v1", "model_params": {"epochs": 10, "hidden": 64, "heads": 4}, "max_len": 64,
+    "model": "ours", "model_params": {"epochs": 10, "hidden": 64, "heads": 4}, "max_len": 64,
     "online": {},
 }
 
