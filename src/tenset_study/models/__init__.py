@@ -32,7 +32,7 @@ DESCRIPTIONS = {
 }
 
 # Names of the torch modules, imported on first access (PEP 562).
-_NEURAL = {"AttentionModel": "neural", "MLPModel": "neural", "OursModel": "neural", "architecture_table": "neural",
+_NEURAL = {"AttentionModel": "neural", "MLPModel": "neural", "OursModel": "neural", "architecture_table": "stores",
            "MultiHeadModel": "multihead", "OursV2Model": "stores"}
 
 
@@ -81,4 +81,5 @@ def families_of(names: list[str]) -> tuple[str, ...]:
 CostModel.find_class = staticmethod(lambda name: _models().get(name) if name in NAMES else None)
 
 __all__ = ["DESCRIPTIONS", "FAMILIES", "MODELS", "NAMES", "AttentionModel", "CostModel", "MLPModel", "ModelInputs",
-           "MultiHeadModel", "OursModel", "OursV2Model", "XGBModel", "architecture_table", "build_inputs", "create", "families_of"]
+           "MultiHeadModel", "OursModel", "OursV2Model", "XGBModel", "architecture_table", "build_inputs", "create",
+           "families_of"]

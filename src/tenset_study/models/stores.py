@@ -197,3 +197,29 @@ class OursV2Model(NeuralRanker):
         context = self._context(inputs, positions) if self.dims_["context_width"] else None
         return (tensor(stores), tensor(counts), tensor(context), tensor(tokens),
                 tensor(None if lengths is None else lengths.astype(np.int64)))
+
+
+def architecture_table(inputs: ModelInputs, hidden: int = 64, heads: int = 4, use_tokens: bool = False):
+    """``ours`` v2's layers as a table (stage, layers, shape, parameters) for ``inputs``' feature widths."""
+    import pandas as pd
+
+    stores = inputs.stores.shape[2] if inputs.stores is not None else 164
+    token_width = inputs.tokens.shape[2] if use_tokens and inputs.tokens is not None else 0
+    context = inputs.hardware.shape[1] + inputs.workload.shape[1]
+    net = _StoreSetNetwork(stores, token_width, context, hidden, heads)
+    stages = [
+        ("store encoder", "2 x (linear + ReLU), per store (inputs standardized)",
+         f"[stores, {stores}] -> [stores, {hidden}]", [net.stores]),
+        ("instruction encoder" + ("" if token_width else " (off)"), "2 x (linear + ReLU), per step",
+         f"[steps, {token_width}] -> [steps, {hidden}]", [net.tokens] if net.tokens is not None else []),
+        ("FiLM", "hardware + workload -> linear + ReLU + linear -> 2 x (scale, shift) per channel",
+         f"[{context}] -> 2 x 2 x [{hidden}]", [net.film]),
+        ("self-attention", f"{heads} heads, residual, padding masked", f"[tokens, {hidden}] -> same", [net.attention]),
+        ("residual blocks", "2 x (x + ReLU(linear x)), then FiLM", f"[tokens, {hidden}] -> same", [net.blocks]),
+        ("decoder", "linear + ReLU + linear per token, summed over real tokens", f"[tokens, {hidden}] -> score",
+         [net.decoder]),
+    ]
+    rows = [{"stage": s, "layers": layers, "shape": shape,
+             "parameters": sum(p.numel() for m in modules for p in m.parameters())}
+            for s, layers, shape, modules in stages]
+    return pd.DataFrame(rows).set_index("stage")
