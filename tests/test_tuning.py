@@ -42,10 +42,10 @@ def _tiny_model(name: str):
     """A tiny fitted model on six CPU tasks of data/mini (as tests/test_tuning_model.py trains them)."""
     from tenset_study import models
 
-    families = ("perstore",) if name == "xgb" else ("tokens", "context")
+    families = ("perstore",) if name == "xgb" else ("stores", "tokens", "context")
     _, sub, inputs = small_cpu_inputs(families, max_len=32)
     params = {"xgb": {"rounds": 10, "threads": 1},
-              "ours-v1": {"epochs": 1, "hidden": 16, "heads": 2, "device": "cpu"}}[name]
+              "ours": {"epochs": 1, "hidden": 16, "heads": 2, "device": "cpu"}}[name]
     model = models.create(name, seed=0, **params).fit(inputs, np.arange(len(sub)))
     model.metadata.setdefault("max_len", 32)
     return model
@@ -171,7 +171,7 @@ def _cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_cli_tunes_compiles_and_times_with_a_saved_model(tmp_path: Path) -> None:
-    model_path = _tiny_model("ours-v1").save(tmp_path / "ours.model")
+    model_path = _tiny_model("ours").save(tmp_path / "ours.model")
     work_dir = tmp_path / "work"
     done = _cli(NETWORK, "--target", json.dumps(_target()), "--trials", str(N_TASKS), "--work-dir", str(work_dir),
                 "--cost-model", str(model_path), "--population", "16", "--repeat", "1", "--min-repeat-ms", "5",
