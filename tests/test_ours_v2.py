@@ -140,7 +140,7 @@ def test_ours_v1_saved_under_either_name_loads_as_v1(small, tmp_path) -> None:
     np.testing.assert_array_equal(old.predict(inputs, train), scores)
 
 
-def test_programs_without_per_store_features_fall_back_to_tokens_and_say_so(small, monkeypatch) -> None:
+def test_programs_without_per_store_features_fall_back_to_tokens_and_say_so(small, monkeypatch, capsys) -> None:
     import dataclasses
 
     import pandas as pd
@@ -151,9 +151,13 @@ def test_programs_without_per_store_features_fall_back_to_tokens_and_say_so(smal
     ansor = dataclasses.replace(inputs, stores=None, store_counts=None,
                                 versions={**inputs.versions, "stores": f"unavailable: {err.value}"})
     train = np.arange(len(sub))
-    with pytest.warns(UserWarning, match="falling back to schedule tokens only"):
-        model = models.create("ours", seed=0, **TINY).fit(ansor, train)
+    model = models.create("ours", seed=0, **TINY).fit(ansor, train)
     assert model.dims_["store_width"] == 0 and np.isfinite(model.predict(ansor, train)).all()
+    assert "falling back to schedule tokens only" in model.fallback_ and "Ansor" in model.fallback_
+    assert model.metadata["feature_versions"]["stores"].startswith("unavailable")
+    no_family = dataclasses.replace(inputs, stores=None, store_counts=None, versions={})
+    with pytest.warns(UserWarning, match="built without the 'stores' family\); falling back to schedule tokens"):
+        models.create("ours", seed=0, **TINY).fit(no_family, train)
     with pytest.raises(ValueError, match="no per-store features .*Ansor.* and no schedule tokens"):
         models.create("ours", seed=0, **TINY).fit(dataclasses.replace(ansor, tokens=None, lengths=None), train)
     on_stores = models.create("ours", seed=0, **TINY).fit(inputs, train)
@@ -169,9 +173,11 @@ def test_programs_without_per_store_features_fall_back_to_tokens_and_say_so(smal
         raise err.value
 
     monkeypatch.setattr(ps, "program_store_sets", refuse)
-    with pytest.warns(UserWarning, match="per-store feature sets unavailable"):
-        built = build_inputs(Dataset.open(MINI_DATA), sub, families=("stores", "context"))
+    capsys.readouterr()
+    built = build_inputs(Dataset.open(MINI_DATA), sub, families=("stores", "context"))
     assert built.stores is None and "Ansor" in built.versions["stores"]
+    said = capsys.readouterr().out.strip().splitlines()
+    assert len(said) == 1 and said[0].startswith("per-store feature sets unavailable") and "fall back" in said[0]
 
 
 def test_early_stopping_holds_out_whole_tasks_and_keeps_the_best_epoch(small) -> None:

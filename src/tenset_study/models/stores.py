@@ -20,8 +20,9 @@ Our design (the study's own architecture is not public):
   decoder summed over the real tokens (padding masked).
 
 Per-store features cannot be computed for Ansor programs (TenSet imports; TVM 0.27 has no Ansor extractor):
-then the model warns and falls back to schedule tokens only (and fails with one line when the inputs hold no
-tokens either); a model trained on stores refuses inputs without them. v1 (attention over schedule tokens
+then the model falls back to schedule tokens only, logs it (``fallback_``; ``build_inputs`` has printed why;
+inputs simply built without the ``stores`` family get a warning instead), and fails with one line when the
+inputs hold no tokens either; a model trained on stores refuses inputs without them. v1 (attention over schedule tokens
 with one hardware and one workload token) stays available as ``ours-v1``
 (:class:`~tenset_study.models.neural.OursModel`).
 """
@@ -147,9 +148,11 @@ class OursV2Model(NeuralRanker):
             why = inputs.versions.get("stores", "the inputs were built without the 'stores' family")
             if inputs.tokens is None:
                 raise ValueError(f"{self.name}: no per-store features ({why}) and no schedule tokens to fall back to")
-            message = f"{self.name}: per-store features are unavailable ({why}); falling back to schedule tokens only"
-            warnings.warn(message, stacklevel=4)
-            log.warning(message)
+            self.fallback_ = (f"{self.name}: per-store features are unavailable ({why}); "
+                              "falling back to schedule tokens only")
+            log.info(self.fallback_)
+            if not str(why).startswith("unavailable"):  # not announced by build_inputs: a caller's choice to check
+                warnings.warn(self.fallback_, stacklevel=4)
         norms: dict = {}
         if use_stores:
             stores, counts = inputs.stores_of(train, crop=False)
