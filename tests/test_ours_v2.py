@@ -156,7 +156,7 @@ def test_programs_without_per_store_features_fall_back_to_tokens_and_say_so(smal
     assert "falling back to schedule tokens only" in model.fallback_ and "Ansor" in model.fallback_
     assert model.metadata["feature_versions"]["stores"].startswith("unavailable")
     no_family = dataclasses.replace(inputs, stores=None, store_counts=None, versions={})
-    with pytest.warns(UserWarning, match="built without the 'stores' family\); falling back to schedule tokens"):
+    with pytest.warns(UserWarning, match=r"built without the 'stores' family\); falling back to schedule tokens"):
         models.create("ours", seed=0, **TINY).fit(no_family, train)
     with pytest.raises(ValueError, match="no per-store features .*Ansor.* and no schedule tokens"):
         models.create("ours", seed=0, **TINY).fit(dataclasses.replace(ansor, tokens=None, lengths=None), train)
