@@ -101,7 +101,7 @@ def main() -> None:
     parser.add_argument("--dataset", type=Path, default=ROOT / "data" / "default")
     parser.add_argument("--scale", type=int, default=1, help="replicate the dataset this many times (1: as it is)")
     parser.add_argument("--nprocs", nargs="+", type=int, default=[1, 2], help="rank counts to time")
-    parser.add_argument("--model", default="ours", choices=["tlp", "ours"])
+    parser.add_argument("--model", default="ours-v1", choices=["tlp", "ours-v1"])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--heads", type=int, default=4)
