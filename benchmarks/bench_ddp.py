@@ -9,7 +9,7 @@ seconds of each epoch; an epoch's throughput is the records of all ranks over th
 The first epoch (CUDA and NCCL start-up, cold caches) is reported but left out of ``records_per_s``,
 the median of the later epochs. Run::
 
-    python3 benchmarks/bench_ddp.py --dataset data/default --scale 8 --nprocs 1 2 --model ours \\
+    python3 benchmarks/bench_ddp.py --dataset data/default --scale 8 --nprocs 1 2 --model ours-v1 \\
         --hidden 256 --heads 8 --epochs 3 --out results.jsonl
     .venv/bin/python benchmarks/bench_ddp.py --dataset data/mini --nprocs 1 2 --device cpu --epochs 2
 
