@@ -9,7 +9,7 @@ seconds of each epoch; an epoch's throughput is the records of all ranks over th
 The first epoch (CUDA and NCCL start-up, cold caches) is reported but left out of ``records_per_s``,
 the median of the later epochs. Run::
 
-    python3 benchmarks/bench_ddp.py --dataset data/default --scale 8 --nprocs 1 2 --model ours \\
+    python3 benchmarks/bench_ddp.py --dataset data/default --scale 8 --nprocs 1 2 --model ours-v1 \\
         --hidden 256 --heads 8 --epochs 3 --out results.jsonl
     .venv/bin/python benchmarks/bench_ddp.py --dataset data/mini --nprocs 1 2 --device cpu --epochs 2
 
@@ -101,7 +101,7 @@ def main() -> None:
     parser.add_argument("--dataset", type=Path, default=ROOT / "data" / "default")
     parser.add_argument("--scale", type=int, default=1, help="replicate the dataset this many times (1: as it is)")
     parser.add_argument("--nprocs", nargs="+", type=int, default=[1, 2], help="rank counts to time")
-    parser.add_argument("--model", default="ours", choices=["tlp", "ours"])
+    parser.add_argument("--model", default="ours-v1", choices=["tlp", "ours-v1"])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--heads", type=int, default=4)

@@ -127,7 +127,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", type=Path, default=ROOT / "data" / "v1")
     parser.add_argument("--scales", nargs="+", type=int, default=[1, 10, 40])
-    parser.add_argument("--model", default="tlp", choices=["tlp", "ours"])
+    parser.add_argument("--model", default="tlp", choices=["tlp", "ours-v1"])
     parser.add_argument("--max-len", type=int, default=64)
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--heads", type=int, default=4)

@@ -29,7 +29,11 @@
 # | `xgb` | MetaSchedule's 164 per-store features, pooled per program | per platform (TenSet, MetaSchedule) |
 # | `mlp` | the same features | per platform (TenSet) |
 # | `tlp` | schedule tokens only | per platform (TLP) |
-# | `ours` | schedule tokens + hardware features + workload features | once, on every platform |
+# | `ours` (v2) | per-store features, one token per store, FiLM by hardware + workload | once, on every platform |
+#
+# `ours` is our design (v2): attention across a program's per-store feature vectors, with hardware and
+# workload features scaling and shifting every token (FiLM). The first design, attention over schedule tokens
+# with one hardware and one workload token, is kept as `ours-v1` (models saved as `ours` before v2 load as it).
 #
 # Every figure is computed here from the dataset named by `dataset`; every metric comes with a bootstrap
 # interval over tasks and the spread over training seeds.
@@ -81,10 +85,12 @@ report.plot_lengths(lengths, settings["max_len"])
 # %% [markdown]
 # ## The architecture
 #
-# `ours` adds two context tokens before the instruction tokens: the platform's hardware features and the
-# task's workload features, each embedded to the model's width. Attention lets every instruction step look
-# at them; the decoder sums the instruction steps' outputs into the score. Widths below are those of this
-# run's preset.
+# `ours` reads a program as the set of its buffer stores, one token per store (MetaSchedule's 164 per-store
+# features, standardized over the training stores). The platform's hardware features and the task's workload
+# features give, through a small network, a scale and a shift per channel (FiLM) applied to every token after
+# the encoder and again before the decoder, so the machine changes how each store's features map to the score
+# (a list-constant context token could not reorder programs). Attention mixes the stores; the decoder's
+# outputs are summed over the stores into the score. Widths below are those of this run's preset.
 
 # %%
 architecture_table(inputs, hidden=settings["hidden"], heads=settings["heads"])

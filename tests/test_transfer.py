@@ -43,7 +43,7 @@ def tiny_transfer_inputs(train_tasks: int = 3, test_tasks: int = 2, max_len: int
         busy = sorted(sizes[sizes >= 8].index)  # enough programs per task for shares to differ
         chosen += [t for t in busy if t not in held][:train_tasks] + [t for t in busy if t in held][:test_tasks]
     sub = recs[recs["task"].isin(chosen)].reset_index(drop=True)
-    inputs = build_inputs(ds, sub, families=("tokens", "perstore", "context"), max_len=max_len)
+    inputs = build_inputs(ds, sub, families=("tokens", "perstore", "stores", "context"), max_len=max_len)
     return sub, inputs, links, experiments.default_split(sub, links)
 
 

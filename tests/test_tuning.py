@@ -42,7 +42,7 @@ def _tiny_model(name: str):
     """A tiny fitted model on six CPU tasks of data/mini (as tests/test_tuning_model.py trains them)."""
     from tenset_study import models
 
-    families = ("perstore",) if name == "xgb" else ("tokens", "context")
+    families = ("perstore",) if name == "xgb" else ("stores", "tokens", "context")
     _, sub, inputs = small_cpu_inputs(families, max_len=32)
     params = {"xgb": {"rounds": 10, "threads": 1},
               "ours": {"epochs": 1, "hidden": 16, "heads": 2, "device": "cpu"}}[name]

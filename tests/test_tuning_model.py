@@ -18,13 +18,14 @@ from tenset_study.models.base import CostModel
 MAX_LEN = 32
 TINY = {"xgb": {"rounds": 10, "threads": 1}, "mlp": {"epochs": 1, "hidden": 16, "device": "cpu"},
         "tlp": {"epochs": 1, "hidden": 16, "heads": 2, "device": "cpu"},
+        "ours-v1": {"epochs": 1, "hidden": 16, "heads": 2, "device": "cpu"},
         "ours": {"epochs": 1, "hidden": 16, "heads": 2, "device": "cpu"}}
 
 
 @pytest.fixture(scope="module")
 def trained():
     """Six CPU tasks of data/mini, their inputs, one tiny fitted model per kind."""
-    ds, sub, inputs = small_cpu_inputs(("tokens", "perstore", "context"), max_len=MAX_LEN)
+    ds, sub, inputs = small_cpu_inputs(("tokens", "perstore", "stores", "context"), max_len=MAX_LEN)
     positions = np.arange(len(sub))
     fitted = {name: models.create(name, seed=0, **TINY[name]).fit(inputs, positions) for name in TINY}
     return {"ds": ds, "records": sub, "inputs": inputs, "models": fitted}
@@ -70,7 +71,7 @@ def test_candidate_features_equal_the_dataset_features(trained, dataset_candidat
     from tenset_study.tuning.cost_model import ProjectCostModel
 
     inputs, dc = trained["inputs"], dataset_candidates
-    for name in ("ours", "xgb"):
+    for name in ("ours-v1", "ours", "xgb"):
         cost_model = ProjectCostModel(trained["models"][name], platform=dc["platform"], max_len=MAX_LEN)
         built = cost_model.inputs_for(dc["context"], dc["candidates"])
         n = len(dc["candidates"])
@@ -78,12 +79,18 @@ def test_candidate_features_equal_the_dataset_features(trained, dataset_candidat
         assert built.platform_ids == [dc["platform"]["platform"]]
         np.testing.assert_allclose(built.workload_of(np.arange(n)), inputs.workload_of(dc["positions"]), atol=1e-6)
         np.testing.assert_allclose(built.hardware_of(np.arange(n)), inputs.hardware_of(dc["positions"]), atol=1e-6)
-        if name == "ours":
+        if name == "ours-v1":
             tokens, lengths = built.tokens_of(np.arange(n))
             want_tokens, want_lengths = inputs.tokens_of(dc["positions"])
             np.testing.assert_array_equal(lengths, want_lengths)
             np.testing.assert_allclose(tokens, want_tokens, atol=1e-6)
             assert built.perstore is None
+        elif name == "ours":  # v2: per-store sets, no tokens (it was fit without them)
+            stores, counts = built.stores_of(np.arange(n))
+            want_stores, want_counts = inputs.stores_of(dc["positions"])
+            np.testing.assert_array_equal(counts, want_counts)
+            np.testing.assert_allclose(stores, want_stores, rtol=1e-5, atol=1e-4)
+            assert built.tokens is None and built.perstore is None
         else:
             np.testing.assert_allclose(built.perstore_of(np.arange(n)), inputs.perstore_of(dc["positions"]),
                                        rtol=1e-5, atol=1e-4)
@@ -128,7 +135,7 @@ def test_labels_count_failed_runs_as_worst() -> None:
     np.testing.assert_array_equal(normalized_labels([None, None]), [0.0, 0.0])
 
 
-@pytest.mark.parametrize("name", ["ours", "xgb"])
+@pytest.mark.parametrize("name", ["ours-v1", "ours", "xgb"])
 def test_update_learns_online_once_there_are_enough_records(trained, dataset_candidates, name: str,
                                                              tmp_path: Path) -> None:
     from tvm.s_tir.meta_schedule.runner import RunnerResult
@@ -164,7 +171,7 @@ def test_update_learns_online_once_there_are_enough_records(trained, dataset_can
     assert np.isfinite(cost_model.predict(dc["context"], cands)).all() and np.isfinite(first).all()
 
 
-@pytest.mark.parametrize("name", ["ours", "xgb"])
+@pytest.mark.parametrize("name", ["ours-v1", "ours", "xgb"])
 def test_fine_tune_keeps_metadata_and_changes_the_model(trained, name: str, tmp_path: Path) -> None:
     from tenset_study.tuning import fine_tune
 
@@ -207,7 +214,7 @@ def _matmul():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["ours", "xgb"])
+@pytest.mark.parametrize("name", ["ours-v1", "ours", "xgb"])
 def test_tune_tir_with_project_cost_model(trained, name: str, tmp_path: Path) -> None:
     from tvm.s_tir import meta_schedule as ms
 

@@ -24,6 +24,11 @@ TRANSFER_ARMS = ("zero-shot", "fine-tune", "mtl", "scratch", "xgb", "mlp", "rand
 
 #: Named experiment sizes. ``smoke`` is for tests, ``book`` fits ``make book``'s time budget on a 2-core
 #: machine, ``full`` is the experiment as it should be run (a GPU helps).
+#: ``max_records_seen`` is the budget of records seen per training platform when ``budget_per_platform`` is set
+#: (a joint model on three platforms sees three times one platform's budget, as three per-platform models do);
+#: ``valid_tasks`` and ``patience`` (unset: off) turn on early stopping on held-out training tasks for every
+#: neural model alike (models/early_stopping.py); ``ours_tokens`` joins the schedule tokens to ``ours`` v2's stores
+#: (on data/v1: +0.002 to +0.014 PCA for about 20 times the training time on a CPU).
 PRESETS: dict[str, dict] = {
     "smoke": {"seeds": (0,), "epochs": 1, "hidden": 32, "heads": 4, "rounds": 10, "n_boot": 100,
               "max_len": 48, "fractions": (0.5, 1.0),
@@ -32,7 +37,8 @@ PRESETS: dict[str, dict] = {
               "transfer_fractions": (0.5,), "transfer_seeds": (0,), "transfer_epochs": 1,
               "transfer_finetune_epochs": 1, "transfer_finetune_lr": 5e-4, "transfer_min_per_task": 2,
               "transfer_arms": TRANSFER_ARMS, "transfer_directions": ("cpu->cpu", "cpu->gpu")},
-    "book": {"seeds": (0, 1, 2), "epochs": 12, "max_records_seen": 60_000, "hidden": 64, "heads": 4, "rounds": 150,
+    "book": {"seeds": (0, 1, 2), "epochs": 12, "max_records_seen": 60_000, "budget_per_platform": True, "hidden": 64,
+             "heads": 4, "rounds": 150,
              "n_boot": 1000,
              "max_len": 64, "fractions": (0.1, 0.3, 1.0),
              "prune_fractions": (0.45, 0.2), "prune_seeds": (0, 1), "prune_epochs": 3,
@@ -40,7 +46,8 @@ PRESETS: dict[str, dict] = {
              "transfer_fractions": (0.05, 0.25), "transfer_seeds": (0, 1), "transfer_epochs": 4,
              "transfer_finetune_epochs": 3, "transfer_finetune_lr": 5e-4, "transfer_min_per_task": 2,
              "transfer_arms": TRANSFER_ARMS, "transfer_directions": ("cpu->cpu", "cpu->gpu")},
-    "full": {"seeds": (0, 1, 2, 3, 4), "epochs": 40, "hidden": 256, "heads": 8, "rounds": 1000, "n_boot": 2000,
+    "full": {"seeds": (0, 1, 2, 3, 4), "epochs": 40, "hidden": 256, "heads": 8, "ours_tokens": True, "rounds": 1000,
+             "n_boot": 2000,
              "max_len": 80, "fractions": (0.05, 0.1, 0.2, 0.4, 0.7, 1.0),
              "prune_fractions": (0.8, 0.6, 0.45, 0.3, 0.2, 0.1), "prune_seeds": (0, 1, 2), "prune_epochs": 40,
              "prune_strategies": PRUNE_STRATEGIES, "prune_splits": ("by-network", "by-platform"),
@@ -102,8 +109,13 @@ def model_params(name: str, preset: dict) -> dict:
     params = {"epochs": preset["epochs"], "hidden": preset["hidden"]}
     if preset.get("max_records_seen"):
         params["max_records_seen"] = preset["max_records_seen"]
-    if name in ("tlp", "ours", "mtl"):
+    for key in ("budget_per_platform", "valid_tasks", "patience"):  # the one training rule of every neural model
+        if preset.get(key):
+            params[key] = preset[key]
+    if name in ("tlp", "ours", "ours-v1", "mtl"):
         params["heads"] = preset["heads"]
+    if name == "ours" and preset.get("ours_tokens"):  # schedule tokens beside the stores: ~20x the training time
+        params["use_tokens"] = True
     return params
 
 

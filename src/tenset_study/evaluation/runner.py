@@ -24,7 +24,8 @@ from ..params import check_choice
 from .splits import Split
 
 #: How each model is trained by default.
-DEFAULT_SCOPES = {"xgb": "per-platform", "mlp": "per-platform", "tlp": "per-platform", "ours": "joint"}
+DEFAULT_SCOPES = {"xgb": "per-platform", "mlp": "per-platform", "tlp": "per-platform", "ours": "joint",
+                  "ours-v1": "joint"}
 
 #: How a model can be trained: once per platform, or once on every platform's records.
 SCOPES = ("per-platform", "joint")

@@ -156,8 +156,17 @@ def cached_program_features(
         empty = ds.to_pandas("programs", columns=list(columns) if columns else None)
         return _select(np.array([], dtype=object), _compute(compute, empty), program_ids)
     ids = np.concatenate([hit[0] for hit in found])
-    features = np.concatenate([hit[1] for hit in found]) if len(found) > 1 else found[0][1]
+    features = _stack([hit[1] for hit in found]) if len(found) > 1 else found[0][1]
     return _select(ids, features, program_ids)
+
+
+def _stack(arrays: list[np.ndarray]) -> np.ndarray:
+    """The parts' features one after another; arrays with a per-program axis of varying size (axis 1 of a 3-d
+    array, e.g. stores) are padded with zeros to the largest first."""
+    if arrays[0].ndim >= 3:
+        most = max(a.shape[1] for a in arrays)
+        arrays = [np.pad(a, [(0, 0), (0, most - a.shape[1])] + [(0, 0)] * (a.ndim - 2)) for a in arrays]
+    return np.concatenate(arrays)
 
 
 def _fill_missing(found: list, parts: list[Path], paths: list[Path], compute: Compute,

@@ -19,6 +19,11 @@ the mean and max keep programs with different numbers of stores comparable. A pr
 gives zeros; a program whose replay or extraction fails gives a row of NaN (and a warning), so one bad
 trace does not stop an hour of extraction.
 
+Models that read a program as a set of stores (``ours``) get the unpooled rows from :func:`program_store_sets`
+(cached as ``perstore-sets``): ``[N, S, 1 + 164]``, S the most stores of a program, column 0 flagging a real
+store (1) against padding (0), a failed program a first row of NaN (:func:`pad_stores`, :func:`split_sets`).
+The pooled features are computed from the same cached sets, so a dataset is featurized once for both.
+
 Cost, measured on this project's 2-core machine: replaying a trace takes 3-12 ms and extraction 2-6 ms
 per program. Work is split into jobs of up to ``batch_size`` programs of one task and run in worker
 processes (spawn: TVM must not be forked) with a progress bar. CUDA tensor intrinsics take about 15 s
@@ -40,6 +45,7 @@ from ..data.dataset import Dataset
 from ..programs.workload import WORKLOAD_FORMAT
 
 PERSTORE_VERSION = 1
+SETS_VERSION = 1
 PERSTORE_WIDTH = 164
 POOLS = ("sum", "mean", "max")
 POOLED_WIDTH = 1 + len(POOLS) * PERSTORE_WIDTH
@@ -298,8 +304,60 @@ def program_perstore(ds: Dataset, workers: int | None = None, program_ids: Itera
     """
     from .cache import cached_program_features
 
+    def compute(programs: pd.DataFrame) -> np.ndarray:  # pooled from the cached sets: one extraction for both
+        _, sets = program_store_sets(ds, workers=workers, program_ids=programs["program"], progress=progress)
+        return pool_stores(unpad_sets(sets))
+
     return cached_program_features(
-        ds, "perstore", PERSTORE_VERSION,
-        lambda programs: perstore_features(ds, programs, workers=workers, progress=progress),
+        ds, "perstore", PERSTORE_VERSION, compute,
+        program_ids=program_ids, columns=("program", "task", "encoding", "trace"), depends_on=("tasks",),
+    )
+
+
+def pad_stores(arrays: Iterable[np.ndarray | None]) -> np.ndarray:
+    """Per-store rows of programs padded to one array ``[N, S, 1 + 164]`` (float32; S = most stores, at least 1).
+
+    Column 0 is 1 for a real store and 0 for padding (the rest of a padding row is 0); a failed program (None)
+    has NaN in its first row. :func:`split_sets` and :func:`unpad_sets` read it back.
+    """
+    arrays = list(arrays)
+    most = max([1, *(len(a) for a in arrays if a is not None)])
+    out = np.zeros((len(arrays), most, 1 + PERSTORE_WIDTH), dtype=np.float32)
+    for i, array in enumerate(arrays):
+        if array is None:
+            out[i, 0] = np.nan
+        elif len(array):
+            out[i, : len(array), 0] = 1.0
+            out[i, : len(array), 1:] = array
+    return out
+
+
+def split_sets(sets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(stores [N, S, 164], counts [N], failed [N])`` of :func:`pad_stores`' array; a failed program's rows are
+    zeros and its count 0."""
+    failed = np.isnan(sets[:, 0, 0]) if len(sets) else np.zeros(0, dtype=bool)
+    flags = np.nan_to_num(sets[:, :, 0])
+    return np.nan_to_num(sets[:, :, 1:]), flags.sum(axis=1).astype(np.int64), failed
+
+
+def unpad_sets(sets: np.ndarray) -> list[np.ndarray | None]:
+    """The per-program ``(stores, 164)`` arrays of :func:`pad_stores`' array (None for a failed program)."""
+    stores, counts, failed = split_sets(sets)
+    return [None if bad else stores[i, :count] for i, (count, bad) in enumerate(zip(counts, failed))]
+
+
+def program_store_sets(ds: Dataset, workers: int | None = None, program_ids: Iterable[str] | None = None,
+                       progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Unpooled per-store features of a dataset's programs, computed once and cached on disk (``perstore-sets``).
+
+    Parameters as in :func:`program_perstore`. Returns ``(program_ids, sets)``: ids ``[N]`` and the float32
+    ``[N, S, 1 + 164]`` array of :func:`pad_stores` (parts cached with fewer stores are padded to S).
+    Raises :class:`PerStoreError` for Ansor programs.
+    """
+    from .cache import cached_program_features
+
+    return cached_program_features(
+        ds, "perstore-sets", SETS_VERSION,
+        lambda programs: pad_stores(perstore_arrays(ds, programs, workers=workers, progress=progress)),
         program_ids=program_ids, columns=("program", "task", "encoding", "trace"), depends_on=("tasks",),
     )

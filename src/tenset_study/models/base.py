@@ -100,9 +100,16 @@ class CostModel:
         cls = CostModel.registry.get(name) or CostModel.find_class(name)
         if cls is None:
             raise ValueError(f"{path}: unknown model {name!r}")
+        cls = cls.saved_class(state)
         model = cls.__new__(cls)
         model.__setstate__(state)
         return model
+
+    @classmethod
+    def saved_class(cls, state: dict) -> type["CostModel"]:
+        """The class that reads a saved ``state`` of this model name (a name whose model was redesigned keeps
+        loading what the old design saved: ``ours`` v1 models load as ``ours-v1``)."""
+        return cls
 
     def __getstate__(self) -> dict:
         return dict(vars(self))

@@ -4,6 +4,12 @@ Programs are shared by platforms (the same program measured on several machines)
 (schedule tokens, per-store features) are stored once and indexed by ``program_row``; hardware features
 once per platform (``platform_row``) and workload features once per task (``task_row``). A model gets
 the inputs and the positions of the records it trains on or scores.
+
+Families: ``tokens`` (schedule tokens), ``perstore`` (per-store features pooled per program), ``stores`` (the
+same per-store rows unpooled: ``[programs, S, 164]`` zero-padded, with a store count per program) and
+``context`` (hardware and workload features). Where per-store features cannot exist (Ansor programs from
+TenSet), ``stores`` is left None, ``versions["stores"]`` says why, and one line on stdout says so (not a
+warning: the book treats stderr as an error, and a TenSet import is a legitimate input).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from ..data.dataset import Dataset
 from ..data.records import group_ids
 
 #: Feature families a model may ask for.
-FAMILIES = ("tokens", "perstore", "context")
+FAMILIES = ("tokens", "perstore", "stores", "context")
 
 
 @dataclass
@@ -38,6 +44,8 @@ class ModelInputs:
     tokens: np.ndarray | None = None
     lengths: np.ndarray | None = None
     perstore: np.ndarray | None = None
+    stores: np.ndarray | None = None
+    store_counts: np.ndarray | None = None
     versions: dict = field(default_factory=dict)
 
     @property
@@ -64,6 +72,18 @@ class ModelInputs:
         if self.perstore is None:
             raise ValueError("these inputs hold no per-store features; build them with families including 'perstore'")
         return self.perstore[self.program_row[positions]]
+
+    def stores_of(self, positions: np.ndarray, crop: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Per-store rows ``[n, S, 164]`` (zero padding) and store counts of the records at ``positions``; with
+        ``crop``, ``S`` is the most stores among them (at least 1)."""
+        if self.stores is None:
+            why = self.versions.get("stores", "build them with families including 'stores'")
+            raise ValueError(f"these inputs hold no per-store feature sets ({why})")
+        rows = self.program_row[positions]
+        counts = self.store_counts[rows]
+        if not crop:
+            return self.stores[rows], counts
+        return self.stores[rows, : max(1, int(counts.max(initial=0)))], counts
 
     def hardware_of(self, positions: np.ndarray) -> np.ndarray:
         return self.hardware[self.platform_row[positions]]
@@ -105,7 +125,26 @@ def build_inputs(ds: Dataset, records: pd.DataFrame, families: tuple[str, ...] =
     if "perstore" in families:
         inputs.perstore, inputs.versions["perstore"] = _program_features(ds, program_ids, max_len, perstore_workers,
                                                                          progress)
+    if "stores" in families:
+        _store_sets(inputs, ds, perstore_workers, progress)
     return inputs
+
+
+def _store_sets(inputs: ModelInputs, ds: Dataset, workers: int | None, progress: bool) -> None:
+    """Fill ``inputs.stores`` and ``store_counts`` (failed extractions: no stores); for Ansor programs leave them
+    None, say why in ``versions["stores"]`` and print it (one line)."""
+    from ..features import perstore
+
+    try:
+        ids, sets = perstore.program_store_sets(ds, workers=workers, progress=progress)
+    except perstore.PerStoreError as err:
+        inputs.versions["stores"] = f"unavailable: {str(err).splitlines()[0]}"
+        print(f"per-store feature sets {inputs.versions['stores']} Models that read them (ours) fall back to "
+              "schedule tokens.")
+        return
+    stores, counts, _ = perstore.split_sets(sets[_align(ids, inputs.program_ids, "per-store sets")])
+    inputs.stores, inputs.store_counts = stores, counts
+    inputs.versions["stores"] = f"perstore-sets-{perstore.SETS_VERSION}"
 
 
 def _program_features(ds: Dataset, program_ids: np.ndarray, max_len: int, workers: int | None,

@@ -34,18 +34,25 @@ class NeuralRanker(CostModel):
 
     ``max_records_seen`` (optional) bounds the cost of a fit on a large training set: the fit runs
     ``min(epochs, ceil(max_records_seen / training records))`` epochs, at least one; ``history_`` has a
-    row per epoch run. ``None`` always runs ``epochs``."""
+    row per epoch run. ``None`` always runs ``epochs``. With ``budget_per_platform`` the budget is per
+    training platform (a joint model on three platforms sees three times the records of one platform's).
+    ``valid_tasks`` > 0 holds out that share of the training tasks and stops early after ``patience``
+    epochs without a better validation loss (:mod:`~tenset_study.models.early_stopping`)."""
 
-    max_records_seen: int | None = None  # models saved before the option existed
+    # models saved before the options existed
+    max_records_seen: int | None = None
+    budget_per_platform, valid_tasks, patience = False, 0.0, 3
 
     def __init__(self, epochs: int = 30, lr: float = 1e-3, list_size: int = 32, lists_per_batch: int = 8,
                  hidden: int = 256, weight_decay: float = 0.0, device: str = "auto", progress: bool = False,
-                 seed: int = 0, max_records_seen: int | None = None) -> None:
+                 seed: int = 0, max_records_seen: int | None = None, budget_per_platform: bool = False,
+                 valid_tasks: float = 0.0, patience: int = 3) -> None:
         super().__init__(seed=seed)
         if max_records_seen is not None and max_records_seen < 1:
             raise ValueError(f"max_records_seen must be a positive number of records, got {max_records_seen!r}")
         self.epochs = epochs
         self.max_records_seen = max_records_seen
+        self.budget_per_platform, self.valid_tasks, self.patience = budget_per_platform, valid_tasks, patience
         self.lr = lr
         self.list_size = list_size
         self.lists_per_batch = lists_per_batch
@@ -63,17 +70,28 @@ class NeuralRanker(CostModel):
 
     # training ---------------------------------------------------------------------------------------------
     def _fit(self, inputs: ModelInputs, train: np.ndarray, valid: np.ndarray | None) -> None:
+        from .early_stopping import EarlyStopping, held_out_tasks
+
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
+        train, valid_tasks = held_out_tasks(inputs, train, self.valid_tasks, rng)
         self.network_ = self._make_network(inputs, train)
         self.history_ = []
-        self._train_epochs(inputs, train, self.epochs_for(len(train)), self.lr, rng, f"train {self.name}")
+        stop = EarlyStopping(self, inputs, valid_tasks, self.patience, self.seed) if len(valid_tasks) else None
+        platforms = inputs.records["platform"].iloc[train].nunique() if self.budget_per_platform else 1
+        self._train_epochs(inputs, train, self.epochs_for(len(train), platforms), self.lr, rng, f"train {self.name}",
+                           stop)
+        if stop is not None:
+            stop.restore()
+            self.best_epoch_ = stop.best_epoch
 
-    def epochs_for(self, train_records: int) -> int:
-        """The epochs a fit on ``train_records`` records runs (``epochs``, bounded by ``max_records_seen``)."""
+    def epochs_for(self, train_records: int, platforms: int = 1) -> int:
+        """The epochs a fit on ``train_records`` records of ``platforms`` platforms runs (``epochs``, bounded by
+        ``max_records_seen``, per platform when ``budget_per_platform``)."""
         if self.max_records_seen is None:
             return self.epochs
-        return max(1, min(self.epochs, math.ceil(self.max_records_seen / max(1, train_records))))
+        budget = self.max_records_seen * (platforms if self.budget_per_platform else 1)
+        return max(1, min(self.epochs, math.ceil(budget / max(1, train_records))))
 
     def fine_tune(self, inputs: ModelInputs, positions: np.ndarray, epochs: int = 2, lr: float | None = None,
                   seed: int | None = None) -> "NeuralRanker":
@@ -91,7 +109,7 @@ class NeuralRanker(CostModel):
         return self
 
     def _train_epochs(self, inputs: ModelInputs, train: np.ndarray, epochs: int, lr: float,
-                      rng: np.random.Generator, desc: str) -> None:
+                      rng: np.random.Generator, desc: str, stop=None) -> None:
         """Epochs of shuffled group lists of the in-memory records at ``train`` (see :meth:`_run_epochs`)."""
         labels = inputs.records["label"].to_numpy(np.float32)
 
@@ -101,16 +119,17 @@ class NeuralRanker(CostModel):
                 flat = positions.reshape(-1)
                 yield self._tensors(inputs, flat, device), labels[flat].reshape(positions.shape), mask
 
-        self._run_epochs(batches, epochs, lr, desc)
+        self._run_epochs(batches, epochs, lr, desc, stop=stop)
 
     def _run_epochs(self, batches, epochs: int, lr: float, desc: str, device: torch.device | None = None,
-                    wrap=None) -> None:
+                    wrap=None, stop=None) -> None:
         """The training loop both the in-memory and the streaming path use: Adam over ``self.network_``,
         one :meth:`_train_step` per batch, a ``history_`` row per epoch; ends on the CPU, in eval mode.
 
         ``batches(epoch, device)`` yields ``(network arguments, labels [B, N], mask [B, N])``; ``device``
         defaults to :func:`pick_device` of the model's ``device``; ``wrap`` (e.g. DistributedDataParallel)
-        wraps the network for training, its parameters being the network's own.
+        wraps the network for training, its parameters being the network's own; ``stop(history row)`` (e.g.
+        :class:`~tenset_study.models.early_stopping.EarlyStopping`), called after every epoch, ends training early.
         """
         from tqdm import tqdm
 
@@ -130,6 +149,8 @@ class NeuralRanker(CostModel):
             self.history_.append({"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
                                   "records": seen, "seconds": seconds})
             bar.set_postfix(loss=self.history_[-1]["loss"])
+            if stop is not None and stop(self.history_[-1]):
+                break
         self.network_.to("cpu").eval()
 
     @staticmethod
@@ -332,9 +353,10 @@ class AttentionModel(NeuralRanker):
 
 
 class OursModel(AttentionModel):
-    """The study's model: attention over schedule tokens joined with hardware and workload features."""
+    """``ours-v1``, the study's first model: attention over schedule tokens joined with one hardware and one
+    workload token (models saved under the name ``ours`` before v2 load as this class)."""
 
-    name = "ours"
+    name = "ours-v1"
     families = ("tokens", "context")
 
     def __init__(self, use_hardware: bool = True, use_workload: bool = True, **kwargs) -> None:

@@ -38,7 +38,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from ..features.store import FeatureStore
 
 #: Models that can be trained from a stream (schedule tokens and context features).
-STREAM_MODELS = ("tlp", "ours")
+STREAM_MODELS = ("tlp", "ours-v1")  # ours v2 reads per-store sets, which the feature store does not hold
 
 
 # --- lists and shard assignment ----------------------------------------------------------------------

@@ -24,6 +24,7 @@ It needs no dataset on disk: every feature is computed from what MetaSchedule ha
   tuning context, pooled with :func:`tenset_study.features.perstore.pool_stores`. A model trained on a dataset
   without per-store features (TenSet imports: ``feature_versions["perstore"]`` ``pooled-tokens-*``)
   gets the pooled tokens instead (:func:`tenset_study.models.inputs.pooled_tokens`).
+* **Per-store sets** (``ours`` v2): the same extraction, unpooled and zero-padded (one token per store).
 * **Workload features** (``ours``): :func:`tenset_study.programs.workload.describe_workload` of ``context.mod``
   with ``context.task_name``, through :func:`tenset_study.features.context.workload_features`; once per task.
 * **Hardware features** (``ours``): the platforms-table row given as ``platform``, or the row read off this
@@ -85,8 +86,8 @@ from tvm.s_tir.meta_schedule.cost_model import PyCostModel
 from ..models.base import CostModel
 from ..models.inputs import ModelInputs, pooled_tokens
 from .fine_tuning import boost_more, is_neural, is_xgb
-from .model_inputs import (OnlineTask, TaskContext, as_platform_row, build_inputs, hardware_vector,
-                           perstore_features, result_latency, workload_row, workload_vector)
+from .model_inputs import (OnlineTask, TaskContext, as_platform_row, build_inputs, hardware_vector, pad_concat,
+                           pool_arrays, result_latency, store_arrays, store_sets, workload_row, workload_vector)
 from .platforms import platform_row_for
 
 #: ``max_len`` when neither the caller nor the model's metadata gives one (``build_inputs``' default).
@@ -155,7 +156,9 @@ class ProjectCostModel(PyCostModel):
         if self.transform == "auto":
             self.transform = "raw" if is_xgb(model) else "sigmoid-z"
         self.use_hardware, self.use_workload = _uses_context(model)
-        self.needs_tokens = "tokens" in model.families
+        dims = getattr(model, "dims_", None) or {}  # ours v2 reads tokens and stores only when it was fit with them
+        self.needs_tokens = "tokens" in model.families and dims.get("token_width", 1) > 0
+        self.needs_stores = "stores" in model.families and dims.get("store_width", 0) > 0
         self.needs_perstore = "perstore" in model.families
         perstore_version = str(model.metadata.get("feature_versions", {}).get("perstore", ""))
         self.perstore_from_tokens = self.needs_perstore and perstore_version.startswith("pooled-tokens")
@@ -204,6 +207,9 @@ class ProjectCostModel(PyCostModel):
                 online.lengths.append(features["lengths"])
             if features.get("perstore") is not None:
                 online.perstore.append(features["perstore"])
+            if features.get("stores") is not None:
+                online.stores.append(features["stores"])
+                online.store_counts.append(features["store_counts"])
             online.latencies.extend(result_latency(r) for r in results)
             if self.online and self.online_records() >= self.min_online:
                 train_start = time.perf_counter()
@@ -237,6 +243,8 @@ class ProjectCostModel(PyCostModel):
                 "tokens": np.concatenate(online.tokens) if online.tokens else None,
                 "lengths": np.concatenate(online.lengths) if online.lengths else None,
                 "perstore": np.concatenate(online.perstore) if online.perstore else None,
+                "stores": pad_concat(online.stores) if online.stores else None,
+                "store_counts": np.concatenate(online.store_counts) if online.store_counts else None,
             }
             parts.append((online.context, features, online.latencies))
         return self._inputs(parts)
@@ -275,7 +283,7 @@ class ProjectCostModel(PyCostModel):
         return self._tasks[key]
 
     def _candidate_features(self, context, candidates) -> dict:
-        """Tokens (``[n, max_len, F]``, lengths) and / or pooled per-store features of candidates."""
+        """Tokens (``[n, max_len, F]``, lengths), pooled per-store features and / or per-store sets of candidates."""
         start = time.perf_counter()
         out: dict = {}
         if self.needs_tokens or self.perstore_from_tokens:
@@ -285,11 +293,15 @@ class ProjectCostModel(PyCostModel):
             texts = [trace_json(c.sch.trace) for c in candidates]
             frame = pd.DataFrame({"encoding": "metaschedule", "trace": texts})
             out["tokens"], out["lengths"] = tokens.encode_programs(frame, self.max_len)
+        arrays = store_arrays(context, candidates) if self.needs_stores or (
+            self.needs_perstore and not self.perstore_from_tokens) else None
         if self.needs_perstore:
             if self.perstore_from_tokens:
                 out["perstore"] = np.nan_to_num(pooled_tokens(out["tokens"], out["lengths"]))
             else:
-                out["perstore"] = perstore_features(context, candidates)
+                out["perstore"] = pool_arrays(arrays)
+        if self.needs_stores:
+            out["stores"], out["store_counts"] = store_sets(arrays)
         self._counters["feature_seconds"] += time.perf_counter() - start
         return out
 

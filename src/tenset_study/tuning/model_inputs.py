@@ -34,6 +34,8 @@ class OnlineTask:
     tokens: list = field(default_factory=list)
     lengths: list = field(default_factory=list)
     perstore: list = field(default_factory=list)
+    stores: list = field(default_factory=list)  # per batch: padded per-store rows [n, S, 164]
+    store_counts: list = field(default_factory=list)
     latencies: list = field(default_factory=list)
 
 
@@ -91,9 +93,36 @@ def normalized_labels(latencies: list[float | None]) -> np.ndarray:
 
 def perstore_features(context, candidates) -> np.ndarray:
     """Pooled per-store features of candidates (a candidate whose extraction fails gets zeros)."""
+    return pool_arrays(store_arrays(context, candidates))
+
+
+def pool_arrays(arrays: list[np.ndarray | None]) -> np.ndarray:
+    """Pooled per-store features of :func:`store_arrays`' result (a failed extraction: zeros)."""
+    from ..features.perstore import pool_stores
+
+    return np.nan_to_num(pool_stores(arrays))
+
+
+def store_sets(arrays: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-store rows ``[n, S, 164]`` (zero padding) and store counts of :func:`store_arrays`' result, as the
+    dataset's ``stores`` family holds them (a failed extraction: no stores)."""
+    from ..features.perstore import pad_stores, split_sets
+
+    stores, counts, _ = split_sets(pad_stores(arrays))
+    return stores, counts
+
+
+def pad_concat(arrays: list[np.ndarray]) -> np.ndarray:
+    """Padded per-store arrays of several batches, zero-padded to the most stores and stacked."""
+    most = max(a.shape[1] for a in arrays)
+    return np.concatenate([np.pad(a, [(0, 0), (0, most - a.shape[1]), (0, 0)]) for a in arrays])
+
+
+def store_arrays(context, candidates) -> list[np.ndarray | None]:
+    """MetaSchedule's per-store features of candidates, ``(stores, 164)`` each (None where extraction fails)."""
     from tvm.s_tir.meta_schedule.feature_extractor import PerStoreFeature
 
-    from ..features.perstore import PERSTORE_WIDTH, pool_stores
+    from ..features.perstore import PERSTORE_WIDTH
 
     extractor = PerStoreFeature()
     try:
@@ -105,8 +134,7 @@ def perstore_features(context, candidates) -> np.ndarray:
                 arrays.append(extractor.extract_from(context, [candidate])[0].numpy())
             except Exception:  # noqa: BLE001
                 arrays.append(None)
-    arrays = [None if a is None else np.asarray(a, dtype=np.float32).reshape(-1, PERSTORE_WIDTH) for a in arrays]
-    return np.nan_to_num(pool_stores(arrays))
+    return [None if a is None else np.asarray(a, dtype=np.float32).reshape(-1, PERSTORE_WIDTH) for a in arrays]
 
 
 def build_inputs(parts: list[tuple[TaskContext, dict, list]], versions: dict) -> ModelInputs:
@@ -125,9 +153,9 @@ def build_inputs(parts: list[tuple[TaskContext, dict, list]], versions: dict) ->
     n = len(rows)
     hardware_by_platform = {task.platform: task.hardware for task, _, _ in parts}
 
-    def stack(name: str):
+    def stack(name: str, join=np.concatenate):
         arrays = [features.get(name) for _, features, _ in parts]
-        return None if any(a is None for a in arrays) else np.concatenate(arrays)
+        return None if any(a is None for a in arrays) else join(arrays)
 
     return ModelInputs(
         records=pd.DataFrame(rows), groups=np.concatenate(groups), program_ids=np.arange(n),
@@ -136,9 +164,10 @@ def build_inputs(parts: list[tuple[TaskContext, dict, list]], versions: dict) ->
         hardware=np.stack([hardware_by_platform[p] for p in platforms]),
         workload=np.stack([task.workload for task, _, _ in parts]),
         tokens=stack("tokens"), lengths=stack("lengths"), perstore=stack("perstore"),
-        versions=dict(versions),
+        stores=stack("stores", pad_concat), store_counts=stack("store_counts"), versions=dict(versions),
     )
 
 
 __all__ = ["OnlineTask", "TaskContext", "as_platform_row", "build_inputs", "hardware_vector", "normalized_labels",
-           "perstore_features", "result_latency", "workload_row", "workload_vector"]
+           "pad_concat", "perstore_features", "pool_arrays", "result_latency", "store_arrays", "store_sets",
+           "workload_row", "workload_vector"]
