@@ -122,14 +122,17 @@ def run_way(way: str, programs: list, target_spec: dict, args) -> dict:
         from tenset_study.programs.traces import schedule_from_trace
 
         measurer = Measurer(targets.make_target(target_spec), settings)
-        for batch in batches:
-            t0 = time.perf_counter()
-            schedules = [schedule_from_trace(mod, trace) for _, mod, trace in batch]
-            replay_s = time.perf_counter() - t0
-            measured, timing = measurer.measure(schedules)
-            results += measured
-            build_s += timing.build_s + replay_s
-            run_s += timing.run_s
+        try:
+            for batch in batches:
+                t0 = time.perf_counter()
+                schedules = [schedule_from_trace(mod, trace) for _, mod, trace in batch]
+                replay_s = time.perf_counter() - t0
+                measured, timing = measurer.measure(schedules)
+                results += measured
+                build_s += timing.build_s + replay_s
+                run_s += timing.run_s
+        finally:
+            measurer.close()
     else:
         from tenset_study.collect.pipeline import PipelinedMeasurer, Program
 

@@ -81,3 +81,14 @@ def test_a_pool_needs_a_worker(workers: int) -> None:
 
     with pytest.raises(ValueError, match="max_workers: a build pool needs at least one worker"):
         PersistentBuilder(workers, 60.0, export_shared_library)
+
+
+def test_a_closed_runner_has_stopped_its_workers_and_closing_again_is_harmless() -> None:
+    from tenset_study.collect.measure import MeasureSettings, close_runner, make_runner
+
+    runner = make_runner(MeasureSettings(number=1, repeat=1, min_repeat_ms=0))
+    assert not runner.pool._shutdown
+    close_runner(runner)
+    assert runner.pool._shutdown
+    close_runner(runner)
+    close_runner(object())  # a runner without a local pool (RPC) has nothing to stop

@@ -341,7 +341,7 @@ def _measure_take(*settings: MeasureSettings) -> list:
     from tvm.s_tir.meta_schedule.runner import RunnerInput
 
     from tenset_study.collect.builder import persistent_builder
-    from tenset_study.collect.measure import make_runner
+    from tenset_study.collect.measure import close_runner, make_runner
     from tenset_study.programs import targets, tvm_setup
 
     tvm_setup.prepare_tvm("cpu")
@@ -356,8 +356,12 @@ def _measure_take(*settings: MeasureSettings) -> list:
         builder.close()
     assert built.error_msg is None, built.error_msg
     args = ArgInfo.from_prim_func(mod["main"])
-    runners = [make_runner(one) for one in settings]  # kept until the end: their pools stop in this thread
-    outcomes = [runner.run([RunnerInput(built.artifact_path, "cpu", args)])[0].result() for runner in runners]
+    runners = [make_runner(one) for one in settings]
+    try:
+        outcomes = [runner.run([RunnerInput(built.artifact_path, "cpu", args)])[0].result() for runner in runners]
+    finally:
+        for runner in runners:
+            close_runner(runner)
     return [MeasureResult([float(s) for s in o.run_secs], None) if o.error_msg is None else MeasureResult(None, o.error_msg)
             for o in outcomes]
 

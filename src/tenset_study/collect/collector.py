@@ -96,7 +96,11 @@ def collect(config: CollectConfig) -> CollectReport:
     if config.pipeline:
         _measure_pipelined(ds, pending, config, target_spec, start, report, bar)
     else:
-        _measure_one_batch_at_a_time(ds, pending, config, Measurer(target, config.measure), start, report, bar)
+        measurer = Measurer(target, config.measure)
+        try:
+            _measure_one_batch_at_a_time(ds, pending, config, measurer, start, report, bar)
+        finally:
+            measurer.close()
     bar.close()
     report.elapsed_s = time.perf_counter() - start
     return report

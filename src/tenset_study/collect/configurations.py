@@ -31,7 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from .measure import BatchTiming, MeasureResult, MeasureSettings, make_runner, parse_cores, quiet_machine
+from .measure import (BatchTiming, MeasureResult, MeasureSettings, close_runner, make_runner, parse_cores,
+                      quiet_machine)
 
 T = TypeVar("T")
 
@@ -135,6 +136,8 @@ class ConfigurationsMeasurer:
     def close(self) -> None:
         for builder in self.builders.values():
             builder.close()
+        for runner in self.runners:
+            close_runner(runner)
 
     def measure_batches(self, batches: Iterable[list[T]], program_of: Callable
                         ) -> Iterator[tuple[list[T], list[list[MeasureResult]], BatchTiming]]:

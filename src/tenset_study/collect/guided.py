@@ -29,7 +29,7 @@ def guided_programs(ds: Dataset, tasks: list, target, config, platform: str, mea
     the collection's runner settings.
     """
     from .builder import persistent_builder
-    from .measure import make_runner
+    from .measure import close_runner, make_runner
 
     trials = math.ceil(config.guided_share * config.programs_per_task)
     programs = ds.to_pandas("programs", columns=["task", "source"])
@@ -42,6 +42,7 @@ def guided_programs(ds: Dataset, tasks: list, target, config, platform: str, mea
             written += _write_records(ds, task.task, records, platform, measured_ids)
     finally:
         builder.close()
+        close_runner(runner)
     return written
 
 

@@ -156,11 +156,12 @@ class Measurer:
         self.target = target
         self.settings = settings
         self.device_type = "cuda" if target.kind.name == "cuda" else "cpu"
-        self.builder = ms.builder.LocalBuilder(
-            max_workers=settings.build_workers(), timeout_sec=settings.build_timeout_s,
-            initializer=builder_initializer, f_export=settings.export_function(),
-        )
+        self.builder = local_builder(settings)
         self.runner = make_runner(settings)
+
+    def close(self) -> None:
+        """Stop the runner's worker (see :func:`close_runner`)."""
+        close_runner(self.runner)
 
     def measure(self, schedules: list) -> tuple[list[MeasureResult], BatchTiming]:
         """Build every schedule (``tvm.s_tir.Schedule``) in one batch, then time the built ones one by one."""
@@ -197,6 +198,23 @@ class Measurer:
             shutil.rmtree(os.path.dirname(str(runner_input.artifact_path)), ignore_errors=True)
         timing.run_s = time.perf_counter() - start
         return results, timing  # type: ignore[return-value]
+
+
+def local_builder(settings: MeasureSettings):
+    """MetaSchedule's ``LocalBuilder`` for these settings (it starts new workers in every ``build`` call)."""
+    from tvm.s_tir import meta_schedule as ms
+
+    return ms.builder.LocalBuilder(max_workers=settings.build_workers(), timeout_sec=settings.build_timeout_s,
+                                   initializer=builder_initializer, f_export=settings.export_function())
+
+
+def close_runner(runner) -> None:
+    """Stop a runner's worker pool now. Left to the garbage collector, TVM's pool shuts down inside whatever
+    runs then; when that is a new thread's start, both wait for each other forever (TVM's ``PopenPoolExecutor``
+    warns of it, and a test run here hung on it)."""
+    pool = getattr(runner, "pool", None)
+    if pool is not None and not getattr(pool, "_shutdown", False):
+        pool.shutdown()
 
 
 def make_runner(settings: MeasureSettings):

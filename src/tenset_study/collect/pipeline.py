@@ -34,6 +34,7 @@ from .measure import (
     MeasureResult,
     MeasureSettings,
     make_runner,
+    close_runner,
     parse_cores,
     quiet_machine,
 )
@@ -98,6 +99,7 @@ class PipelinedMeasurer:
     def close(self) -> None:
         """Stop the build workers and remove the task modules they read."""
         self.pool.shutdown()
+        close_runner(self.runner)
         shutil.rmtree(self._modules, ignore_errors=True)
 
     def measure_batches(self, batches: Iterable[list[T]], program_of: Callable[[T], Program]

@@ -43,7 +43,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..collect.measure import MeasureSettings
+from ..collect.measure import MeasureSettings, close_runner
 from ..params import check_choice
 from ..programs import targets, tvm_setup
 from ..programs.database import RECORD_FILE, WORKLOAD_FILE, read_database
@@ -119,6 +119,7 @@ def tune_network(network: str, target: dict | str, work_dir: str | os.PathLike, 
     finally:
         if hasattr(session.builder, "close"):  # the persistent pool's workers; LocalBuilder keeps none
             session.builder.close()
+        close_runner(session.runner)
     record = {"trials_per_task": trials_per_task, "num_trials_per_iter": int(num_trials_per_iter),
               "num_trials_per_iter_used": int(per_iter), "top_up_trials": int(top_up), "layout": layout,
               "seed": int(seed), "search": dict(search or {}), "task_scheduler": "gradient",
@@ -237,9 +238,9 @@ def _open_session(target: dict, work_dir: Path, settings: MeasureSettings, searc
     from tvm.s_tir import meta_schedule as ms
 
     from ..collect.builder import persistent_builder
-    from ..collect.measure import Measurer, make_runner
+    from ..collect.measure import local_builder, make_runner
     if builder == "local":
-        builder_obj = Measurer(targets.make_target(target), settings).builder  # new workers every round
+        builder_obj = local_builder(settings)  # new workers every round
     else:
         builder_obj = persistent_builder(settings)
     database = ms.database.JSONDatabase(work_dir=str(work_dir))
