@@ -13,9 +13,9 @@ detached_start() {
     echo "a job is already running (pid $(cat "$run/pid")); use wait" >&2
     return 2
   fi
-  rm -rf "$run" && mkdir -p "$run/out" && touch "$run/started"
+  rm -rf "$run" && mkdir -p "$run/out" && touch "$run/started" "$run/log"  # the log exists before the job starts
   OUT="$run/out" setsid nohup bash -c 'bash "$0" "$@"; echo $? > "'"$run"'/rc"' "$script" "$@" \
-    > "$run/log" 2>&1 < /dev/null &
+    >> "$run/log" 2>&1 < /dev/null &
   echo $! > "$run/pid"
   sleep "${DETACHED_SETTLE:-5}"
   echo "started pid $(cat "$run/pid"), log $run/log"
