@@ -59,6 +59,10 @@ def test_an_unchanged_build_comes_from_the_cache_with_the_files_it_wrote(tmp_pat
 def test_the_key_follows_every_input(tmp_path: Path) -> None:
     repo, sources = _repo(tmp_path)
     base = notebook_key(sources[1], {"value": 1}, repo, ["k1"])
+    from tenset_study.book.cache import inputs_fingerprint, package_fingerprint
+
+    assert notebook_key(sources[1], {"value": 1}, repo, ["k1"], package_fingerprint(repo),
+                        inputs_fingerprint(repo, {"value": 1})) == base, "fingerprints given or computed agree"
     assert notebook_key(sources[1], {"value": 1}, repo, ["k1"]) == base
     assert notebook_key(sources[1], {"value": 2}, repo, ["k1"]) != base
     assert notebook_key(sources[1], {"value": 1}, repo, ["k2"]) != base, "an earlier notebook changed"

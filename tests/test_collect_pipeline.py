@@ -174,6 +174,7 @@ def test_one_build_is_timed_on_every_configuration_one_after_another_or_side_by_
         state["meeting"] = threading.Barrier(len(configurations), timeout=30)
         seen += list(measurer.measure_batches([progs[0:2]], lambda p: p))
         assert state["most"] == 2
+        assert not any("runner" in vars(b) for b in measurer.builders.values()), "the builders start no runner"
     assert all(runner.pool._shutdown for runner in measurer.runners), "closing stops the runners' workers"
     assert [batch for batch, _, _ in seen] == [progs[0:2], progs[2:4], progs[0:2]]
     for _, results, timing in seen:

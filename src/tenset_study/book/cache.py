@@ -70,17 +70,26 @@ def package_fingerprint(repo: Path) -> str:
     return digest.hexdigest()
 
 
-def notebook_key(source: Path, parameters: dict, repo: Path, before: Iterable[str] = (),
-                 package: str | None = None) -> str:
-    """The cache key of running ``source`` with ``parameters`` (see the module docstring)."""
-    digest = hashlib.sha256(Path(source).read_bytes())
-    digest.update(json.dumps(parameters, sort_keys=True, default=str).encode())
-    digest.update((package or package_fingerprint(repo)).encode())
+def inputs_fingerprint(repo: Path, parameters: dict) -> str:
+    """SHA-256 of the data every notebook of a build may read: ``data/`` by content, and the files of any
+    parameter naming a path outside it by path, size and modification time."""
+    digest = hashlib.sha256()
     _hash_files(digest, _files_under(repo / "data"), repo, by_content=True)
     for value in parameters.values():
         if isinstance(value, str) and value and (repo / value).exists() and not (repo / value).resolve().is_relative_to(
                 (repo / "data").resolve()):
             _hash_files(digest, _files_under(repo / value), repo, by_content=False)
+    return digest.hexdigest()
+
+
+def notebook_key(source: Path, parameters: dict, repo: Path, before: Iterable[str] = (),
+                 package: str | None = None, inputs: str | None = None) -> str:
+    """The cache key of running ``source`` with ``parameters`` (see the module docstring). ``package`` and
+    ``inputs``: :func:`package_fingerprint` and :func:`inputs_fingerprint`, when a build has them already."""
+    digest = hashlib.sha256(Path(source).read_bytes())
+    digest.update(json.dumps(parameters, sort_keys=True, default=str).encode())
+    digest.update((package or package_fingerprint(repo)).encode())
+    digest.update((inputs or inputs_fingerprint(repo, parameters)).encode())
     for key in before:
         digest.update(key.encode())
     return digest.hexdigest()
@@ -154,11 +163,12 @@ def run_notebooks(sources: list[Path], out_dir: Path, parameters: dict | None = 
     repo = Path(repo or Path.cwd()).resolve()
     parameters = parameters or {}
     package = package_fingerprint(repo)
+    inputs = inputs_fingerprint(repo, parameters)  # the notebooks write results/, never data/ or a dataset
     runs: list[NotebookRun] = []
     for source in sources:
         start = time.perf_counter()
         output = Path(out_dir) / f"{Path(source).stem}.ipynb"
-        key = notebook_key(Path(source), parameters, repo, [r.key for r in runs], package)
+        key = notebook_key(Path(source), parameters, repo, [r.key for r in runs], package, inputs)
         entry = cache / key if cache else None
         if entry is not None and (entry / NOTEBOOK).is_file():
             _restore(entry, output, repo)

@@ -20,6 +20,7 @@ compares their pace on one batch.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -33,8 +34,8 @@ from .measure import (
     BatchTiming,
     MeasureResult,
     MeasureSettings,
-    make_runner,
     close_runner,
+    make_runner,
     parse_cores,
     quiet_machine,
 )
@@ -88,7 +89,12 @@ class PipelinedMeasurer:
             max_workers=workers, timeout=settings.build_timeout_s, initializer=build_worker_init,
             initargs=(self.kind, settings.build_cores), maximum_process_uses=recycle_after,
         )
-        self.runner = make_runner(settings)
+
+    @functools.cached_property
+    def runner(self):
+        """The runner, started on first use: a measurer that only builds (one instruction set's builder of
+        :class:`~.configurations.ConfigurationsMeasurer`) never starts a runner worker."""
+        return make_runner(self.settings)
 
     def __enter__(self) -> Self:
         return self
@@ -99,7 +105,8 @@ class PipelinedMeasurer:
     def close(self) -> None:
         """Stop the build workers and remove the task modules they read."""
         self.pool.shutdown()
-        close_runner(self.runner)
+        if "runner" in self.__dict__:
+            close_runner(self.runner)
         shutil.rmtree(self._modules, ignore_errors=True)
 
     def measure_batches(self, batches: Iterable[list[T]], program_of: Callable[[T], Program]

@@ -3,8 +3,8 @@
 - Memory bandwidth: a STREAM-style triad (``a[i] = b[i] + 3 * c[i]`` over float64 arrays, 24 bytes moved per
   element, write-allocate not counted, as STREAM counts) compiled by TVM for the platform's target and run with
   its threads on its cores, in a fresh process pinned to them (TVM's thread pool reads ``TVM_NUM_THREADS`` when it
-  starts). Each array is at least four times the last-level cache, as STREAM asks; the best of the repeats is
-  the figure, as STREAM reports it.
+  starts). Each array is at least four times the last-level cache, as STREAM asks. Each process reports the
+  best of its repeats, as STREAM does; the figure is the median over three processes (:func:`fill_cpu_probes`).
 - Clock: ``lscpu``'s current MHz where it says, otherwise ``/proc/cpuinfo``'s ``cpu MHz`` (under a hypervisor
   the nominal rate, not the turbo clock); the source is stated in the row.
 - Peak FP32 FLOP/s: clock x cores x vector lanes (vector bits / 32) x 2 (a fused multiply-add is two
