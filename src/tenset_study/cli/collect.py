@@ -47,6 +47,9 @@ def add_collect_arguments(p: argparse.ArgumentParser) -> None:
                    help="start no batch that would end after this many seconds, judged by the longest batch so far "
                         "(re-run the command to continue)")
     p.add_argument("--max-tasks", type=int, default=None, help="only the first N tasks (for quick runs)")
+    p.add_argument("--tasks-file", type=Path, default=None, metavar="FILE",
+                   help="only the tasks this list names, one task id or workload id per line (e.g. "
+                        "scripts/v2_new_tasks.txt; tenset_study.collect.selection)")
     p.add_argument("--remeasure-share", type=float, default=0.01, metavar="F",
                    help="share of the platform's programs (a fixed sample of whole tasks) measured again once in "
                         "every later session, for the noise across sessions (default 0.01; 0: off)")
@@ -111,7 +114,7 @@ def collect_config(args: argparse.Namespace) -> CollectConfig:
         programs_per_task=args.programs_per_task, guided_share=args.guided_share, seed=args.seed,
         batch_size=args.batch_size, sample_attempts=args.sample_attempts, replay=args.replay,
         sample_only=args.sample_only, sample_workers=args.sample_workers, time_limit_s=args.time_limit,
-        max_tasks=args.max_tasks, measure=measure, pipeline=not args.no_pipeline, progress=not args.quiet,
+        max_tasks=args.max_tasks, task_list=args.tasks_file, measure=measure, pipeline=not args.no_pipeline, progress=not args.quiet,
         replay_subset=args.replay_subset, configurations=args.configurations, side_by_side=args.side_by_side,
         **({"probe_hardware": False} if args.no_probe_hardware else {}),
         remeasure_share=args.remeasure_share,

@@ -62,6 +62,8 @@ def collect(config: CollectConfig) -> CollectReport:
 
     t0 = time.perf_counter()
     tasks = replay_tasks(ds, config, kind) if config.replay else extract_tasks(ds, config, target_spec)
+    if config.task_list is not None:
+        tasks = _listed_tasks(ds, tasks, config.task_list)
     if config.max_tasks is not None:
         tasks = tasks[: config.max_tasks]
     report.tasks = len(tasks)
@@ -104,6 +106,17 @@ def collect(config: CollectConfig) -> CollectReport:
     bar.close()
     report.elapsed_s = time.perf_counter() - start
     return report
+
+
+def _listed_tasks(ds: Dataset, tasks: list[CollectTask], path) -> list[CollectTask]:
+    """The tasks that the task list at ``path`` names (:mod:`.selection`)."""
+    from .selection import keep_listed, read_task_list
+
+    rows = ds.to_pandas("tasks", columns=["task", "op", "arg_shapes", "arg_dtypes"])
+    kept = keep_listed(tasks, rows, read_task_list(path))
+    if not kept:
+        raise ValueError(f"--tasks-file {path}: none of its tasks is among the {len(tasks)} tasks to collect")
+    return kept
 
 
 def _measure_pipelined(ds: Dataset, pending: Iterable[_Pending], config: CollectConfig, target_spec: dict,

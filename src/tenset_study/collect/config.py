@@ -31,6 +31,8 @@ class CollectConfig:
     sample_workers: int = 1
     time_limit_s: float | None = None
     max_tasks: int | None = None
+    #: Only the tasks a task list names, by task id or workload id (:mod:`.selection`); ``None``: every task.
+    task_list: Path | None = None
     measure: MeasureSettings = field(default_factory=MeasureSettings)
     #: Measure with :class:`~.pipeline.PipelinedMeasurer` (one build pool for the whole run, the next batch
     #: built while this one is measured where timings allow); ``False``: v1's way, one batch at a time.
@@ -76,6 +78,10 @@ class CollectConfig:
             raise ValueError(f"sample_workers must be >= 1, got {self.sample_workers}")
         if self.time_limit_s is not None and self.time_limit_s <= 0:
             raise ValueError(f"time_limit_s must be > 0, got {self.time_limit_s}")
+        if self.task_list is not None:
+            from .selection import read_task_list
+
+            read_task_list(self.task_list)  # a bad list is refused before any work
         if self.replay_subset is not None and (not self.replay or self.replay_subset < 1):
             raise ValueError(f"--replay-subset needs --replay and a count >= 1, got {self.replay_subset}")
         if not 0.0 <= self.remeasure_share <= 1.0:

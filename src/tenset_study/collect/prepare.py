@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..data.dataset import KEYS, Dataset
 from .config import CollectConfig
@@ -68,9 +69,10 @@ def program_subset(config: CollectConfig) -> dict:
     kind's tasks, or the first ``replay_subset`` program ids of each task in sorted order."""
     if not config.replay:
         return {}
+    listed = {} if config.task_list is None else {"task_list": Path(config.task_list).name}
     if config.replay_subset is None:
-        return {"program_set": "all"}
-    return {"program_set": f"first {config.replay_subset} program ids of each task, sorted"}
+        return {"program_set": "all"} | listed
+    return {"program_set": f"first {config.replay_subset} program ids of each task, sorted"} | listed
 
 
 def _with_probes(ds: Dataset, config: CollectConfig, row: dict, cores: list[int]) -> dict:
