@@ -5,7 +5,10 @@ Modules: :mod:`.splits` (which records train and which test: ``random``, ``withi
 ``by-network``, ``by-op``, ``by-platform``), :mod:`.metrics` (pairwise comparison accuracy, top-k, bootstrap
 intervals over tasks), :mod:`.presets` (the named experiment sizes and the models' hyperparameters),
 :mod:`.noise` (measurement noise as a ranking ceiling: repeats against repeats, the repeat budget, and
-across collection sessions),
+across collection sessions), :mod:`.references` (the rankings a model is read against: the noise ceiling, the
+cross-platform oracle, random scores), :mod:`.paired` (differences between models paired over seeds and tasks,
+with a bootstrap interval), :mod:`.hardware_swap` (a trained model scored with another platform's hardware),
+:mod:`.diagnostics` (all of these beside a results table, and in one call),
 :mod:`.runner` (models x seeds under one split, tidy result rows, seeds folded), :mod:`.experiments` (a
 dataset prepared for the models, the splits it supports, the chapters' helpers; re-exports the others),
 :mod:`.benchmarks` (the committed speed runs) and :mod:`.stream_training` (training from an on-disk feature
@@ -26,7 +29,10 @@ _LAZY = {
     "summarize_seeds": ".runner", "prepare": ".experiments", "default_split": ".experiments",
     "applicable_splits": ".experiments", "write_summary": ".experiments",
     "repeat_budget": ".noise", "repeats_vs_repeats": ".noise", "measurements_with_repeats": ".noise",
-    "across_sessions": ".noise",
+    "across_sessions": ".noise", "reference_rows": ".references", "noise_ceiling": ".references",
+    "cross_platform_oracle": ".references", "random_reference": ".references",
+    "expected_random_top_k": ".references", "paired_differences": ".paired", "hardware_swap": ".hardware_swap",
+    "diagnostics_table": ".diagnostics", "run_diagnostics": ".diagnostics", "write_diagnostics": ".diagnostics",
 }
 
 __all__ = ["PRESETS", "SPLIT_STRATEGIES", "Split", "check_model_names", "check_split_names", "evaluate",

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..data.records import normalized_throughput
 from .metrics import pairwise_accuracy_per_group
 
 #: Columns of :func:`repeat_budget`'s table.
@@ -43,14 +44,30 @@ def repeats_vs_repeats(measurements: pd.DataFrame, score_repeats: Sequence[int],
     """PCA per (task, platform) of the ranking by the mean of ``score_repeats`` (indices into each row's
     ``repeats_s``) against the mean of ``label_repeats``. Rows with too few repeats are left out. Returns
     :func:`~.metrics.pairwise_accuracy_per_group`'s table."""
+    records, scores = repeat_records(measurements, score_repeats, label_repeats)
+    return pairwise_accuracy_per_group(records, scores)
+
+
+def repeat_records(measurements: pd.DataFrame, score_repeats: Sequence[int],
+                   label_repeats: Sequence[int]) -> tuple[pd.DataFrame, np.ndarray]:
+    """A records table whose latencies are the mean of ``label_repeats`` (label: the group's best over it), and
+    the scores of the ranking by the mean of ``score_repeats`` (minus the latency: higher = faster), aligned
+    with it. Rows with too few repeats are left out; ``program`` is kept where ``measurements`` has it."""
     if set(score_repeats) & set(label_repeats):
         raise ValueError(f"score and label repeats overlap: {list(score_repeats)} and {list(label_repeats)}")
     needed = max([*score_repeats, *label_repeats]) + 1
-    rows = measurements[measurements["repeats_s"].map(len) >= needed]
+    rows = measurements[measurements["repeats_s"].map(lambda r: r is not None and len(r) >= needed)]
+    if rows.empty:
+        raise ValueError(f"no measurement has the {needed} repeats that repeats {list(score_repeats)} against "
+                         f"{list(label_repeats)} need")
     repeats = np.stack(rows["repeats_s"].map(lambda r: np.asarray(r[:needed], dtype=np.float64)).to_list())
+    latency = repeats[:, list(label_repeats)].mean(axis=1)
     records = pd.DataFrame({"task": rows["task"].to_numpy(), "platform": rows["platform"].to_numpy(),
-                            "label": 1.0 / repeats[:, list(label_repeats)].mean(axis=1)})
-    return pairwise_accuracy_per_group(records, -repeats[:, list(score_repeats)].mean(axis=1))
+                            "latency_s": latency})
+    if "program" in rows.columns:
+        records.insert(0, "program", rows["program"].to_numpy())
+    records["label"] = normalized_throughput(records)
+    return records, -repeats[:, list(score_repeats)].mean(axis=1)
 
 
 def repeat_budget(measurements: pd.DataFrame, n_boot: int = 1000, seed: int = 0,

@@ -102,15 +102,21 @@ def epochs_run(model) -> int:
 
 def run_experiment(specs: list[ModelSpec], inputs: ModelInputs, split: Split, network_tasks: pd.DataFrame,
                    seeds: tuple[int, ...] = (0,), ks: tuple[int, ...] = (1, 5), n_boot: int = 1000,
-                   timings: list[RunTiming] | None = None) -> pd.DataFrame:
-    """Every model of ``specs`` for every seed under ``split``: tidy metric rows (see :data:`RESULT_COLUMNS`)."""
+                   timings: list[RunTiming] | None = None,
+                   scores: dict[str, list[np.ndarray]] | None = None) -> pd.DataFrame:
+    """Every model of ``specs`` for every seed under ``split``: tidy metric rows (see :data:`RESULT_COLUMNS`).
+
+    ``scores``, when given, collects each variant's test scores (aligned with ``split.test``), one array per
+    seed in ``seeds`` order: what :func:`~.paired.paired_differences` pairs."""
     test_records = inputs.records.iloc[split.test].reset_index(drop=True)
     rows = []
     for spec in specs:
         # a model whose training uses no randomness (xgb without subsampling) is trained once
         for seed in (seeds[:1] if create(spec.name, **spec.params).deterministic else seeds):
-            scores = train_and_score(spec, inputs, split, seed, timings)
-            table = metrics.evaluate(test_records, scores, network_tasks, ks=ks, n_boot=n_boot, seed=seed)
+            run_scores = train_and_score(spec, inputs, split, seed, timings)
+            if scores is not None:
+                scores.setdefault(spec.variant, []).append(run_scores)
+            table = metrics.evaluate(test_records, run_scores, network_tasks, ks=ks, n_boot=n_boot, seed=seed)
             rows.append(table.assign(model=spec.name, variant=spec.variant, scope=spec.scope, split=split.name,
                                      seed=seed))
     return pd.concat(rows, ignore_index=True)[RESULT_COLUMNS]
