@@ -2,7 +2,7 @@
 
 Each module adds one group of commands: :mod:`.datasets` (import, networks, prune, summary, compact),
 :mod:`.collect` (collect), :mod:`.models` (train, features, evaluate, experiment, transfer) and :mod:`.tuning`
-(tune, transfer-tune, export-study); ``python -m tenset_study.cli`` runs :func:`main`.
+(tune, pretrain, transfer-tune, export-study); ``python -m tenset_study.cli`` runs :func:`main`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The ``tune``, ``transfer-tune`` and ``export-study`` commands (tuning with MetaSchedule, the transfer-tuning
-study and its exports): the parsers, and the runners that turn their flags into calls of :mod:`tenset_study.tuning`."""
+"""The ``tune``, ``pretrain``, ``transfer-tune`` and ``export-study`` commands (tuning with MetaSchedule, the
+pretrained models the package ships, the transfer-tuning study and its exports): the parsers, and the runners
+that turn their flags into calls of :mod:`tenset_study.tuning`."""
 
 from __future__ import annotations
 
@@ -18,6 +19,31 @@ def _command_target(args: argparse.Namespace) -> dict | None:
     return None
 
 
+def _platform_row(args: argparse.Namespace) -> dict | None:
+    """The ``--platform`` row of ``--platform-dataset``, or None (read off this machine)."""
+    from ..tuning.platforms import platform_row_from_dataset
+
+    return platform_row_from_dataset(args.platform_dataset, args.platform) if args.platform else None
+
+
+def run_pretrain_command(args: argparse.Namespace) -> int:
+    """``tenset-study pretrain``: train and ship the pretrained model of one target kind (or each)."""
+    import shlex
+    import sys
+
+    from ..tuning.pretraining import train_pretrained
+
+    # the command line as typed (run through `tenset-study`), recorded in the manifest
+    command = "tenset-study " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["pretrain"] else None
+    for kind in args.kind:
+        entry = train_pretrained(kind, args.dataset, args.platforms, args.preset, seed=args.seed,
+                                 held_out=not args.no_held_out, folder=args.out, command=command,
+                                 progress=not args.quiet)
+        print(f"{kind}: {entry['model']} v{entry['version']} on {entry['records']} records of "
+              f"{', '.join(entry['platforms'])} -> {entry['file']} ({entry['bytes'] / 1024:.0f} KiB)")
+    return 0
+
+
 def run_tune_command(args: argparse.Namespace) -> int:
     """``tenset-study tune``: tune, compile, time end to end; write ``work_dir/tune_result.json``."""
     from .. import zoo
@@ -31,7 +57,14 @@ def run_tune_command(args: argparse.Namespace) -> int:
     if args.platform and not args.platform_dataset:
         raise ValueError("--platform needs --platform-dataset (the dataset holding that platforms row)")
     cost_model, label = args.cost_model, None
-    if args.cost_model not in NAMED_COST_MODELS:
+    if args.cost_model == "pretrained":  # the package's shipped model of the target's kind
+        from ..tuning.pretrained import pretrained_cost_model
+
+        row = _platform_row(args)
+        cost_model = pretrained_cost_model(target, platform=row, online=not args.no_online, seed=args.seed)
+        info = cost_model.model.metadata["pretrained"]
+        label = f"{info['model']}:pretrained-{info['kind']}-v{info['version']}" + (":frozen" if args.no_online else "")
+    elif args.cost_model not in NAMED_COST_MODELS:
         if not Path(args.cost_model).is_file():
             raise FileNotFoundError(f"--cost-model {args.cost_model!r}: not one of {', '.join(NAMED_COST_MODELS)} "
                                     f"and no such model file (save one with `tenset-study train --out PATH`)")
@@ -114,8 +147,27 @@ def _cmd_export_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_pretrain_command(sub) -> None:
+    """Add ``pretrain`` (train the pretrained model shipped for a target kind) to the subcommands ``sub``."""
+    p = sub.add_parser("pretrain", help="train the pretrained cost model shipped for a target kind (cpu, gpu) "
+                       "and record its provenance in the manifest (tune with --cost-model pretrained)")
+    p.add_argument("--kind", nargs="+", choices=["cpu", "gpu"], required=True, help="target kinds to train for")
+    p.add_argument("--dataset", type=Path, default=Path("data/v1"), help="dataset to train on (default data/v1)")
+    p.add_argument("--platforms", nargs="+", default=None, help="platforms to train on (default: data/v1's "
+                   "amd-epyc-znver5-2c and intel-xeon-emeraldrapids-16c for cpu, h100-80gb-hbm3 for gpu)")
+    p.add_argument("--preset", default="full", help="preset whose transfer-tuning model settings size the model "
+                   "(default full: ours v2, hidden 64, 10 epochs, max_len 64)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-held-out", action="store_true",
+                   help="skip the held-out run (the same settings without TenSet's evaluation networks, scored on them)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="folder of pretrained models (default: the package's, src/tenset_study/tuning/pretrained)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run_pretrain_command)
+
+
 def add_tuning_commands(sub) -> None:
-    """Add ``tune``, ``transfer-tune`` and ``export-study`` to the ``tenset-study`` subcommands ``sub``."""
+    """Add ``tune``, ``pretrain``, ``transfer-tune`` and ``export-study`` to the ``tenset-study`` subcommands ``sub``."""
     p = sub.add_parser("tune", help="tune a zoo network with MetaSchedule (all tasks), compile it, time it end to end")
     p.add_argument("network", help="zoo network name, e.g. resnet_18-b1-224 (tenset-study networks)")
     where = p.add_mutually_exclusive_group()
@@ -124,7 +176,8 @@ def add_tuning_commands(sub) -> None:
     p.add_argument("--trials", type=int, required=True, help="global budget of measured programs")
     p.add_argument("--work-dir", type=Path, required=True, help="folder for the MetaSchedule database, logs, results")
     p.add_argument("--cost-model", default="xgb",
-                   help="xgb, random (MetaSchedule's) or the path of a model saved by `tenset-study train`")
+                   help="xgb, random (MetaSchedule's), pretrained (the package's shipped model of the target's "
+                   "kind) or the path of a model saved by `tenset-study train`")
     p.add_argument("--platform", default=None, help="platforms row (id) whose hardware features our model gets "
                    "(default: read off this machine); needs --platform-dataset")
     p.add_argument("--platform-dataset", type=Path, default=None, help="dataset holding the --platform row")
@@ -144,6 +197,8 @@ def add_tuning_commands(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace a database already in --work-dir")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_tune_command)
+
+    add_pretrain_command(sub)
 
     p = sub.add_parser("transfer-tune", help="transfer tuning: MetaSchedule's xgb with budget B against our model "
                        "pretrained on other platforms with 25%% and 40%% of B, every network timed end to end")

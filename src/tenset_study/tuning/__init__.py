@@ -12,6 +12,9 @@ Modules (one idea each):
   (what ``tenset-study tune`` does).
 * :mod:`.cost_model` -- :class:`ProjectCostModel`, our trained models inside MetaSchedule; :mod:`.model_inputs`
   (its features), :mod:`.platforms` (the platforms row it gets), :mod:`.fine_tuning` (:func:`fine_tune`).
+* :mod:`.pretrained` -- :func:`pretrained_cost_model`: the cost model the package ships for a target kind
+  (``cpu``, ``gpu``), in one line as MetaSchedule's ``cost_model=``; :mod:`.pretraining` (:func:`train_pretrained`,
+  ``tenset-study pretrain``) trains it and writes its provenance into the manifest.
 * :mod:`.study` -- the transfer-tuning experiment (:func:`run_study`, :func:`run_transfer_tuning`,
   :func:`compare_to_baseline`, ...); :mod:`.archive` -- study exports (:func:`export_study`, ...).
 
@@ -34,6 +37,8 @@ _EXPORTS = {
     "end_to_end": ["saved_cost_model", "tune_compile_and_time"],
     "cost_model": ["ProjectCostModel"],
     "fine_tuning": ["fine_tune"],
+    "pretrained": ["PretrainedModelError", "load_pretrained", "pretrained_cost_model", "pretrained_info"],
+    "pretraining": ["train_pretrained"],
     "platforms": ["platform_row_for", "platform_row_from_dataset"],
     "study": ["StudyOutcome", "collect_curves", "collect_results", "compare_to_baseline", "pretrain_for_target",
               "run_study", "run_transfer_tuning", "time_tuned_networks"],
