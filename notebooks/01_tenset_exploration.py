@@ -34,17 +34,21 @@ dataset = "data/default"  # dataset folder: absolute, or relative to the reposit
 # The next cell checks the parameter and opens the dataset; with a wrong path it stops here and says why.
 
 # %%
-from tenset_study.book import chapters, explore, notebook
+from tenset_study.book import chapters, explore, facts, notebook
+from tenset_study.book.glue import glue
 
 ds = chapters.check_exploration(dataset=dataset).ds
 notebook.setup_notebook()
+glue(facts.dataset_facts(ds))
 print(explore.describe_dataset(ds))
 
 # %% [markdown]
 # ## Size
 #
-# A dataset is a folder of compressed Parquet tables ({doc}`../data`). Programs and measurements are the
-# large tables; the others describe what was measured and where.
+# A dataset is a folder of compressed Parquet tables ({doc}`../data`). This one holds {glue:text}`programs`
+# programs of {glue:text}`tasks` tasks from {glue:text}`networks` networks, and {glue:text}`measurements`
+# measurements of them on {glue:text}`platforms` platforms. Programs and measurements are the large tables;
+# the others describe what was measured and where.
 
 # %%
 explore.table_sizes(ds)
@@ -83,7 +87,7 @@ explore.tasks_per_network(ds)
 mix = explore.op_mix(ds)
 notebook.styled(mix, percent=["task_share", "flop_share"])
 
-# %%
+# %% mystnb={"figure": {"caption": "Where the two bars of a class differ most, that class carries far more (or less) of the work than its number of tasks suggests."}}
 explore.plot_op_mix(mix)
 
 # %% [markdown]
@@ -92,7 +96,7 @@ explore.plot_op_mix(mix)
 # The work of one run of each task, by operator class, on a log scale: tasks differ by orders of
 # magnitude, which is why cost models learn normalized throughput within a task rather than raw latency.
 
-# %%
+# %% mystnb={"figure": {"caption": "Each dot is a task; the spread along the log axis, within a class and between classes, is why a model compares programs within a task."}}
 tasks = explore.task_frame(ds)
 explore.plot_flops_by_op(tasks)
 
@@ -108,7 +112,7 @@ explore.plot_flops_by_op(tasks)
 frame = explore.measurement_frame(ds)
 explore.latency_summary(frame)
 
-# %%
+# %% mystnb={"figure": {"caption": "Latencies span orders of magnitude on every platform; a platform whose curve sits to the left runs the same kind of programs faster."}}
 explore.plot_latency_by_platform(frame)
 
 # %% [markdown]
@@ -123,7 +127,7 @@ print(explore.describe_coverage(ds, frame))
 counts = explore.programs_per_task(frame)
 counts.groupby("platform")["measured"].describe()
 
-# %%
+# %% mystnb={"figure": {"caption": "Tasks at the left edge have few programs to rank; a platform with fewer bars than another has not measured every program yet."}}
 explore.plot_programs_per_task(counts)
 
 # %% [markdown]
@@ -138,21 +142,22 @@ gap = explore.best_median_gap(frame)
 print(explore.describe_gap(gap))
 explore.gap_by_op(gap)
 
-# %%
+# %% mystnb={"figure": {"caption": "The further right a task lies, the more a good pick saves over a typical program; classes whose boxes lie right are where a cost model matters most."}}
 explore.plot_best_median_gap(gap)
 
 # %% [markdown]
 # ## Failures
 #
 # Failed measurements are kept in the dataset with their error, because a cost model should learn that
-# such programs are bad (TenSet gives them a cost of 1e10 s). The error kind is the stage that failed.
+# such programs are bad (TenSet and MetaSchedule give them a huge sentinel latency). The error kind is the
+# stage that failed.
 
 # %%
 rates = explore.failure_rates(frame)
 kinds = explore.error_kinds(frame)
 notebook.styled(rates.join(kinds), percent=["failure_rate"])
 
-# %%
+# %% mystnb={"figure": {"caption": "The length of a bar is the share of a platform's measurements that failed, its colours the stage that failed."}}
 explore.plot_failures(kinds, rates)
 
 # %% [markdown]
@@ -167,7 +172,7 @@ cv = explore.repeat_cv(ds)
 noise = explore.cv_summary(cv)
 notebook.styled(noise, percent=["cv_median", "cv_p90", "cv_mean"])
 
-# %%
+# %% mystnb={"figure": {"caption": "The further left a curve rises, the less a platform's repeated timings of one program disagree."}}
 explore.plot_repeat_cv(cv)
 
 # %% [markdown]
@@ -175,6 +180,7 @@ explore.plot_repeat_cv(cv)
 # the gap between a typical and the best program.
 
 # %%
+glue(facts.noise_gap_facts(cv, gap))
 print(explore.describe_noise_vs_gap(cv, gap))
 
 # %% [markdown]
@@ -198,7 +204,7 @@ agreement = explore.cross_platform_agreement(frame)
 print(explore.describe_agreement(frame, agreement))
 explore.agreement_summary(agreement) if not agreement.empty else None
 
-# %%
+# %% mystnb={"figure": {"caption": "Mass near 1 means two platforms order a task's programs alike, so a model of one transfers cheaply to the other."}}
 explore.plot_cross_platform(agreement) if not agreement.empty else None
 
 # %% [markdown]
@@ -206,8 +212,9 @@ explore.plot_cross_platform(agreement) if not agreement.empty else None
 #
 # - Within-task ranking is the right target: FLOPs and latencies span orders of magnitude across tasks,
 #   while the question a tuner asks is which program of *one* task is fastest.
-# - The gap between the median and the best program bounds what a cost model can save; the repeat noise
-#   bounds how finely measured programs can be ordered at all. Pairs of programs closer than the noise
-#   carry no signal for pairwise comparison accuracy.
+# - The gap between the median and the best program bounds what a cost model can save (over all platforms,
+#   a task's median program is {glue:text}`gap_median` slower than its best); the repeat noise bounds how
+#   finely measured programs can be ordered at all (median {glue:text}`noise_median`). Pairs of programs
+#   closer than the noise carry no signal for pairwise comparison accuracy.
 # - Failed programs are part of the data; models and splits must treat them explicitly.
 # - Agreement across platforms, where the dataset has it, is the baseline a transferred model must beat.

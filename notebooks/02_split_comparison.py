@@ -43,7 +43,8 @@ results_dir = "results"  # where the results table is written (relative to the r
 # The next cell checks the parameters and opens the dataset; a wrong value stops it here with a message.
 
 # %%
-from tenset_study.book import chapters, notebook, report
+from tenset_study.book import chapters, facts, notebook, report
+from tenset_study.book.glue import glue
 from tenset_study.evaluation import experiments
 
 chapter = chapters.check_split_comparison(dataset=dataset, preset=preset, models=models, splits=splits,
@@ -70,10 +71,10 @@ results = experiments.compare_splits(chapter.models, chapter.settings, inputs, t
 summary = experiments.summarize_seeds(results)
 report.wide_table(summary, index=["split", "variant"])
 
-# %%
+# %% mystnb={"figure": {"caption": "Bars that stand higher under a split than under by-network show how much that split flatters the same model; the dashed line is a random ranking."}}
 report.plot_split_comparison(summary, "pca")
 
-# %%
+# %% mystnb={"figure": {"caption": "The same comparison for top-5: the share of tasks whose best program is among the model's five favourites, weighted by latency."}}
 report.plot_split_comparison(summary, "top5")
 
 # %% [markdown]
@@ -87,8 +88,7 @@ report.plot_split_comparison(summary, "top5")
 report.flattery_table(summary, reference="by-network")
 
 # %%
-path = experiments.write_summary(summary, chapter.results_dir, "split_comparison.csv")
-print(path)
+print(notebook.written(experiments.write_summary(summary, chapter.results_dir, "split_comparison.csv")))
 
 # %% [markdown]
 # ## Which split the rest of the book uses
@@ -96,7 +96,10 @@ print(path)
 # A cost model inside a tuner scores programs of the network being tuned, which in practice it has not seen.
 # Splits that leak programs or tasks of the test networks into training answer an easier question. The
 # rest of the book therefore reports `by-network` (TenSet's evaluation networks held out), and `by-platform`
-# where the question is new hardware. The computed comparison:
+# where the question is new hardware. On this run the models' mean PCA under {glue:text}`split_reference` is
+# {glue:text}`split_reference_pca`, and the split that flatters most, {glue:text}`split_most_flattering`,
+# reports {glue:text}`split_flattery` PCA more. The computed comparison:
 
 # %%
+glue(facts.split_facts(summary, reference="by-network"))
 print(report.split_verdict(summary, reference="by-network"))

@@ -16,7 +16,8 @@
 # # How much data a cost model needs
 #
 # Measuring programs is the expensive part of a cost model: TenSet took thousands of machine-hours. The
-# study we reproduce reports that up to 45% of the training data (53% in the journal version) can be
+# study we reproduce reports that up to {glue:text}`paper_pruned` of the training data
+# ({glue:text}`paper_pruned_journal` in the journal version) can be
 # removed without losing pairwise comparison accuracy {cite:p}`verma2023transfer,verma2024crossfeature`.
 # Which data can go, by what rule, and does the answer hold on networks and hardware the model never saw?
 #
@@ -37,13 +38,15 @@ results_dir = "results"  # where the results table is written (relative to the r
 # The next cell checks the parameters and opens the dataset; a wrong value stops it here with a message.
 
 # %%
-from tenset_study.book import chapters, notebook, report
+from tenset_study.book import chapters, facts, notebook, report
+from tenset_study.book.glue import glue
 from tenset_study.evaluation import experiments
 from tenset_study import pruning
 
 chapter = chapters.check_pruning(dataset=dataset, preset=preset, models=models, strategies=strategies, splits=splits,
                                  results_dir=results_dir)
 notebook.setup_notebook()
+glue(facts.paper_facts())
 chapter.summary
 
 # %% [markdown]
@@ -74,21 +77,20 @@ pruning.dataset_clean_report(ds, inputs)
 curve = pruning.run_pruning_study(ds, inputs, links, chapter.models, chapter.settings, strategies=chapter.strategies,
                                   splits=chapter.splits, fractions=chapter.fractions, progress=False)
 summary = pruning.summarize_curve(curve)
-for path in pruning.write_pruning(curve, summary, chapter.results_dir):  # summary, and every run: seeds, seconds
-    print(path)
+print(notebook.written(pruning.write_pruning(curve, summary, chapter.results_dir)))  # summary, and every run
 
 # %% [markdown]
 # ## PCA against the data kept
 #
 # One panel per model and platform, one figure per split; the grey band is the full-data model's interval.
 
-# %%
+# %% mystnb={"figure": {"caption": "A strategy whose line stays inside the grey band as the share kept shrinks loses nothing against the full-data model; where it drops below, pruning costs accuracy."}}
 report.plot_pruning_curves_per_split(summary, "pca")
 
 # %% [markdown]
 # Top-5 (the best program of a task found among the model's five favourites) on held-out networks:
 
-# %%
+# %% mystnb={"figure": {"caption": "The same curves for top-5 on held-out networks: a line below the band finds the best program less often than the full-data model."}}
 report.plot_pruning_curves(summary, "top5")
 
 # %% [markdown]
@@ -116,7 +118,10 @@ pruning.training_time(curve)
 # ## Recommendation
 #
 # Computed from the table above: the strategy that prunes the most without loss, on average over models,
-# platforms and splits.
+# platforms and splits. At the kept shares this run tries ({glue:text}`pruning_fractions`),
+# {glue:text}`pruning_best_strategy` removes the most on {glue:text}`pruning_best_split`:
+# {glue:text}`pruning_best_pruned` of the training programs, against the paper's {glue:text}`paper_pruned`.
 
 # %%
+glue(facts.pruning_facts(summary))
 print(pruning.recommendation(verdicts))

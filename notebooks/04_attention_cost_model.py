@@ -21,12 +21,12 @@
 # its architecture details are not public, so ours (below) is our design on TLP's footing
 # {cite:p}`zhai2023tlp`.
 #
-# We train four models on the same records and test them on networks they never saw (the `by-network`
+# We train the models below on the same records and test them on networks they never saw (the `by-network`
 # split, chosen in {doc}`02_split_comparison`):
 #
 # | model | input | trained |
 # | --- | --- | --- |
-# | `xgb` | MetaSchedule's 164 per-store features, pooled per program | per platform (TenSet, MetaSchedule) |
+# | `xgb` | MetaSchedule's {glue:text}`perstore_width` per-store features, pooled per program | per platform (TenSet, MetaSchedule) |
 # | `mlp` | the same features | per platform (TenSet) |
 # | `tlp` | schedule tokens only | per platform (TLP) |
 # | `ours` (v2) | per-store features, one token per store, FiLM by hardware + workload | once, on every platform |
@@ -50,7 +50,8 @@ benchmarks_dir = "benchmarks/results"  # committed speed runs of other machines 
 # The next cell checks the parameters and opens the dataset; a wrong value stops it here with a message.
 
 # %%
-from tenset_study.book import chapters, notebook, report
+from tenset_study.book import chapters, facts, notebook, report
+from tenset_study.book.glue import glue
 from tenset_study.evaluation import experiments
 from tenset_study.features import tokens
 from tenset_study.models import architecture_table
@@ -59,6 +60,7 @@ chapter = chapters.check_cost_models(dataset=dataset, preset=preset, models=mode
                                      results_dir=results_dir, benchmarks_dir=benchmarks_dir)
 settings = chapter.settings
 notebook.setup_notebook()
+glue(facts.method_facts())
 settings
 
 # %% [markdown]
@@ -78,14 +80,15 @@ records.groupby(["platform", "kind"]).agg(records=("program", "size"), tasks=("t
 # Each program becomes a sequence of instruction vectors. Sequences are cropped or padded to `max_len`
 # steps; the figure shows how long the schedules are, and so how much a crop cuts.
 
-# %%
+# %% mystnb={"figure": {"caption": "Programs right of the dashed line lose their last steps to the crop; the fewer there are, the less the crop costs."}}
 lengths = tokens.length_distribution(ds.to_pandas("programs", columns=["program", "encoding", "trace"]))
 report.plot_lengths(lengths, settings["max_len"])
 
 # %% [markdown]
 # ## The architecture
 #
-# `ours` reads a program as the set of its buffer stores, one token per store (MetaSchedule's 164 per-store
+# `ours` reads a program as the set of its buffer stores, one token per store (MetaSchedule's
+# {glue:text}`perstore_width` per-store
 # features, standardized over the training stores). The platform's hardware features and the task's workload
 # features give, through a small network, a scale and a shift per channel (FiLM) applied to every token after
 # the encoder and again before the decoder, so the machine changes how each store's features map to the score
@@ -107,11 +110,12 @@ print({k: v for k, v in the_split.held_out.items() if k != "tasks"})
 print(f"train: {len(the_split.train)} records, test: {len(the_split.test)} records")
 
 # %% [markdown]
-# ## Four models on held-out networks
+# ## The models on held-out networks
 #
 # Each model is trained with every seed of the preset (`xgb`, whose training uses no randomness, once);
 # `value` is the mean over seeds, the interval
-# `[low, high]` the bootstrap 95% interval over tasks, and `±` the standard deviation over seeds.
+# `[low, high]` the bootstrap {glue:text}`interval_level` interval over tasks, and `±` the standard deviation
+# over seeds.
 
 # %%
 timings = []
@@ -119,12 +123,13 @@ specs = experiments.model_specs(chapter.models, settings)
 results = experiments.run_experiment(specs, inputs, the_split, links, seeds=settings["seeds"],
                                      n_boot=settings["n_boot"], timings=timings)
 summary = experiments.summarize_seeds(results)
+glue(facts.cost_model_facts(summary))
 report.wide_table(summary, index=["platform", "variant"])
 
-# %%
+# %% mystnb={"figure": {"caption": "The higher a model's bar on a platform, the more pairs of programs of unseen networks it orders right; bars whose error bars overlap are not told apart by this data."}}
 report.plot_metric_bars(summary, "pca", title="Pairwise comparison accuracy on held-out networks")
 
-# %%
+# %% mystnb={"figure": {"caption": "A bar near 1 means the model's five favourite programs of a task include one as fast as the task's best measured program."}}
 report.plot_metric_bars(summary, "top5", title="Top-5 score on held-out networks (1 = best program in the top 5)")
 
 # %% [markdown]
@@ -137,8 +142,7 @@ report.wide_table(summary[summary["network"] != "all"], index=["network", "platf
 # The results table is also written to `results/`, for later chapters and for readers:
 
 # %%
-path = experiments.write_summary(summary, chapter.results_dir, f"cost_models-{the_split.name}.csv")
-print(path)
+print(notebook.written(experiments.write_summary(summary, chapter.results_dir, f"cost_models-{the_split.name}.csv")))
 
 # %% [markdown]
 # ## Ablations: what the context features add
@@ -152,20 +156,20 @@ ablation_results = experiments.run_experiment(experiments.ablation_specs(setting
 ablation = experiments.summarize_seeds(results[results["variant"] == "ours"], ablation_results)
 report.wide_table(ablation, index=["platform", "variant"])
 
-# %%
+# %% mystnb={"figure": {"caption": "A variant whose bar falls below ours' shows what the features it lacks contribute; bars level with it mean those features add nothing measurable here."}}
 report.plot_metric_bars(ablation, "pca", title="Ablations of ours: PCA on held-out networks")
 
 # %% [markdown]
 # ## Learning curves
 #
-# Training loss per epoch (seed 0), and accuracy on the held-out networks when `xgb` and `ours` see only
+# Training loss per epoch (the first seed), and accuracy on the held-out networks when `xgb` and `ours` see only
 # part of the training programs (the same random subsets for both).
 
-# %%
+# %% mystnb={"figure": {"caption": "A curve still falling at its last epoch would gain from longer training; one flat early has learned what it can."}}
 neural = [s for s in specs if s.name != "xgb"]
 report.plot_learning_curves(experiments.histories(neural, inputs, the_split))
 
-# %%
+# %% mystnb={"figure": {"caption": "Where a curve flattens, more training programs stop paying; a model whose curve lies above the other's needs less data for the same accuracy."}}
 curve = experiments.data_fraction_curve([s for s in specs if s.name in ("xgb", "ours")], inputs, the_split, links,
                                         settings["fractions"], n_boot=settings["n_boot"])
 curve = curve[curve["network"] == "all"].groupby(["variant", "fraction", "metric"], as_index=False)[
@@ -184,7 +188,7 @@ report.plot_data_curve(curve, "pca")
 speed = experiments.timing_table(timings)
 speed[["train_records", "fit_s", "train_records_per_s", "predict_records", "predict_per_s"]]
 
-# %%
+# %% mystnb={"figure": {"caption": "Taller bars are faster (log scale); inference speed decides whether a model can score the thousands of candidates of a search round."}}
 report.plot_throughput(speed)
 
 # %% [markdown]
@@ -198,11 +202,12 @@ experiments.read_benchmarks(chapter.benchmarks_dir)
 # %% [markdown]
 # Training at TenSet's scale streams from an on-disk feature store (`tenset-study features`, then
 # `train --stream`) and spreads over the GPUs of a host with `torchrun` (DistributedDataParallel over
-# NCCL, each rank reading its own shards). `benchmarks/bench_ddp.py` times that path on one and on two
-# H200s of one host, on the default dataset replicated 8 times so that an epoch lasts several seconds:
-# records/s over all ranks (the median of the epochs after the first, with their range), per rank, and
-# the scaling efficiency against one rank. When the rows for hidden size 64 and 256 are close, the input
-# pipeline (reading shards and cutting lists on the CPU) rather than the GPU bounds the rate.
+# NCCL, each rank reading its own shards). `benchmarks/bench_ddp.py` times that path on one and on several
+# GPUs of one host (the `device`, `host_gpus` and `ranks` columns say which), on the default dataset
+# replicated so that an epoch lasts several seconds: records/s over all ranks (the median of the epochs
+# after the first, with their range), per rank, and the scaling efficiency against one rank. When the rows
+# of a small and a large hidden size are close, the input pipeline (reading shards and cutting lists on the
+# CPU) rather than the GPU bounds the rate.
 
 # %%
 experiments.read_ddp_benchmarks(chapter.benchmarks_dir)[
@@ -212,7 +217,9 @@ experiments.read_ddp_benchmarks(chapter.benchmarks_dir)[
 # %% [markdown]
 # ## What it means
 #
-# The sentences below are computed from the tables above.
+# On the held-out networks, {glue:text}`best_model` ranks programs best, with a mean PCA over platforms of
+# {glue:text}`best_model_pca` (`ours`: {glue:text}`ours_pca`). The sentences below, computed from the tables
+# above, say where the differences exceed the spread over seeds.
 
 # %%
 print(report.conclusions(summary, ablation))

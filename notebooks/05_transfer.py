@@ -17,7 +17,8 @@
 #
 # A cost model trained on one machine ranks programs poorly on another, and measuring a new machine's
 # dataset costs what the first one cost. The study we reproduce claims that its model, which reads hardware
-# features next to the schedule, reaches a top-5 score above 90% on hardware it was not trained on
+# features next to the schedule, reaches a top-5 score above {glue:text}`paper_top5` on hardware it was not
+# trained on
 # {cite:p}`verma2023transfer,verma2024crossfeature`; MTL-TLP reaches a new platform by multi-task learning
 # on a small share of its data {cite:p}`zhai2023tlp`. Their protocols are not public in full, so the one
 # below is ours.
@@ -58,7 +59,8 @@ measured_tuning = "data/transfer-tuning"  # exports of the full experiment to sh
 # The next cell checks the parameters and opens the dataset; a wrong value stops it here with a message.
 
 # %%
-from tenset_study.book import chapters, notebook, transfer_report
+from tenset_study.book import chapters, facts, notebook, transfer_report
+from tenset_study.book.glue import glue
 from tenset_study.evaluation import experiments
 from tenset_study.tuning import archive as study_archive, study as tuning_study
 from tenset_study.tuning.speedup import speedup_table
@@ -70,6 +72,8 @@ chapter = chapters.check_transfer(
     study_dir=study_dir, measured_tuning=measured_tuning)
 settings = chapter.settings
 notebook.setup_notebook()
+glue(facts.paper_facts(), facts.method_facts(), facts.tuning_preset_facts(),
+     facts.measured_tuning_facts(chapter.measured_tuning))
 chapter.summary
 
 # %%
@@ -100,7 +104,8 @@ transfer.plan_table(records, data, chapter.fractions, seed=settings["transfer_se
 #
 # Every arm at every share, for every direction and seed of the preset. The pretrained model is trained
 # once per direction and seed; `fine-tune` starts from a copy of it, so `zero-shot` is scored on the model
-# as pretrained. `value` is the mean over seeds, `[low, high]` the bootstrap 95% interval over the held-out
+# as pretrained. `value` is the mean over seeds, `[low, high]` the bootstrap {glue:text}`interval_level`
+# interval over the held-out
 # tasks, `±` the standard deviation over seeds; `target records` is how many target records the arm
 # trained on.
 
@@ -108,8 +113,8 @@ transfer.plan_table(records, data, chapter.fractions, seed=settings["transfer_se
 runs = transfer.run_transfer(inputs, links, the_split, the_directions, settings, arms=chapter.arms,
                              fractions=chapter.fractions, progress=False)
 summary = transfer.summarize_transfer(runs)
-for path in transfer.write_transfer(runs, summary, chapter.results_dir):
-    print(path)
+glue(facts.transfer_facts(summary))
+print(notebook.written(transfer.write_transfer(runs, summary, chapter.results_dir)))
 transfer_report.transfer_table(summary)
 
 # %% [markdown]
@@ -117,17 +122,17 @@ transfer_report.transfer_table(summary)
 # target. The grey line and band are the zero-shot model (no target data); the dotted line is random
 # scores. The x axis is the share actually used, which the per-task minimum can raise above the share asked.
 
-# %%
+# %% mystnb={"figure": {"caption": "An arm above the grey band ranks the unseen platform's programs better than the model carried over without target data; near the dotted line it does no better than chance."}}
 transfer_report.plot_transfer_curves(summary, "pca")
 
 # %% [markdown]
 # Top-1 and top-5 (the best measured latency among the model's first one or five programs of a task, against
 # the best measured, weighted over tasks):
 
-# %%
+# %% mystnb={"figure": {"caption": "Top-1: how close the model's first pick of each task comes to the best measured program, against the share of target data used."}}
 transfer_report.plot_transfer_curves(summary, "top1")
 
-# %%
+# %% mystnb={"figure": {"caption": "Top-5 is the paper's transfer metric: read each arm against the dotted random line, which shows how easy top-5 is on these tasks."}}
 transfer_report.plot_transfer_curves(summary, "top5")
 
 # %% [markdown]
@@ -149,8 +154,11 @@ transfer_report.training_time(runs)
 # %% [markdown]
 # ## What it means
 #
-# The sentences below are computed from the tables above (an arm is "ahead of" the next only when the gap
-# exceeds the seeds' spread and the best arm's interval clears the runner-up).
+# The best transferred arm on an unseen platform here is {glue:text}`transfer_best_arm`, with a top-5 of
+# {glue:text}`transfer_best_top5` where random scores reach {glue:text}`transfer_random_top5` on the same
+# tasks; the paper claims above {glue:text}`paper_top5`. The sentences below are computed from the tables
+# above (an arm is "ahead of" the next only when the gap exceeds the seeds' spread and the best arm's
+# interval clears the runner-up).
 
 # %%
 print(transfer_report.findings(summary))
@@ -159,23 +167,26 @@ print(transfer_report.findings(summary))
 # ## Transfer tuning in MetaSchedule
 #
 # The study's end-to-end claim: a cost model pretrained on other hardware, carried to a new target, tunes
-# whole networks to on-par inference time with 25-40% of the baseline's tuning time. We tune every task of
-# a network on this machine's CPU with MetaSchedule (`tune_tasks`, evolutionary search) three ways:
+# whole networks to on-par inference time with {glue:text}`paper_tuning_shares` of the baseline's tuning
+# time. We tune every task of a network on this machine's CPU with MetaSchedule (`tune_tasks`, evolutionary
+# search) three ways:
 #
 # | arm | cost model | trials |
 # | --- | --- | --- |
 # | `baseline-xgb` | MetaSchedule's XGBoost model, learning from scratch | the full budget B |
-# | `ours@25%`, `ours@40%` | `ours` pretrained on every dataset platform except this machine, updated online | 25% and 40% of B |
+# | `ours@...` | `ours` pretrained on every dataset platform except this machine, updated online | {glue:text}`tuning_shares` of B |
 # | `random@...` (preset `full`) | random scores | the same shares, to tell the model's merit from the smaller budget |
 #
 # Each tuned network is compiled with its MetaSchedule database and timed end to end in the Relax VM. The
-# `book` preset times each arm in this process (30 repeats, bootstrap interval over them); `full` times a
-# network's arms in 5 rounds, each arm in a fresh process every round, and takes Student's t interval over
-# the rounds, because a network's time moves more from one process to the next than between repeats in one
-# (measured below). The preset sets the networks and budgets: `book` tunes one small network
-# so that this chapter fits `make book`; `full` tunes bert_tiny, mobilenet_v2 and resnet_50 with budgets of
-# about 32 trials per task. Results go to `results/transfer_tuning.csv` and the curves to
-# `results/transfer_tuning_curves.csv`.
+# `book` preset times each arm in this process ({glue:text}`book_timing_repeats` repeats, bootstrap interval
+# over them); `full` times a network's arms in {glue:text}`full_timing_rounds` rounds of
+# {glue:text}`full_timing_repeats` repeats, each arm in a fresh process every round, and takes Student's t
+# interval over the rounds, because a network's time moves more from one process to the next than between
+# repeats in one (measured below). The preset sets the networks and budgets: `book` tunes
+# {glue:text}`book_tuning_networks` with {glue:text}`book_trials_per_task` trials per task so that this
+# chapter fits `make book`; `full` tunes {glue:text}`full_tuning_networks` with budgets of about
+# {glue:text}`full_trials_per_task` trials per task. Results go to `results/transfer_tuning.csv` and the
+# curves to `results/transfer_tuning_curves.csv`.
 
 # %%
 outcome = tuning_study.run_study(dataset, chapter.tuning_target_platform, chapter.tuning_networks, preset,
@@ -203,38 +214,41 @@ outcome.comparison[["network", "arm", "latency_ratio", "ratio_low", "ratio_high"
 # The estimated network latency (sum over tasks of weight x best measured latency so far) against tuning
 # time:
 
-# %%
+# %% mystnb={"figure": {"caption": "A line that drops lower sooner found faster programs in less tuning time; where a reduced arm ends above the baseline, its smaller budget fell short."}}
 curves = tuning_study.collect_curves(outcome.study_dir)
 transfer_report.tuning_curves_figure(curves)
 
 # %% [markdown]
 # ## The full experiment, measured offline
 #
-# The `full` preset tunes bert_tiny, mobilenet_v2 and resnet_50 with about 32 trials per task: hours of
-# tuning per network on a 2-core CPU, too long for `make book`. It was run once per target with
+# The `full` preset tunes {glue:text}`full_tuning_networks` with about {glue:text}`full_trials_per_task` trials
+# per task: hours of tuning per network on a small CPU, too long for `make book`. It was run once per target with
 # `tenset-study transfer-tune --preset full` and exported with `tenset-study export-study` into
 # `data/transfer-tuning/<target platform>/`: every arm's plan, result, timeline, end-to-end timing and
 # compressed MetaSchedule database, with the provenance of each measurement. What follows is read from
 # those exports (`measured_tuning`); run the same commands to measure your own machine (see
-# {doc}`../reproduce`). Tuning time is wall time, so the table of studies gives the highest 15-minute load
-# average seen while tuning and timing (on the 2-core CPU, 2 means both cores were busy; the GPU host has 16).
+# {doc}`../reproduce`). Tuning time is wall time, so the first table gives the highest 15-minute load
+# average seen while tuning and timing: a load equal to the target's cores (second table) means every core
+# was busy.
 #
-# Two targets were measured. `amd-epyc-znver5-2c` is this 2-core CPU, with all three networks, B of 32
-# trials per task and the random-search arms; its model was pretrained on the Intel Xeon and the H100 only.
-# `h200` is an NVIDIA H200, a GPU in no platform of the dataset: bert_tiny (B = 288) and resnet_18
-# (B = 304), 16 trials per task because the GPU host's time is rationed per session, no random arms, and a
-# model pretrained on all three platforms of data/v1, among them the H100 of the same `sm_90`
-# architecture. The GPU study is the smaller experiment of the two. Both were timed with the `full`
-# preset's rounds.
+# {glue:text}`measured_studies` studies were measured, on {glue:text}`measured_targets`. The second table
+# says for each target what was tuned, with how many trials per task, whether the random-search arms ran,
+# and which platforms its model was pretrained on. `h200` is an NVIDIA H200, a GPU in no platform of the
+# dataset, pretrained on every platform of the dataset, among them the H100 of the same `sm_90`
+# architecture; its study is the smaller one because the GPU host's time is rationed per session. Both
+# were timed with the `full` preset's rounds.
 
 # %%
 study_archive.describe_measured(chapter.measured_tuning)
 
 # %%
+facts.measured_studies_table(chapter.measured_tuning)
+
+# %%
 measured = study_archive.measured_results(chapter.measured_tuning)
 columns = ["study", "network", "arm", "trials", "tuning_s", "scoring_share", "estimated_latency_s", "e2e_mean_s",
            "e2e_low_s", "e2e_high_s"]
-measured[columns] if measured is not None else f"no exported study under {chapter.measured_tuning}"
+measured[columns] if measured is not None else "no exported study in the folder measured_tuning names"
 
 # %%
 columns = ["target_platform", "network", "arm", "latency_ratio", "ratio_low", "ratio_high", "tuning_time_ratio",
@@ -253,15 +267,16 @@ tuning_study.compare_to_baseline(measured)[columns] if measured is not None else
 
 # %% [markdown]
 # Why the timing uses rounds in fresh processes: each round's mean as a share of the arm's mean over
-# rounds. Within a process the repeats of a round agree to a percent or two; from one process to the next
-# the same compiled network can move by much more (the runtime's buffer placement, the core that runs the
+# rounds. Within a process the repeats of a round agree closely (median coefficient of variation
+# {glue:text}`round_cv_median`); from one process to the next the same compiled network moved by up to
+# {glue:text}`round_spread_max` from its arm's mean (the runtime's buffer placement, the core that runs the
 # host side, the GPU's state), so an interval over the repeats of a single process would be too narrow
 # for the comparison.
 
 # %%
 transfer_report.timing_rounds_table(study_archive.measured_timing_rounds(chapter.measured_tuning))
 
-# %%
+# %% mystnb={"figure": {"caption": "The full experiment's curves: a reduced arm that ends above the baseline's final latency did not reach it within its budget."}}
 transfer_report.tuning_curves_figure(study_archive.measured_curves(chapter.measured_tuning))
 
 # %% [markdown]
@@ -270,10 +285,11 @@ transfer_report.tuning_curves_figure(study_archive.measured_curves(chapter.measu
 # What a reader choosing a cost model wants to know is how much sooner it reaches the latency the default
 # tuner ends at (TLP reports its result this way). For each arm and seed pair: the baseline's time to reach its
 # own final estimated latency divided by the arm's time to reach the same latency. An arm that never gets
-# there is *not reached*, with its final gap, never a speedup; a baseline whose last quarter of tuning time
-# still improved its latency by 1% or more had not flattened, which flatters any speedup against it. These
-# exports have one seed per arm, and the `ours@...` and `random@...` arms had 25-40% of the baseline's
-# trials, so most cannot reach its final latency: the verdicts say by how much they fall short.
+# there is *not reached*, with its final gap, never a speedup; a baseline whose last {glue:text}`flat_tail` of
+# tuning time still improved its latency by {glue:text}`flat_tolerance` or more had not flattened, which
+# flatters any speedup against it. These exports have one seed per arm, and the `ours@...` and `random@...`
+# arms had {glue:text}`measured_trials_shares` of the baseline's trials, so most cannot reach its final
+# latency: the verdicts say by how much they fall short.
 
 # %%
 speedups = speedup_table(study_archive.measured_curves(chapter.measured_tuning))

@@ -34,21 +34,32 @@ measured_tuning = "data/transfer-tuning"  # exports of the full transfer-tuning 
 # The next cell checks the parameters; a wrong value stops it here with a message.
 
 # %%
-from tenset_study.book import chapters, claims, explore, notebook, report
+from tenset_study.book import chapters, claims, explore, facts, notebook, report
+from tenset_study.book.glue import glue, glue_table
 from tenset_study.tuning import archive as study_archive, study as tuning_study
 
 chapter = chapters.check_results(dataset=dataset, results_dir=results_dir, measured_tuning=measured_tuning)
 results, measured_tuning = chapter.results_dir, chapter.measured_tuning
 notebook.setup_notebook()
+glue(facts.paper_facts(), facts.dataset_facts(chapter.ds))
 print(explore.describe_dataset(chapter.ds))
 print(claims.describe_results(results))
 
 # %% [markdown]
 # ## The verdicts
+#
+# One line per claim: the paper's figure and this book's, in a few words, and the verdict. The details
+# (every case behind our figure, how the verdict was decided, the table it was read from) follow the table.
 
 # %%
 table = claims.claims_table(results, measured_tuning)
-notebook.styled(table.set_index("claim"))
+glue_table("results_at_a_glance", claims.verdict_table(table))
+
+# %% [markdown]
+# ### Details
+
+# %%
+notebook.markdown(claims.claim_details(table))
 
 # %% [markdown]
 # ## Split comparison
@@ -73,7 +84,7 @@ pruning_table = claims.read_table(results, "pruning.csv")
 best = claims.best_pruning(pruning_table) if pruning_table is not None else None
 best if best is not None else "notebook 03 has not run"
 
-# %%
+# %% mystnb={"figure": {"caption": "A bar that reaches the dashed line prunes as much as the paper claims without losing PCA; bars far short of it prune less at the kept shares tried."}}
 claims.plot_pruning_claim(best) if best is not None else None
 
 # %% [markdown]
@@ -97,7 +108,7 @@ claims.best_transfer_top5(transfer_table) if transfer_table is not None else "no
 
 # %%
 measured = study_archive.measured_results(measured_tuning)
-tuning_study.compare_to_baseline(measured) if measured is not None else f"no exported study under {measured_tuning}"
+tuning_study.compare_to_baseline(measured) if measured is not None else "no exported study in measured_tuning"
 
 # %%
 tuning_results = claims.read_table(results, "transfer_tuning.csv")
@@ -109,9 +120,9 @@ tuning_study.compare_to_baseline(tuning_results) if tuning_results is not None e
 # What this book adds to the claims above, each read from data:
 #
 # - **Today's hardware and compiler.** The platforms below were measured by this project with TVM's
-#   MetaSchedule (the paper and TenSet used Ansor on 2019 hardware); every row says what was read off the
+#   MetaSchedule (the paper and TenSet used Ansor on the hardware of their time); every row says what was read off the
 #   machine and how its programs were timed.
-# - **How much a split flatters.** Chapter 02 measures the gap between the splits on the same models
+# - **How much a split flatters.** {doc}`02_split_comparison` measures the gap between the splits on the same models
 #   instead of picking one; the table above gives it per model and split.
 # - **Controls in transfer tuning.** Beside each reduced budget for our model, MetaSchedule's random
 #   search gets the same budget (`random@...` arms of the full experiment, in the transfer-tuning table
@@ -121,11 +132,11 @@ tuning_study.compare_to_baseline(tuning_results) if tuning_results is not None e
 # - **A GPU outside the dataset.** The `h200` rows of the transfer-tuning table come from an NVIDIA H200,
 #   a machine in no platform of the dataset: the model's only knowledge of it is its hardware features
 #   (read off with nvidia-smi), the closest transfer the paper's claim describes. That study is smaller
-#   (bert_tiny and resnet_18, 16 trials per task; chapter 05 says why).
+#   (fewer networks and trials per task; {doc}`05_transfer` gives both and says why).
 # - **Timing across processes.** The full experiment times every arm in rounds, each in a fresh process,
 #   and compares intervals over the rounds: a network's time moves more between processes than between
-#   the repeats of one, which an interval over one process's repeats hides (chapter 05 shows every round).
-# - **Noise.** Chapter 01 reports the spread of repeated timings per platform, the floor under any
+#   the repeats of one, which an interval over one process's repeats hides ({doc}`05_transfer` shows every round).
+# - **Noise.** {doc}`01_tenset_exploration` reports the spread of repeated timings per platform, the floor under any
 #   difference between two programs.
 
 # %%

@@ -4,18 +4,24 @@
 Serves ``_build/html`` over a local http.server on loopback, opens every page of the table of contents
 (``_toc.yml``) in headless Chromium through selenium, and checks on each page: the HTTP status is 200,
 the page has a title and a heading, every ``<img>`` loaded (``complete && naturalWidth > 0``), no
-resource failed to load, no notebook output is an error or a stray stderr message, and notebook pages
-show at least their minimum number of figures. Exits 1 with the list of failures.
+resource failed to load, every internal link leads to a page that exists (and, with a ``#fragment``, to an
+element of that id), no notebook output is an error, a Python traceback or a stray stderr message, no
+text shows the absolute path of the repository that built the book, and notebook pages show at least their
+minimum number of figures. It takes a full-page screenshot of every page at desktop and at phone width
+into ``_build/screens/`` (``<page>-desktop.png``, ``<page>-phone.png``) and notes pages wider than a phone.
+Exits 1 with one line per failure, each naming its page.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``make browser`` installs them).
 
-    python scripts/check_book.py _build/html [--toc _toc.yml] [--min-figures PAGE=N ...]
+    python scripts/check_book.py _build/html [--toc _toc.yml] [--screens _build/screens] [--min-figures PAGE=N ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import functools
+import html.parser
 import http.server
 import shutil
 import sys
@@ -23,6 +29,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -46,6 +53,13 @@ MIN_FIGURES = {
     "book/notebooks/06_results": 1,
 }
 
+#: The repository that built the book: no page may show its absolute path.
+REPOSITORY = Path(__file__).resolve().parents[1]
+#: Screenshot widths in CSS pixels: a laptop's browser, and a phone's (an iPhone 12 to 15 is 390 wide).
+SCREEN_WIDTHS = {"desktop": 1280, "phone": 390}
+#: Full-page screenshots are cut at this height (Chromium draws at most 16,384 pixels in one capture).
+MAX_SCREEN_HEIGHT = 16_000
+
 IMAGES_JS = """
 const imgs = Array.from(document.images);
 return imgs.map(i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0}));
@@ -56,7 +70,13 @@ return document.querySelectorAll('.cell_output img, .output img, figure img').le
 OUTPUT_PROBLEMS_JS = """
 const errors = Array.from(document.querySelectorAll('.output.error, .output.traceback'));
 const stderr = Array.from(document.querySelectorAll('.output.stderr'));
-return {errors: errors.map(e => e.innerText.slice(0, 200)), stderr: stderr.map(e => e.innerText.slice(0, 200))};
+const tracebacks = Array.from(document.querySelectorAll('.cell_output, .output'))
+  .filter(e => e.innerText.includes('Traceback (most recent call last)'));
+return {errors: errors.map(e => e.innerText.slice(0, 200)), stderr: stderr.map(e => e.innerText.slice(0, 200)),
+        tracebacks: tracebacks.map(e => e.innerText.split('\\n').filter(l => l.trim()).slice(-1)[0] || '')};
+"""
+LINKS_JS = """
+return Array.from(document.querySelectorAll('a[href]')).map(a => a.href);
 """
 
 
@@ -121,7 +141,78 @@ def http_status(url: str) -> int:
         return err.code
 
 
-def check_page(driver, base: str, page: str, min_figures: int, allow_stderr: bool) -> tuple[list[str], str]:
+class _Ids(html.parser.HTMLParser):
+    """The ``id`` and ``name`` attributes of an HTML page (the targets a ``#fragment`` can name)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        self.ids.update(value for key, value in attrs if key in ("id", "name") and value)
+
+
+class LinkChecker:
+    """Checks internal links (same origin as ``base``): the target answers 200, and a ``#fragment`` names an
+    element of the target page. Each target is fetched once."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self._pages: dict[str, set[str] | None] = {}
+
+    def _ids(self, url: str) -> set[str] | None:
+        if url not in self._pages:
+            try:
+                with urllib.request.urlopen(url, timeout=10) as response:
+                    text = response.read().decode("utf-8", errors="replace")
+                    parser = _Ids()
+                    if response.headers.get_content_type() == "text/html":
+                        parser.feed(text)
+                    self._pages[url] = parser.ids
+            except (urllib.error.URLError, OSError):
+                self._pages[url] = None
+        return self._pages[url]
+
+    def broken(self, hrefs: list[str]) -> list[str]:
+        """The internal links among ``hrefs`` whose target is missing, each once, with the reason."""
+        problems = []
+        for href in dict.fromkeys(hrefs):
+            if not href.startswith(self.base + "/"):
+                continue
+            url, _, fragment = href.partition("#")
+            ids = self._ids(url)
+            relative = href[len(self.base):]
+            if ids is None:
+                problems.append(f"broken internal link {relative} (no such page)")
+            elif fragment and urllib.parse.unquote(fragment) not in ids:
+                problems.append(f"broken internal link {relative} (no element #{fragment} there)")
+        return problems
+
+
+def screenshot(driver, path: Path, width: int) -> int:
+    """A full-page PNG of the open page laid out ``width`` CSS pixels wide (a phone's width emulates a mobile
+    device, so the theme's narrow layout applies), cut at :data:`MAX_SCREEN_HEIGHT`. Returns how many pixels
+    wider than the window the page is (0 when it fits)."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 700})
+    try:
+        time.sleep(0.3)  # let the layout settle at the new width
+        size = driver.execute_script("return [document.documentElement.scrollWidth, "
+                                     "document.documentElement.scrollHeight, window.innerWidth];")
+        height = min(int(size[1]), MAX_SCREEN_HEIGHT)
+        shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(shot["data"]))
+        return max(0, int(size[0]) - int(size[2]))
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def check_page(driver, base: str, page: str, min_figures: int, allow_stderr: bool,
+               links: LinkChecker | None = None, screens: Path | None = None,
+               forbidden: tuple[str, ...] = ()) -> tuple[list[str], str]:
     """Open one page and return its failures and a one-line summary."""
     url = f"{base}/{page}.html"
     failures = []
@@ -152,13 +243,24 @@ def check_page(driver, base: str, page: str, min_figures: int, allow_stderr: boo
         failures.append(f"{page}: {figures} figure(s), expected at least {min_figures}")
     problems = driver.execute_script(OUTPUT_PROBLEMS_JS)
     failures += [f"{page}: error output: {text!r}" for text in problems["errors"]]
+    failures += [f"{page}: Python traceback in an output: {text!r}" for text in problems["tracebacks"]]
     if not allow_stderr:
         failures += [f"{page}: stderr output: {text!r}" for text in problems["stderr"]]
+    if links is not None:
+        failures += [f"{page}: {problem}" for problem in links.broken(driver.execute_script(LINKS_JS))]
+    text = driver.execute_script("return document.body ? document.body.innerText : '';")
+    failures += [f"{page}: shows the build machine's path {path!r}" for path in forbidden if path in text]
     for entry in driver.get_log("browser"):
         message = entry.get("message", "")
         if entry.get("level") == "SEVERE" and "favicon.ico" not in message:
             failures.append(f"{page}: browser console: {message[:300]}")
     summary = f"{page}: title {title!r}, {len(images)} image(s), {figures} figure(s)"
+    if screens is not None:
+        name = page.replace("/", "__")
+        for label, width in SCREEN_WIDTHS.items():
+            overflow = screenshot(driver, screens / f"{name}-{label}.png", width)
+            if overflow and label == "phone":
+                summary += f"; {overflow} px wider than a phone"
     return failures, summary
 
 
@@ -169,7 +271,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-figures", action="append", default=[], metavar="PAGE=N",
                         help="a page's minimum number of figures (repeatable)")
     parser.add_argument("--allow-stderr", action="store_true", help="do not fail on stderr output in notebooks")
+    parser.add_argument("--screens", type=Path, default=None,
+                        help="folder of the screenshots (default: screens/ beside the HTML folder, i.e. _build/screens)")
+    parser.add_argument("--no-screens", action="store_true", help="take no screenshots")
     args = parser.parse_args(argv)
+    screens = None if args.no_screens else (args.screens or args.html.resolve().parent / "screens")
 
     if not (args.html / "index.html").exists():
         print(f"check_book: {args.html}/index.html missing; build the book first (make book)", file=sys.stderr)
@@ -190,11 +296,14 @@ def main(argv: list[str] | None = None) -> int:
     profile = tempfile.mkdtemp(prefix="check-book-chromium-")
     failures: list[str] = []
     driver = None
+    links = LinkChecker(base)
+    forbidden = tuple(dict.fromkeys((str(REPOSITORY), str(args.html.resolve()))))
     try:
         driver = make_driver(profile)
         driver.set_page_load_timeout(60)
         for page in ["index", *pages]:
-            page_failures, summary = check_page(driver, base, page, minimum.get(page, 0), args.allow_stderr)
+            page_failures, summary = check_page(driver, base, page, minimum.get(page, 0), args.allow_stderr,
+                                                links=links, screens=screens, forbidden=forbidden)
             failures += page_failures
             print(("FAIL " if page_failures else "ok   ") + summary)
     finally:
@@ -208,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         for failure in failures:
             print(f"  - {failure}", file=sys.stderr)
         return 1
-    print(f"book check passed: {len(pages) + 1} page(s) in {elapsed:.1f} s")
+    shots = f"; screenshots in {screens}" if screens is not None else ""
+    print(f"book check passed: {len(pages) + 1} page(s) in {elapsed:.1f} s{shots}")
     return 0
 
 

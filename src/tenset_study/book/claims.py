@@ -34,11 +34,21 @@ REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_RUN = "reproduced", "partly", "not repro
 PAPER_PRUNED = (0.45, 0.53)
 #: The paper's transfer claim: top-5 accuracy on unseen hardware above this.
 PAPER_TOP5 = 0.90
+#: The paper's tuning claim: on-par inference time with this range of shares of the baseline's tuning time.
+PAPER_TUNING_SHARES = (0.25, 0.40)
+#: Each claim of the paper in a few words, for the verdict table.
+PAPER_SHORT = {
+    "split comparison": "the split changes the answer (no figure)",
+    "pruning": f"{PAPER_PRUNED[0]:.0%} pruned (journal {PAPER_PRUNED[1]:.0%}), PCA kept",
+    "transfer": f"top-5 above {PAPER_TOP5:.0%} on unseen hardware",
+    "transfer tuning": f"on par in {PAPER_TUNING_SHARES[0]:.0%}-{PAPER_TUNING_SHARES[1]:.0%} of the tuning time",
+}
 
 
 @dataclass
 class Claim:
-    """One row of the results chapter's table."""
+    """One claim: the paper's figure and ours in full (``paper``, ``ours``) and in a few words for the verdict
+    table (``paper_short``, ``ours_short``), the verdict, how it was decided and the table it was read from."""
 
     claim: str
     paper: str
@@ -46,13 +56,23 @@ class Claim:
     verdict: str
     basis: str
     source: str
+    paper_short: str = ""
+    ours_short: str = ""
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 def _not_run(claim: str, paper: str, source: Path, chapter: str) -> Claim:
-    return Claim(claim, paper, "-", NOT_RUN, f"{source.name} is missing: run {chapter} first", str(source))
+    return Claim(claim, paper, "-", NOT_RUN, f"{source.name} is missing: run {chapter} first", _shown(source),
+                 PAPER_SHORT.get(claim, paper), "not run")
+
+
+def _shown(path: str | os.PathLike) -> str:
+    """A path as the book shows it: relative to the repository root when inside it (no machine's path)."""
+    from .exploration.sentences import display_path
+
+    return display_path(path)
 
 
 # --- pruning ---------------------------------------------------------------------------------------------
@@ -89,7 +109,8 @@ def pruning_claim(summary: pd.DataFrame, source: str = "pruning.csv") -> Claim:
     basis = ("largest share of training programs removed while the mean PCA over seeds stays within the "
              "full-data model's bootstrap interval, on held-out networks and held-out hardware; kept "
              f"fractions tried: {', '.join(f'{f:.0%}' for f in fractions)}, so shares between them are not seen")
-    return Claim("pruning", _paper_pruning(), ours, verdict, basis, source)
+    short = ", ".join(f"{r.split} {r.pruned:.0%}" for r in best.itertuples()) + " pruned"
+    return Claim("pruning", _paper_pruning(), ours, verdict, basis, source, PAPER_SHORT["pruning"], short)
 
 
 def _paper_pruning() -> str:
@@ -124,7 +145,9 @@ def split_claim(summary: pd.DataFrame, source: str = "split_comparison.csv", ref
     basis = (f"mean PCA over platforms under the leaky split ({' or '.join(leaky)}) that flatters most, minus "
              f"under {reference} (the same platforms, held-out networks); it counts where the bootstrap "
              "intervals do not overlap on most platforms")
-    return Claim("split comparison", paper, ours, verdict, basis, source)
+    top = widest.loc[widest["flattery"].idxmax()]
+    short = f"{top['split']} {top['flattery']:+.3f} PCA over {reference} ({top['variant']})"
+    return Claim("split comparison", paper, ours, verdict, basis, source, PAPER_SHORT["split comparison"], short)
 
 
 # --- transfer to unseen hardware -------------------------------------------------------------------------
@@ -173,13 +196,15 @@ def transfer_claim(summary: pd.DataFrame, source: str = "transfer.csv") -> Claim
     basis = ("best top-5 (mean over seeds, bootstrap interval over tasks) of a model pretrained without the "
              "target platform (zero-shot, fine-tuned on a share of the target's data, or multi-head), on the "
              "target's held-out networks; random scores show how easy top-5 is on those tasks")
-    return Claim("transfer", paper, ours, verdict, basis, source)
+    top = best.loc[best["value"].idxmax()]
+    short = f"best top-5 {top['value']:.2f} ({top['arm']} on {top['platform']}; random {top['random']:.2f})"
+    return Claim("transfer", paper, ours, verdict, basis, source, PAPER_SHORT["transfer"], short)
 
 
 # --- transfer tuning -------------------------------------------------------------------------------------
 
 #: The paper's tuning claim: on-par inference time with at most this share of the baseline's tuning time.
-PAPER_TUNING_SHARE = 0.40
+PAPER_TUNING_SHARE = PAPER_TUNING_SHARES[1]
 
 
 def tuning_claim(results: pd.DataFrame, source: str = "transfer_tuning.csv", model: str = "ours") -> Claim:
@@ -187,7 +212,7 @@ def tuning_claim(results: pd.DataFrame, source: str = "transfer_tuning.csv", mod
     baseline (end-to-end intervals overlap or lie below) with at most 40% of its tuning time; partly when
     that holds for some; else not reproduced. The random-search arms at the same budgets say how much of it
     the model earns: if random search is on par too, the baseline's budget was more than the network needed."""
-    paper = (f"on-par or better mean inference time with 25-{PAPER_TUNING_SHARE:.0%} of the baseline's "
+    paper = (f"on-par or better mean inference time with {PAPER_TUNING_SHARES[0]:.0%}-{PAPER_TUNING_SHARE:.0%} of the baseline's "
              "tuning time")
     from ..tuning.study import compare_to_baseline
 
@@ -216,7 +241,9 @@ def tuning_claim(results: pd.DataFrame, source: str = "transfer_tuning.csv", mod
              "or over the repeats of one process, widened by "
              "the spread over seeds) of the transferred model tuned with 25% and 40% of the trials, against "
              "MetaSchedule's XGBoost model with all of them; tuning time is wall time of the tuning")
-    return Claim("transfer tuning", paper, "; ".join(parts), verdict, basis, source)
+    short = f"on par within {PAPER_TUNING_SHARE:.0%} of the time in {held} of {cases} network(s) and target(s)"
+    return Claim("transfer tuning", paper, " | ".join(parts), verdict, basis, source, PAPER_SHORT["transfer tuning"],
+                 short)
 
 
 # --- the table -------------------------------------------------------------------------------------------
@@ -264,30 +291,64 @@ def claims_table(results_dir: str | os.PathLike, measured_tuning: str | os.PathL
     measured = study_archive.measured_results(measured_tuning)
     tuning_results = read_table(results_dir, "transfer_tuning.csv")
     if measured is not None:
-        claims.append(tuning_claim(measured, source=f"{measured_tuning} (the full experiment, measured offline)"))
+        claims.append(tuning_claim(measured, source=f"{_shown(measured_tuning)} (the full experiment, measured "
+                                                    "offline)"))
     elif tuning_results is not None:
-        claims.append(tuning_claim(tuning_results))
+        claims.append(tuning_claim(tuning_results, source=_shown(results_dir / "transfer_tuning.csv")))
     else:
         claims.append(_not_run("transfer tuning", "on-par inference time with 25-40% of the tuning time",
                                results_dir / "transfer_tuning.csv", "notebook 05 (transfer tuning)"))
     return pd.DataFrame([c.as_dict() for c in claims])
 
 
+def verdict_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The verdicts at a glance, one short line per claim (:func:`claims_table`'s rows): the claim, the paper's
+    figure and ours in a few words, the verdict. :func:`claim_details` gives the rest."""
+    frame = table.copy()
+    frame["paper_short"] = [s or PAPER_SHORT.get(c, p) for c, p, s in zip(frame["claim"], frame["paper"],
+                                                                           frame["paper_short"])]
+    frame["ours_short"] = [s or o for o, s in zip(frame["ours"], frame["ours_short"])]
+    return frame[["claim", "paper_short", "ours_short", "verdict"]].rename(
+        columns={"paper_short": "paper", "ours_short": "this book"}).set_index("claim")
+
+
+def claim_details(table: pd.DataFrame) -> str:
+    """Markdown: per claim of :func:`claims_table`, a heading with its verdict, then the paper's claim, our
+    figures in full (one item per case), how the verdict was decided and the table it was read from."""
+    blocks = []
+    for row in table.itertuples():
+        separator = " | " if " | " in str(row.ours) else "; "
+        cases = [part.strip() for part in str(row.ours).split(separator) if part.strip()]
+        blocks += [f"**{row.claim}**: *{row.verdict}*", "",
+                   f"- paper: {row.paper}",
+                   "- this book:" + ("".join(f"\n  - {case}" for case in cases) if len(cases) > 1 else
+                                     f" {cases[0] if cases else '-'}"),
+                   f"- basis: {row.basis}", f"- read from: `{row.source}`", ""]
+    return "\n".join(blocks)
+
+
 def plot_pruning_claim(best: pd.DataFrame):
     """Bars: every strategy's mean share pruned without loss, per split, beside the paper's 45% and 53%."""
     import matplotlib.pyplot as plt
 
+    from .style import palette, width
+
     splits = list(dict.fromkeys(best["split"]))
-    fig, axes = plt.subplots(1, len(splits), figsize=(3.6 * len(splits), 3.4), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(splits), figsize=(width(len(splits), 3.6), 3.6), sharey=True, squeeze=False)
     for ax, split in zip(axes[0], splits):
         part = best[best["split"] == split].sort_values("pruned")
-        ax.barh(part["strategy"], part["pruned"], color="#4c72b0")
+        ax.barh(part["strategy"], part["pruned"], color=palette(1)[0])
         for share, style in zip(PAPER_PRUNED, ("--", ":")):
             ax.axvline(share, color="black", linestyle=style, linewidth=1)
         ax.set_xlim(0, 1)
-        ax.set_title(split)
-        ax.set_xlabel("share pruned without a PCA loss")
-    axes[0][0].text(PAPER_PRUNED[1], -0.9, " paper: 45% / 53%", fontsize=8, va="bottom")
+        ax.xaxis.set_major_formatter(lambda x, _: f"{x:.0%}")
+        ax.set_title(f"split: {split}", fontsize="medium")
+        ax.set_xlabel("training programs removed (%)")
+    axes[0][0].set_ylabel("pruning strategy")
+    axes[0][0].text(PAPER_PRUNED[1], -0.9, f" paper: {PAPER_PRUNED[0]:.0%} (dashed) / {PAPER_PRUNED[1]:.0%} (dotted)",
+                    fontsize=8, va="bottom")
+    fig.suptitle("Share of training data pruned without a PCA loss (mean over models and platforms)",
+                 fontsize="medium")
     fig.tight_layout()
     plt.close(fig)
     return fig

@@ -1,18 +1,24 @@
 """What the book's notebooks share for showing results: the display settings every chapter starts with
-(:func:`setup_notebook`), styled tables (:func:`styled`) and several figures as one cell's result
-(:class:`Figures`). A chapter's parameters are checked by :mod:`tenset_study.book.chapters`."""
+(:func:`setup_notebook`), styled tables (:func:`styled`), markdown computed by the package (:func:`markdown`),
+the files a chapter wrote, shown without the machine's paths (:func:`written`), and several figures as one
+cell's result (:class:`Figures`). A chapter's parameters are checked by :mod:`tenset_study.book.chapters`;
+the values its prose quotes are glued with :func:`tenset_study.book.glue.glue`."""
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
-import seaborn as sns
+
+from . import style
 
 
 def setup_notebook() -> None:
-    """Display settings for the book's notebooks: the seaborn theme of every figure, compact float display
-    in pandas tables, and, in a Jupyter kernel, returned Figures shown as PNG (they are not managed by
-    pyplot, so the inline backend would not register itself)."""
-    sns.set_theme(style="whitegrid", context="notebook")
+    """Display settings for the book's notebooks: the book's figure style (:func:`tenset_study.book.style.apply`:
+    colour-blind-safe palette, fonts for a phone's width), compact float display in pandas tables, and, in a
+    Jupyter kernel, returned Figures shown as PNG (they are not managed by pyplot, so the inline backend
+    would not register itself)."""
+    style.apply()
     pd.set_option("display.max_colwidth", 120)
     pd.set_option("display.float_format", "{:.4g}".format)
     try:
@@ -31,6 +37,22 @@ def styled(frame: pd.DataFrame, percent: tuple[str, ...] | list[str] = (), na_re
     floats = {c: "{:.4g}" for c in frame.columns if pd.api.types.is_float_dtype(frame[c])}
     floats.update({c: "{:.2%}" for c in percent if c in frame.columns})
     return frame.style.format(floats, na_rep=na_rep)
+
+
+def markdown(text: str):
+    """``text`` shown as markdown in a notebook (and rendered as such by the book), e.g. the claims' details."""
+    from IPython.display import Markdown
+
+    return Markdown(text)
+
+
+def written(paths) -> str:
+    """The files a chapter wrote, one per line, relative to the repository root (an output shows no path of
+    the machine that built the book); ``paths``: one path or several."""
+    from .exploration.sentences import display_path
+
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    return "\n".join(f"wrote {display_path(path)}" for path in paths)
 
 
 class Figures(list):

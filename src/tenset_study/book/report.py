@@ -8,6 +8,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from .style import REFERENCE, palette, width
+
 from .notebook import Figures
 
 METRIC_LABELS = {"pca": "PCA", "top1": "top-1", "top5": "top-5"}
@@ -39,11 +41,11 @@ def plot_metric_bars(summary: pd.DataFrame, metric: str, x: str = "platform", hu
                      network: str | None = "all", title: str | None = None) -> Figure:
     """Bars of one metric with the bootstrap interval as error bars."""
     frame = summary[(summary["metric"] == metric) & ((summary["network"] == network) if network else True)]
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
     xs = list(dict.fromkeys(frame[x]))
     hues = list(dict.fromkeys(frame[hue]))
     width = 0.8 / max(1, len(hues))
-    colors = sns.color_palette(n_colors=len(hues))
+    colors = palette(len(hues))
     for j, h in enumerate(hues):
         part = frame[frame[hue] == h].set_index(x).reindex(xs)
         pos = np.arange(len(xs)) + (j - (len(hues) - 1) / 2) * width
@@ -51,11 +53,11 @@ def plot_metric_bars(summary: pd.DataFrame, metric: str, x: str = "platform", hu
         ax.bar(pos, part["value"], width, yerr=err, capsize=3, label=h, color=colors[j])
     ax.set_xticks(np.arange(len(xs)), xs, rotation=15, ha="right")
     label = METRIC_LABELS.get(metric, metric)
-    ax.set_ylabel(f"{label} (higher is better)")
-    ax.set_xlabel(x)
+    ax.set_ylabel(f"{label} (0 to 1, higher is better)")
+    ax.set_xlabel(x.replace("_", " "))
     if metric == "pca":
-        ax.axhline(0.5, color="grey", lw=1, ls="--")
-        ax.text(len(xs) - 0.5, 0.505, "random ranking", ha="right", va="bottom", fontsize=8, color="grey")
+        ax.axhline(0.5, color=REFERENCE, lw=1, ls="--")
+        ax.text(len(xs) - 0.5, 0.505, "random ranking", ha="right", va="bottom", fontsize=8, color=REFERENCE)
     ax.set_ylim(0, 1.05)
     ax.set_title(title or f"{label} on held-out records (bars: bootstrap 95% interval over tasks)")
     ax.legend(title=hue, fontsize=8, ncols=min(4, len(hues)))
@@ -71,9 +73,9 @@ def plot_learning_curves(histories: dict[str, list[dict]]) -> Figure:
         frame = pd.DataFrame(history)
         if not frame.empty:
             ax.plot(frame["epoch"] + 1, frame["loss"], marker="o", ms=3, label=name)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("training loss (LambdaRank)")
-    ax.set_title("Learning curves")
+    ax.set_xlabel("epoch (passes over the training records)")
+    ax.set_ylabel("training loss (LambdaRank, unitless)")
+    ax.set_title("Learning curves: training loss per epoch (seed 0)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     plt.close(fig)
@@ -88,7 +90,7 @@ def plot_data_curve(curve: pd.DataFrame, metric: str = "pca") -> Figure:
         ax.plot(part["fraction"] * 100, part["value"], marker="o", label=variant)
         ax.fill_between(part["fraction"] * 100, part["low"], part["high"], alpha=0.2)
     ax.set_xlabel("training data used (%)")
-    ax.set_ylabel(f"{METRIC_LABELS.get(metric, metric)} on held-out networks")
+    ax.set_ylabel(f"{METRIC_LABELS.get(metric, metric)} on held-out networks (0 to 1)")
     ax.set_title(f"{METRIC_LABELS.get(metric, metric)} against training data (band: bootstrap 95% interval)")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -98,14 +100,16 @@ def plot_data_curve(curve: pd.DataFrame, metric: str = "pca") -> Figure:
 
 def plot_throughput(timing: pd.DataFrame) -> Figure:
     """Training (records/s) and inference (candidates/s) throughput per model, log scale."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for ax, column, label in ((axes[0], "train_records_per_s", "training: records per second"),
-                              (axes[1], "predict_per_s", "inference: candidates per second")):
-        ax.bar(timing.index, timing[column], color=sns.color_palette(n_colors=len(timing)))
+    fig, axes = plt.subplots(2, 1, figsize=(7, 6.4), sharex=True)
+    for ax, column, label, unit in ((axes[0], "train_records_per_s", "training", "records per second"),
+                                    (axes[1], "predict_per_s", "inference", "candidates per second")):
+        ax.bar(timing.index, timing[column], color=palette(len(timing)))
         ax.set_yscale("log")
-        ax.set_title(label)
+        ax.set_title(f"{label} ({unit}, higher is faster)", fontsize="medium")
+        ax.set_ylabel(f"{unit} (log scale)")
         ax.tick_params(axis="x", rotation=15)
-    fig.suptitle("Speed on this machine")
+    axes[1].set_xlabel("model")
+    fig.suptitle("Training and inference speed on the machine that ran this chapter")
     fig.tight_layout()
     plt.close(fig)
     return fig
@@ -121,9 +125,9 @@ def plot_lengths(lengths: pd.DataFrame | pd.Series, max_len: int) -> Figure:
     ax.axvline(max_len + 0.5, color="black", ls="--", lw=1)
     cropped = float((frame[column] > max_len).mean())
     ax.text(max_len + 0.5, ax.get_ylim()[1] * 0.9, f" crop at {max_len}: {cropped:.1%} of programs cut", fontsize=8)
-    ax.set_xlabel("schedule steps per program")
-    ax.set_ylabel("programs")
-    ax.set_title("Schedule lengths")
+    ax.set_xlabel("schedule steps per program (count)")
+    ax.set_ylabel("programs (count)")
+    ax.set_title("Schedule lengths, and where the model crops them")
     fig.tight_layout()
     plt.close(fig)
     return fig
@@ -229,26 +233,27 @@ def plot_pruning_curves(summary: pd.DataFrame, metric: str = "pca", network: str
     split = summary["split"].iloc[0] if split is None and len(summary) else split
     part = summary[(summary["metric"] == metric) & (summary["network"] == network) & (summary["split"] == split)]
     variants, platforms = list(dict.fromkeys(part["variant"])), list(dict.fromkeys(part["platform"]))
-    fig, axes = plt.subplots(len(variants), len(platforms), figsize=(3.6 * len(platforms), 3 * len(variants)),
+    fig, axes = plt.subplots(len(variants), len(platforms), figsize=(width(len(platforms), 3.6), 3 * len(variants)),
                              squeeze=False, sharex=True)
     strategies = [s for s in dict.fromkeys(part["strategy"]) if s != "full"]
-    colors = dict(zip(strategies, sns.color_palette(n_colors=len(strategies))))
+    colors = dict(zip(strategies, palette(len(strategies))))
     for (i, variant), (j, platform) in ((a, b) for a in enumerate(variants) for b in enumerate(platforms)):
         ax = axes[i][j]
         cell = part[(part["variant"] == variant) & (part["platform"] == platform)]
         full = cell[cell["strategy"] == "full"]
         if len(full):
-            ax.axhspan(full["low"].iloc[0], full["high"].iloc[0], color="grey", alpha=0.2)
-            ax.axhline(full["value"].iloc[0], color="grey", lw=1)
+            ax.axhspan(full["low"].iloc[0], full["high"].iloc[0], color=REFERENCE, alpha=0.2)
+            ax.axhline(full["value"].iloc[0], color=REFERENCE, lw=1)
         for strategy in strategies:
             line = pd.concat([cell[cell["strategy"] == strategy], full]).sort_values("kept_fraction")
             ax.plot(line["kept_fraction"] * 100, line["value"], marker="o", ms=3, color=colors[strategy],
                     label=strategy)
         ax.set_title(f"{variant} / {platform}", fontsize=9)
         ax.set_xlabel("training programs kept (%)" if i == len(variants) - 1 else "")
-        ax.set_ylabel(METRIC_LABELS.get(metric, metric) if j == 0 else "")
+        ax.set_ylabel(f"{METRIC_LABELS.get(metric, metric)} (0 to 1)" if j == 0 else "")
     axes[0][-1].legend(fontsize=7, loc="lower right")
-    fig.suptitle(f"{METRIC_LABELS.get(metric, metric)} against data kept (band: full data's 95% interval)")
+    fig.suptitle(f"{METRIC_LABELS.get(metric, metric)} against data kept" + (f", split {split}" if split else "")
+                 + " (band: full data's 95% interval)", fontsize="medium")
     fig.tight_layout()
     plt.close(fig)
     return fig

@@ -9,6 +9,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from .style import REFERENCE, palette, width
+
 from .report import METRIC_LABELS, wide_table
 
 ZERO_SHOT = "zero-shot"
@@ -42,18 +44,19 @@ def plot_transfer_curves(summary: pd.DataFrame, metric: str = "pca", network: st
     panels = _panels(frame)
     if not panels:
         raise ValueError(f"no {metric!r} rows for network {network!r} in the summary")
-    columns = min(3, len(panels))
+    columns = min(2, len(panels))
     rows = -(-len(panels) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.4 * columns, 3.6 * rows), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(rows, columns, figsize=(width(columns, 3.75), 3.6 * rows), squeeze=False,
+                             sharey=True)
     arms = [a for a in dict.fromkeys(frame["variant"]) if a not in REFERENCES]
-    colors = dict(zip(arms, sns.color_palette(n_colors=len(arms))))
+    colors = dict(zip(arms, palette(len(arms))))
     label = METRIC_LABELS.get(metric, metric)
     for ax, (direction, platform) in zip(axes.flat, panels):
         cell = frame[(frame["direction"] == direction) & (frame["platform"] == platform)]
         zero = cell[cell["variant"] == ZERO_SHOT]
         if len(zero):
-            ax.axhspan(zero["low"].iloc[0], zero["high"].iloc[0], color="grey", alpha=0.2)
-            ax.axhline(zero["value"].iloc[0], color="grey", lw=1.2, label=ZERO_SHOT)
+            ax.axhspan(zero["low"].iloc[0], zero["high"].iloc[0], color=REFERENCE, alpha=0.2)
+            ax.axhline(zero["value"].iloc[0], color=REFERENCE, lw=1.2, label=ZERO_SHOT)
         chance = cell[cell["variant"] == RANDOM]
         if len(chance):
             ax.axhline(chance["value"].iloc[0], color="black", lw=0.9, ls=":", label=RANDOM)
@@ -68,14 +71,14 @@ def plot_transfer_curves(summary: pd.DataFrame, metric: str = "pca", network: st
         _share_axis(ax, cell[~cell["variant"].isin(REFERENCES)]["target_share"])
         ax.set_title(f"{direction}: {platform}", fontsize=9)
         ax.set_xlabel("target training records used (%)")
-        ax.set_ylabel(f"{label} (higher is better)" if ax in axes[:, 0] else "")
+        ax.set_ylabel(f"{label} (0 to 1, higher is better)" if ax in axes[:, 0] else "")
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncols=min(7, len(labels)), fontsize=8, frameon=False)
-    fig.suptitle(f"{label} on the unseen platform's held-out networks "
+    fig.legend(handles, labels, loc="lower center", ncols=min(4, len(labels)), fontsize=8, frameon=False)
+    fig.suptitle(f"{label} on the unseen platform's held-out networks\n"
                  "(bars: bootstrap 95% interval over tasks; grey: zero-shot; dotted: random)", fontsize=10)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.tight_layout(rect=(0, 0.12 / rows, 1, 1))
     plt.close(fig)
     return fig
 
@@ -172,19 +175,25 @@ def plot_tuning_curves(curves: pd.DataFrame, x: str = "seconds") -> Figure:
     if frame.empty:
         raise ValueError("no tuning curve reaches an estimate (no arm has measured every task yet)")
     panels = list(dict.fromkeys(zip(frame["target_platform"].fillna(""), frame["network"])))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), squeeze=False)
+    columns = min(2, len(panels))
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(width(columns, 3.75), 3.4 * rows), squeeze=False)
     arms = list(dict.fromkeys(frame["arm"]))
-    colors = dict(zip(arms, sns.color_palette(n_colors=len(arms))))
-    for ax, (platform, network) in zip(axes[0], panels):
+    colors = dict(zip(arms, palette(len(arms))))
+    for ax, (platform, network) in zip(axes.flat, panels):
         cell = frame[(frame["target_platform"].fillna("") == platform) & (frame["network"] == network)]
         for (arm, seed), line in cell.groupby(["arm", "seed"], sort=False):
             line = line.sort_values(x)
             ax.step(line[x], line["estimated_latency_s"] * 1e3, where="post", color=colors[arm],
                     label=arm if seed == cell["seed"].min() else None)
         ax.set_title(f"{network}" + (f" on {platform}" if platform else ""), fontsize=10)
-        ax.set_xlabel("tuning seconds" if x == "seconds" else "trials")
+        ax.set_xlabel("tuning time (s)" if x == "seconds" else "trials (count)")
         ax.set_ylabel("estimated latency (ms)")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    fig.suptitle("Estimated network latency against tuning " + ("time" if x == "seconds" else "trials")
+                 + " (lower is better)", fontsize="medium")
     fig.tight_layout()
     plt.close(fig)
     return fig

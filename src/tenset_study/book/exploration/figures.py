@@ -12,6 +12,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from ..style import palette
+
 
 def _figure(width: float = 7.0, height: float = 4.0, ncols: int = 1) -> tuple[Figure, list]:
     # Figures not managed by pyplot: a notebook shows the returned Figure once, and nothing leaks.
@@ -146,8 +148,7 @@ def plot_failures(kinds: pd.DataFrame, rates: pd.DataFrame) -> Figure:
     else:
         shares = kinds.div(rates["measurements"], axis=0).fillna(0)
         left = np.zeros(len(shares))
-        palette = sns.color_palette(n_colors=shares.shape[1])
-        for color, column in zip(palette, shares.columns):
+        for color, column in zip(palette(shares.shape[1]), shares.columns):
             ax.barh(shares.index, shares[column], left=left, label=column, color=color)
             left += shares[column].to_numpy()
         ax.legend(title="error kind", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
