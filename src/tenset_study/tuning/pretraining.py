@@ -51,24 +51,29 @@ def dataset_content_fingerprint(root: str | os.PathLike) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
-def code_version() -> dict:
+def code_version(ignore: str | os.PathLike | None = None) -> dict:
     """The package's version and, in a git checkout, its commit, whether ``src/`` had uncommitted changes and
-    which files (the first :data:`DIRTY_PATHS_KEPT`)."""
+    which files (the first :data:`DIRTY_PATHS_KEPT`; files under ``ignore``, e.g. the folder being written, are
+    not counted)."""
     from .. import __version__
 
     out: dict = {"package_version": __version__, "commit": None, "dirty": None, "dirty_paths": []}
     repo = Path(__file__).resolve().parents[3]
+    skip = Path(ignore).resolve() if ignore is not None else None
 
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=30,
-                              check=True).stdout.strip()
+                              check=True).stdout
 
     try:
-        out["commit"] = git("rev-parse", "HEAD")
-        changed = [line[3:] for line in git("status", "--porcelain", "--", "src").splitlines()]
-        out["dirty"], out["dirty_paths"] = bool(changed), changed[:DIRTY_PATHS_KEPT]
+        out["commit"] = git("rev-parse", "HEAD").strip()
+        status = git("status", "--porcelain", "--untracked-files=all", "--", "src").splitlines()
     except (OSError, subprocess.SubprocessError):
-        pass  # not a git checkout (an installed package): the version alone
+        return out  # not a git checkout (an installed package): the version alone
+    changed = [line[3:] for line in status if line.strip()]
+    if skip is not None:
+        changed = [path for path in changed if not (repo / path).resolve().is_relative_to(skip)]
+    out["dirty"], out["dirty_paths"] = bool(changed), changed[:DIRTY_PATHS_KEPT]
     return out
 
 
@@ -122,7 +127,7 @@ def _entry(kind: str, model, path: Path, version: int, dataset: str, root: Path,
                      "params": settings["params"], "max_len": settings["max_len"], "seed": seed,
                      "fit_seconds": round(float(meta["fit_seconds"]), 1),
                      "feature_versions": meta.get("feature_versions", {})},
-        "code": code_version(), "trained_at": meta["fitted_at"],
+        "code": code_version(ignore=path.parent), "trained_at": meta["fitted_at"],
         "command": command or f"tenset-study pretrain --kind {kind} --dataset {dataset}",
     }
 
