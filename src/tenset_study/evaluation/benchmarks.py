@@ -1,6 +1,7 @@
-"""Reading the committed speed runs: ``benchmarks/bench_models.py`` and ``benchmarks/bench_ddp.py`` write
-one JSON object a line under ``benchmarks/results/``; :func:`read_benchmarks` and :func:`read_ddp_benchmarks`
-turn them into the tables chapter 04 shows."""
+"""Reading the committed speed runs: ``benchmarks/bench_models.py``, ``benchmarks/bench_ddp.py`` and
+``benchmarks/bench_ours_v2_inference.py`` write one JSON object a line under ``benchmarks/results/``;
+:func:`read_benchmarks`, :func:`read_ddp_benchmarks` and :func:`read_inference_benchmarks` turn them into the
+tables chapter 04 shows."""
 
 from __future__ import annotations
 
@@ -80,3 +81,40 @@ def read_ddp_benchmarks(folder: str | os.PathLike, pattern: str = "ddp-*.jsonl")
     single = table[table["ranks"] == 1].set_index("run")["per_rank"]
     table["scaling_efficiency"] = (table["per_rank"] / table["run"].map(single)).round(2)
     return table.drop(columns="run")
+
+
+def read_inference_benchmarks(folder: str | os.PathLike, pattern: str = "ours-v2-inference-*.jsonl") -> pd.DataFrame:
+    """The inference runs committed under ``folder`` (``benchmarks/bench_ours_v2_inference.py`` output: a provenance
+    line per run, a line per model, then a ``ratios`` line). One row per model: the machine (CPU model, cores,
+    device and GPU) and date of its run, the candidates scored per call, candidates/s with features included (the
+    median call, and the best and worst), the share of a call spent on features, the forward pass alone
+    (candidates/s, median), and ``vs_ours``: ``ours``' median over this model's in the same run. A relative
+    ``folder`` is taken from the repository root; a bad line raises a ValueError naming the file and line."""
+    from ..params import resolve_path
+
+    rows, ratios = [], {}
+    for path in sorted(resolve_path(folder).glob(pattern)):
+        provenance: dict = {}
+        for number, item in _jsonl_items(path):
+            if "benchmark" in item:
+                provenance = item
+            elif "ratios" in item:
+                ratios.update({(path.name, provenance.get("date"), key.split(" / ", 1)[1]): value
+                               for key, value in item["ratios"].items()})
+            elif "variant" in item:
+                if not provenance:
+                    raise ValueError(f"{path}:{number}: a model line before any provenance line")
+                rate, forward = item["candidates_per_s"], item["forward_candidates_per_s"]
+                rows.append({"file": path.name, "date": provenance.get("date"), "cpu": provenance.get("cpu"),
+                             "cpus": provenance.get("cpus"), "device": provenance.get("device"),
+                             "gpu": provenance.get("gpu"), "variant": item["variant"],
+                             "hidden": item.get("params", {}).get("hidden"), "candidates": item["candidates"],
+                             "candidates_per_s": rate["median"], "low": rate["worst"], "high": rate["best"],
+                             "feature_share": item["feature_share"],
+                             "forward_candidates_per_s": forward["median"]})
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    keys = zip(table["file"], table["date"], table["variant"])
+    table["vs_ours"] = [1.0 if key[2] == "ours" else ratios.get(key) for key in keys]
+    return table
