@@ -221,3 +221,61 @@ def test_tune_tir_with_the_pretrained_cpu_model(tmp_path: Path) -> None:
     best = ms.tir_integration.compile_tir(database, mod, target)
     assert best is not None, "tuning produced a schedule"
     _check_matmul(best.mod, target)
+
+
+# --- the command line and the guide ----------------------------------------------------------------------------
+
+
+def test_pretrain_command_refuses_a_bad_platform_in_one_line(tmp_path: Path, capsys) -> None:
+    from tenset_study.cli import main
+
+    if not (MINI_DATA / "dataset.json").exists():
+        pytest.skip("data/mini is not present")
+    assert main(["pretrain", "--kind", "cpu", "--dataset", str(MINI_DATA), "--platforms", "h200",
+                 "--out", str(tmp_path / "models"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tenset-study pretrain: error: parameter 'platforms'") and "\n" not in err
+    assert not (tmp_path / "models").exists(), "nothing written"
+
+
+def test_reproduce_guide_uses_only_the_commands_options() -> None:
+    import re
+
+    from tenset_study.cli import build_parser
+
+    guide = (Path(__file__).resolve().parents[1] / "book" / "reproduce.md").read_text()
+    section = guide.split("## Tune with a pretrained cost model", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", section, flags=re.S)
+    lines = [line for block in blocks for line in block.replace("\\\n", " ").splitlines() if line.strip()]
+    subparsers = next(a for a in build_parser()._actions if a.dest == "command")
+    seen = set()
+    for line in lines:
+        command = line.split("tenset-study ", 1)[1].split()[0]
+        seen.add(command)
+        options = {opt for action in subparsers.choices[command]._actions for opt in action.option_strings}
+        used = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", line.split("tenset-study ", 1)[1].split("#")[0]))
+        assert used <= options, f"{command}: options in the guide that it does not have: {used - options}"
+    assert seen == {"tune", "pretrain"}
+    assert "pretrained_cost_model(" in section and "--cost-model pretrained" in section
+
+
+@pytest.mark.slow
+def test_tune_command_with_the_pretrained_model(tmp_path: Path) -> None:
+    """``tenset-study tune --cost-model pretrained`` on dcgan-b1-16 (6 tasks, one trial each), as the guide runs it."""
+    import subprocess
+    import sys
+
+    from tenset_study.programs import targets
+
+    work_dir = tmp_path / "work"
+    command = [sys.executable, "-m", "tenset_study.cli", "tune", "dcgan-b1-16", "--target",
+               json.dumps(targets.cpu_target(2)), "--trials", "6", "--work-dir", str(work_dir), "--cost-model",
+               "pretrained", "--population", "16", "--repeat", "1", "--min-repeat-ms", "5", "--builder-workers", "2",
+               "--no-time", "--quiet"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    version = pretrained.pretrained_info("cpu")["version"]
+    tuning = json.loads((work_dir / "tune_result.json").read_text())["tuning"]
+    assert tuning["cost_model"] == f"ours:pretrained-cpu-v{version}" and tuning["untuned_tasks"] == []
+    timing = tuning["cost_model_timing"]
+    assert timing["candidates_scored"] > 0 and timing["update_calls"] >= 1 and timing["online_records"] >= 5
