@@ -298,6 +298,12 @@ def test_program_set_coverage_finds_missing_programs(tmp_path) -> None:
     ds = Dataset.open(root)
     coverage = program_set_coverage(ds)
     assert coverage["complete"].all(), coverage
+    programs = ds.to_pandas("programs", columns=["program", "task"]).merge(
+        ds.to_pandas("tasks", columns=["task", "kind"]), on="task")
+    for platform, row in coverage.iterrows():
+        of_kind = programs[programs["kind"] == row["kind"]]
+        assert row["tasks_measured"] == of_kind["task"].nunique()
+        assert row["median_programs_per_task"] == of_kind.groupby("task").size().median()
     # one program more on the CPU side, measured nowhere: every CPU platform now lacks it
     tasks = ds.to_pandas("tasks")
     cpu_task = tasks[tasks["kind"] == "cpu"]["task"].iloc[0]

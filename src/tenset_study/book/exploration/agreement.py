@@ -14,18 +14,24 @@ from ...data.dataset import Dataset
 
 def program_set_coverage(ds: Dataset) -> pd.DataFrame:
     """Per platform: the programs of its kind in the dataset, how many it measured (successfully or not)
-    and how many it lacks. Every platform of a kind should measure the same set: a platform with missing
-    programs is either still being collected or a defect (index: platform)."""
+    and how many it lacks, the tasks it measured and the median programs it measured per task (a platform
+    that measured a fixed subset, ``collect --replay-subset 32``, shows 32). Every platform of a kind should
+    measure the same set, or a stated subset of it: a platform with missing programs is either still being
+    collected, a subset, or a defect (index: platform)."""
     programs = ds.to_pandas("programs", columns=["program", "task"])
     kinds = ds.to_pandas("tasks", columns=["task", "kind"]).drop_duplicates("task", keep="last")
     programs = programs.merge(kinds, on="task", how="left")
     per_kind = programs.groupby("kind")["program"].nunique()
     platforms = ds.to_pandas("platforms", columns=["platform", "kind"]).drop_duplicates("platform", keep="last")
-    measured = ds.to_pandas("measurements", columns=["program", "platform"]).groupby("platform")["program"].nunique()
+    pairs = ds.to_pandas("measurements", columns=["program", "platform"]).drop_duplicates()
+    measured = pairs.groupby("platform")["program"].nunique()
+    per_task = pairs.merge(programs[["program", "task"]], on="program").groupby(["platform", "task"]).size()
     out = platforms.set_index("platform").sort_index()
     out["programs_of_kind"] = out["kind"].map(per_kind).fillna(0).astype(int)
     out["measured"] = measured.reindex(out.index).fillna(0).astype(int)
     out["missing"] = out["programs_of_kind"] - out["measured"]
+    out["tasks_measured"] = per_task.groupby("platform").size().reindex(out.index).fillna(0).astype(int)
+    out["median_programs_per_task"] = per_task.groupby("platform").median().reindex(out.index)
     out["complete"] = out["missing"] == 0
     return out
 
