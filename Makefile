@@ -2,6 +2,7 @@
 #   make test        run the unit tests (creates .venv on first use)
 #   make book        execute the notebooks with papermill, build the book (-W), check it in a browser
 #   make book-check  only the browser check of the built HTML
+#   make your-machine  measure data/default's first 16 programs per task on this CPU and rebuild chapter 05 with it
 #   make publish     push the built book to the gh-pages branch of PUBLISH_REMOTE (default origin)
 #   make clean       remove build outputs
 # Notebook parameters for `make book`: NB_PARAMS="-p dataset data/dev" (default: each notebook's own).
@@ -25,10 +26,10 @@ NB_PARAMS ?=
 TEST_WORKERS ?= auto
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv test book notebooks format-tables html book-check browser publish clean
+.PHONY: help venv test book notebooks format-tables html book-check browser publish clean your-machine your-machine-book
 
 help:
-	@sed -n '2,8p' Makefile | sed 's/^# //'
+	@sed -n '2,9p' Makefile | sed 's/^# //'
 
 venv: $(STAMP)
 
@@ -69,6 +70,23 @@ browser:
 	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	fi
+
+# Your machine in the book (tenset_study.collect.your_machine): the first YOUR_PROGRAMS program ids of every task
+# of data/default measured on this machine's CPU into a copy, YOUR_DATASET (resumable), then the transfer chapter
+# run again with this machine as the unseen platform and the book rebuilt. The other chapters come from an
+# earlier `make book`.
+YOUR_DATASET ?= data/yours
+YOUR_PROGRAMS ?= 16
+your-machine: venv
+	$(VENV)/bin/tenset-study your-machine --dataset data/default --out $(YOUR_DATASET) --programs-per-task $(YOUR_PROGRAMS)
+	$(MAKE) --no-print-directory your-machine-book
+
+your-machine-book: venv
+	@test -f $(YOUR_DATASET)/.your-platform || { echo "$(YOUR_DATASET) holds no platform of this machine: run make your-machine" >&2; exit 2; }
+	@test -d book/notebooks || { echo "book/notebooks is missing: run make book once first (the other chapters come from it)" >&2; exit 2; }
+	$(MAKE) --no-print-directory notebooks NOTEBOOKS=notebooks/05_transfer.py \
+	  NB_PARAMS="-p dataset $(YOUR_DATASET) -p targets [$$(cat $(YOUR_DATASET)/.your-platform)]"
+	$(MAKE) --no-print-directory html
 
 # The built book onto the gh-pages branch of PUBLISH_REMOTE, the way Jupyter Book documents it: ghp-import
 # commits HTML_DIR as the whole branch (-f replaces what was there, -n adds .nojekyll so that GitHub Pages

@@ -22,6 +22,32 @@ def add_collect_command(sub) -> None:
     probe.add_argument("--platform", required=True, help="the CPU platform whose row to fill")
     probe.add_argument("--cores", default=None, help="cores to run its threads on, e.g. 0-3 (default: the first ones)")
     probe.set_defaults(func=cmd_probe_platform)
+    add_your_machine_command(sub)
+
+
+def add_your_machine_command(sub) -> None:
+    """Register ``your-machine``: the book's programs measured on the reader's machine (:mod:`..collect.your_machine`)."""
+    p = sub.add_parser("your-machine", help="measure a fixed small subset of a dataset's programs on this machine, "
+                       "as a new platform of a copy of the dataset (then: make your-machine-book)")
+    p.add_argument("--dataset", type=Path, default=Path("data/default"), help="the dataset whose programs to measure")
+    p.add_argument("--out", type=Path, default=Path("data/yours"), help="the copy that gets this machine's platform")
+    p.add_argument("--programs-per-task", type=int, default=16, help="the first N program ids of each task")
+    p.add_argument("--gpu", default=None, metavar="ARCH", help="measure this machine's GPU (e.g. sm_86), not its CPU")
+    p.add_argument("--max-tasks", type=int, default=None, help="only the first N tasks (for a quick try)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_your_machine)
+
+
+def cmd_your_machine(args: argparse.Namespace) -> int:
+    """``tenset-study your-machine``: measure, then say how to put the platform in the transfer chapter."""
+    from ..collect.your_machine import measure_your_machine
+
+    result = measure_your_machine(args.dataset, args.out, programs_per_task=args.programs_per_task, gpu=args.gpu,
+                                  max_tasks=args.max_tasks, progress=not args.quiet)
+    print(result.report.summary())
+    print(f"platform {result.platform} in {result.dataset}; the transfer chapter with it as the unseen platform:\n"
+          f"  make your-machine-book YOUR_DATASET={result.dataset}")
+    return 0
 
 
 def add_collect_arguments(p: argparse.ArgumentParser) -> None:
