@@ -53,6 +53,9 @@ benchmarks_dir = "benchmarks/results"  # committed speed runs of other machines 
 from tenset_study.book import chapters, facts, notebook, report
 from tenset_study.book.glue import glue
 from tenset_study.evaluation import experiments
+from tenset_study.evaluation.diagnostics import diagnostics_table
+from tenset_study.evaluation.paired import paired_differences
+from tenset_study.evaluation.references import reference_rows
 from tenset_study.features import tokens
 from tenset_study.models import architecture_table
 
@@ -120,11 +123,31 @@ print(f"train: {len(the_split.train)} records, test: {len(the_split.test)} recor
 # %%
 timings = []
 specs = experiments.model_specs(chapter.models, settings)
+scores = {}
 results = experiments.run_experiment(specs, inputs, the_split, links, seeds=settings["seeds"],
-                                     n_boot=settings["n_boot"], timings=timings)
+                                     n_boot=settings["n_boot"], timings=timings, scores=scores)
 summary = experiments.summarize_seeds(results)
 glue(facts.cost_model_facts(summary))
 report.wide_table(summary, index=["platform", "variant"])
+
+# %% [markdown]
+# What bounds these numbers, per platform, on the same test records: the **noise ceiling** (one measured
+# repeat ranking the programs against another repeat of the same measurement: no model can do much better),
+# the **cross-platform oracle** (another platform's measured latencies used as the score: what perfect
+# knowledge of other hardware gives) and **random** scores. `pca_below_ceiling` is the room left.
+
+# %%
+test_records = records.iloc[the_split.test].reset_index(drop=True)
+bounds = reference_rows(ds, test_records, links, latencies=records, n_boot=settings["n_boot"])
+diagnostics_table(summary, bounds)
+
+# %% [markdown]
+# Differences between models count only where their interval excludes zero: each model minus the plain MLP
+# (or the first model), paired over seeds and tasks, with a bootstrap interval that draws both.
+
+# %%
+paired_differences(test_records, scores, base="mlp" if "mlp" in chapter.models else chapter.models[0],
+                   n_boot=settings["n_boot"])
 
 # %% mystnb={"figure": {"caption": "The higher a model's bar on a platform, the more pairs of programs of unseen networks it orders right; bars whose error bars overlap are not told apart by this data."}}
 report.plot_metric_bars(summary, "pca", title="Pairwise comparison accuracy on held-out networks")
