@@ -59,9 +59,10 @@ measured_tuning = "data/transfer-tuning"  # exports of the full experiment to sh
 # The next cell checks the parameters and opens the dataset; a wrong value stops it here with a message.
 
 # %%
-from tenset_study.book import chapters, facts, notebook, transfer_report
+from tenset_study.book import chapters, facts, notebook, report, transfer_report
 from tenset_study.book.glue import glue
 from tenset_study.evaluation import experiments
+from tenset_study.evaluation.references import reference_rows
 from tenset_study.tuning import archive as study_archive, study as tuning_study
 from tenset_study.tuning.speedup import speedup_table
 from tenset_study.transfer import experiment as transfer
@@ -116,6 +117,19 @@ summary = transfer.summarize_transfer(runs)
 glue(facts.transfer_facts(summary))
 print(notebook.written(transfer.write_transfer(runs, summary, chapter.results_dir)))
 transfer_report.transfer_table(summary)
+
+# %% [markdown]
+# Beside the arms, on each target's same test records: the **noise ceiling** (one measured repeat ranking
+# the programs against another), the **cross-platform oracle** (the target's programs ranked by another
+# platform's own measured latencies, where that platform measured them: a platform of the same kind, since
+# CPU and GPU programs differ) and **random** scores. An arm near the oracle ranks the target as well as
+# knowing another machine's measurements would; the gap to the ceiling is what target data could still add.
+
+# %%
+test_records = records.iloc[the_split.test]
+target_test = test_records[test_records["platform"].isin([d.target for d in the_directions])].reset_index(drop=True)
+bounds = reference_rows(ds, target_test, links, latencies=records, n_boot=settings["n_boot"])
+report.wide_table(bounds, index=["platform", "reference"])
 
 # %% [markdown]
 # Pairwise comparison accuracy against the share of the target's data, one panel per direction and
