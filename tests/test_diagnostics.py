@@ -69,6 +69,10 @@ def test_noise_ceiling_is_one_repeat_ranked_against_another() -> None:
             == 1.0).all(), "identical repeats agree on every pair"
     only_b = pd.DataFrame({"program": ["q1", "q2"], "platform": "x"})
     assert _all(references.noise_ceiling(_repeats(), only_b, n_boot=0), "pca", "x") == 1.0, "test records only"
+    single = _repeats().assign(repeats_s=lambda d: d["repeats_s"].map(lambda r: r[:1]))
+    single.loc[single["task"] == "b", "repeats_s"] = pd.Series([[1.0, 1.0], [5.0, 5.0]], index=[3, 4])
+    assert (references.noise_ceiling(single, n_boot=0)["records"] == 2).all(), "one-repeat programs are left out"
+    assert references.noise_ceiling(single.iloc[:3], n_boot=0).empty, "TenSet-style logs: no repeats, no ceiling"
 
 
 def test_expected_random_top_k_is_the_mean_over_every_pick() -> None:

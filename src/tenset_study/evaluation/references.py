@@ -61,11 +61,15 @@ def noise_ceiling(measurements: pd.DataFrame, records: pd.DataFrame | None = Non
     network_tasks : for per-network rows (None: the ``all`` rows only).
     score_repeats, label_repeats : the repeats (indices into ``repeats_s``) that rank and that label.
     ks, n_boot, seed : as :func:`~.metrics.evaluate`.
+
+    Measurements with fewer repeats than the two sets need are left out; with none left the table is empty.
     """
     if records is not None:
         keys = records[["program", "platform"]].drop_duplicates()
         measurements = measurements.merge(keys, on=["program", "platform"], how="inner")
-    if measurements.empty:
+    needed = max([*score_repeats, *label_repeats]) + 1
+    measurements = measurements[measurements["repeats_s"].map(lambda r: r is not None and len(r) >= needed)]
+    if measurements.empty:  # e.g. TenSet's logs as read here: one latency per program, no repeats to compare
         return _empty()
     ranked, scores = repeat_records(measurements, score_repeats, label_repeats)
     ranked = ranked.sort_values(["task", "platform", "program"], kind="stable")
