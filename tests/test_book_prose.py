@@ -170,6 +170,15 @@ def test_facts_of_the_test_dataset_and_the_committed_exports() -> None:
     assert (table["trials_per_task"] > 0).all() and table["pretrained_on"].str.len().gt(0).all()
 
 
+def test_hardware_swap_facts_count_moves_beyond_their_interval() -> None:
+    swap = pd.DataFrame({"delta": [0.0, -0.031, 0.012], "delta_low": [-0.01, -0.05, -0.002],
+                         "delta_high": [0.01, -0.012, 0.03], "task_spearman": [1.0, 0.8123, 0.95]})
+    values = facts.hardware_swap_facts(swap)
+    assert values == {"swap_pairs": "3", "swap_moved": "1", "swap_min_task_spearman": "0.8123",
+                      "swap_largest_delta": "-0.0310"}
+    assert set(facts.hardware_swap_facts(None).values()) == {glue_module.MISSING}
+
+
 def test_paper_facts_are_the_claims_thresholds() -> None:
     values = facts.paper_facts()
     assert values["paper_pruned"] == f"{claims.PAPER_PRUNED[0]:.0%}" and values["paper_top5"] == f"{claims.PAPER_TOP5:.0%}"

@@ -196,9 +196,16 @@ def test_experiment_rows_have_intervals_and_seeds(prepared) -> None:
     _, records, inputs, links = prepared
     split = experiments.default_split(records, links, "by-network")
     specs = experiments.model_specs(["xgb", "ours"], experiments.resolve_preset("smoke"))
-    timings = []
-    results = experiments.run_experiment(specs, inputs, split, links, seeds=(0, 1), n_boot=50, timings=timings)
+    timings, scores, fitted = [], {}, {}
+    results = experiments.run_experiment(specs, inputs, split, links, seeds=(0, 1), n_boot=50, timings=timings,
+                                         scores=scores, models=fitted)
     assert set(results["seed"]) == {0, 1} and set(results["model"]) == {"xgb", "ours"}
+    test_platforms = sorted(records.iloc[split.test]["platform"].unique())
+    assert [sorted(m) for m in fitted["ours"]] == [["all"], ["all"]], "ours: one joint model per seed"
+    assert [sorted(m) for m in fitted["xgb"]] == [test_platforms], "xgb: one model per platform, once"
+    again = fitted["ours"][1]["all"].predict(inputs, split.test)
+    np.testing.assert_allclose(again, scores["ours"][1], rtol=1e-5, atol=1e-6,
+                               err_msg="the kept model is the one that made the seed's scores")
     assert set(results[results["model"] == "xgb"]["seed"]) == {0}, "xgb is deterministic: trained once"
     assert (results["low"] <= results["value"] + 1e-9).all() and (results["value"] <= results["high"] + 1e-9).all()
     summary = experiments.summarize_seeds(results)

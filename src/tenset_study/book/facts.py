@@ -102,6 +102,19 @@ def cost_model_facts(summary: pd.DataFrame) -> dict:
             "ours_pca": f"{means['ours']:.3f}" if "ours" in means else MISSING}
 
 
+@glued("swap_pairs", "swap_moved", "swap_min_task_spearman", "swap_largest_delta")
+def hardware_swap_facts(swap: pd.DataFrame | None) -> dict:
+    """How many (platform, other hardware) swaps :func:`~tenset_study.evaluation.hardware_swap.hardware_swap`
+    made, in how many the PCA moved beyond its interval over tasks, the lowest mean within-task rank
+    correlation of the two scorings, and the largest PCA change (signed)."""
+    if swap is None or swap.empty:
+        return {name: MISSING for name in hardware_swap_facts.glue_keys}
+    moved = (swap["delta_low"] > 0) | (swap["delta_high"] < 0)
+    largest = swap.loc[swap["delta"].abs().idxmax(), "delta"]
+    return {"swap_pairs": count(len(swap)), "swap_moved": count(int(moved.sum())),
+            "swap_min_task_spearman": f"{swap['task_spearman'].min():.4f}", "swap_largest_delta": f"{largest:+.4f}"}
+
+
 @glued("transfer_best_arm", "transfer_best_top5", "transfer_random_top5", "transfer_targets")
 def transfer_facts(summary: pd.DataFrame) -> dict:
     """The transferred arm with the best top-5 on an unseen platform, random scores' top-5 on the same tasks,

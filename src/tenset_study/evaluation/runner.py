@@ -65,8 +65,11 @@ class RunTiming:
 
 
 def train_and_score(spec: ModelSpec, inputs: ModelInputs, split: Split, seed: int,
-                    timings: list[RunTiming] | None = None) -> np.ndarray:
-    """Fit ``spec`` on the split's training records and score its test records (aligned with ``split.test``)."""
+                    timings: list[RunTiming] | None = None, fitted: dict | None = None) -> np.ndarray:
+    """Fit ``spec`` on the split's training records and score its test records (aligned with ``split.test``).
+
+    ``fitted``, when given, receives each fitted model by its scope: ``all`` for a joint model, else the
+    platform it was trained on."""
     records = inputs.records
     scores = np.full(len(split.test), np.nan, dtype=np.float32)
     if spec.scope == "joint":
@@ -85,6 +88,8 @@ def train_and_score(spec: ModelSpec, inputs: ModelInputs, split: Split, seed: in
         start = time.perf_counter()
         model.fit(inputs, train)
         fit_s = time.perf_counter() - start
+        if fitted is not None:
+            fitted[platform] = model
         start = time.perf_counter()
         scores[test_rows] = model.predict(inputs, split.test[test_rows])
         predict_s = time.perf_counter() - start
@@ -103,17 +108,23 @@ def epochs_run(model) -> int:
 def run_experiment(specs: list[ModelSpec], inputs: ModelInputs, split: Split, network_tasks: pd.DataFrame,
                    seeds: tuple[int, ...] = (0,), ks: tuple[int, ...] = (1, 5), n_boot: int = 1000,
                    timings: list[RunTiming] | None = None,
-                   scores: dict[str, list[np.ndarray]] | None = None) -> pd.DataFrame:
+                   scores: dict[str, list[np.ndarray]] | None = None,
+                   models: dict[str, list[dict]] | None = None) -> pd.DataFrame:
     """Every model of ``specs`` for every seed under ``split``: tidy metric rows (see :data:`RESULT_COLUMNS`).
 
     ``scores``, when given, collects each variant's test scores (aligned with ``split.test``), one array per
-    seed in ``seeds`` order: what :func:`~.paired.paired_differences` pairs."""
+    seed in ``seeds`` order: what :func:`~.paired.paired_differences` pairs. ``models``, when given, collects
+    the fitted models the same way, one ``{scope: model}`` per seed (scope ``all`` for a joint model, else the
+    platform): e.g. ``models["ours"][0]["all"]`` for :func:`~.hardware_swap.hardware_swap`."""
     test_records = inputs.records.iloc[split.test].reset_index(drop=True)
     rows = []
     for spec in specs:
         # a model whose training uses no randomness (xgb without subsampling) is trained once
         for seed in (seeds[:1] if create(spec.name, **spec.params).deterministic else seeds):
-            run_scores = train_and_score(spec, inputs, split, seed, timings)
+            fitted = {} if models is not None else None
+            run_scores = train_and_score(spec, inputs, split, seed, timings, fitted)
+            if models is not None:
+                models.setdefault(spec.variant, []).append(fitted)
             if scores is not None:
                 scores.setdefault(spec.variant, []).append(run_scores)
             table = metrics.evaluate(test_records, run_scores, network_tasks, ks=ks, n_boot=n_boot, seed=seed)
