@@ -34,6 +34,8 @@ dataset = "data/default"  # dataset folder: absolute, or relative to the reposit
 # The next cell checks the parameter and opens the dataset; with a wrong path it stops here and says why.
 
 # %%
+import pandas as pd
+
 from tenset_study.book import chapters, explore, facts, notebook
 from tenset_study.book.glue import glue
 
@@ -206,6 +208,17 @@ explore.agreement_summary(agreement) if not agreement.empty else None
 
 # %% mystnb={"figure": {"caption": "Mass near 1 means two platforms order a task's programs alike, so a model of one transfers cheaply to the other."}}
 explore.plot_cross_platform(agreement) if not agreement.empty else None
+
+# %% [markdown]
+# Every pair at once: the median over tasks of the rank correlation, per kind. The diagonal is each platform
+# against itself: one measured repeat of every program ranked against a second repeat taken in the same
+# session, the most any other platform could agree with it (an optimistic bound: repeats of one session share
+# its conditions). Two platforms whose cell is as high as their diagonals rank programs as a re-measurement
+# would, and one of them adds nothing as a platform; a low cell is a platform in its own right.
+
+# %% mystnb={"figure": {"caption": "Dark cells off the diagonal are pairs of platforms that rank the same programs differently: the hardware differences a transferred cost model has to learn. Cells as bright as the diagonal are platforms that rank alike."}}
+with_self = pd.concat([agreement, explore.self_agreement(ds)], ignore_index=True)
+explore.plot_agreement_matrix(with_self)
 
 # %% [markdown]
 # ## What it means for the next chapters

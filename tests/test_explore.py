@@ -269,6 +269,7 @@ def test_plots_return_figures(ds: Dataset, frame: pd.DataFrame) -> None:
         explore.plot_failures(explore.error_kinds(frame), explore.failure_rates(frame)),
         explore.plot_repeat_cv(explore.repeat_cv(ds)),
         explore.plot_cross_platform(explore.cross_platform_agreement(frame)),
+        explore.plot_agreement_matrix(pd.concat([explore.cross_platform_agreement(frame), explore.self_agreement(ds)])),
     ]
     for fig in figures:
         assert isinstance(fig, Figure)
@@ -284,6 +285,7 @@ def test_plots_survive_empty_inputs(frame: pd.DataFrame) -> None:
     explore.plot_latency_by_platform(empty)
     explore.plot_best_median_gap(explore.best_median_gap(empty))
     explore.plot_cross_platform(explore.cross_platform_agreement(empty))
+    explore.plot_agreement_matrix(explore.cross_platform_agreement(empty))
     explore.plot_flops_by_op(pd.DataFrame({"op": ["x"], "flops": [np.nan]}))
 
 
@@ -345,6 +347,23 @@ def test_configurations_that_rank_like_a_re_measurement_are_redundant() -> None:
     assert not verdict.loc[("x", "y"), "distinct"], "y is x measured again"
     assert verdict.loc[("x", "z"), "distinct"] and verdict.loc[("y", "z"), "distinct"]
     assert verdict.loc[("x", "z"), "gap_low"] > 0 and verdict["tasks"].eq(12).all()
+
+
+def test_self_agreement_is_one_repeat_ranked_against_another(ds: Dataset) -> None:
+    from scipy.stats import spearmanr
+
+    itself = explore.self_agreement(ds)
+    assert (itself["platform_a"] == itself["platform_b"]).all() and itself["kind"].notna().all()
+    row = itself.iloc[len(itself) // 2]
+    meas = ds.to_pandas("measurements", columns=["program", "platform", "repeats_s", "error"])
+    meas = meas[(meas["platform"] == row["platform_a"]) & meas["error"].isna()].merge(
+        ds.to_pandas("programs", columns=["program", "task"]), on="program")
+    meas = meas[(meas["task"] == row["task"]) & meas["repeats_s"].map(len).ge(2)]
+    expected = spearmanr(meas["repeats_s"].map(lambda r: r[0]), meas["repeats_s"].map(lambda r: r[1]))[0]
+    assert row["spearman"] == pytest.approx(expected) and row["programs"] == len(meas)
+    matrix = explore.agreement_matrix(pd.concat([explore.cross_platform_agreement(explore.measurement_frame(ds)),
+                                                 itself]))
+    assert matrix.notna().values.diagonal().all(), "the diagonal is each platform against itself"
 
 
 def test_neighbour_effect_on_the_committed_configurations_pilot():

@@ -18,7 +18,7 @@ FLOPs keep NaN and are left out of FLOP sums (never counted as zero).
 from __future__ import annotations
 
 from .agreement import (agreement_matrix, agreement_summary, comparable_platforms, cross_platform_agreement,
-                        neighbour_effect, program_set_coverage, redundant_configurations)
+                        neighbour_effect, program_set_coverage, redundant_configurations, self_agreement)
 from .contents import (PLATFORM_COLUMNS, UNKNOWN_OP, format_bytes, main_kind, op_mix, platform_table, runner_summary,
                        software_summary, table_sizes, target_summary, task_frame, tasks_per_network)
 from .measurements import (best_median_gap, error_kind, error_kinds, failure_rates, gap_by_op, latency_summary,
@@ -29,15 +29,16 @@ from .sentences import (TEXT_WIDTH, describe_agreement, describe_coverage, descr
 
 #: The figures, imported from :mod:`.figures` on first use (seaborn is only needed to draw).
 FIGURES = ("plot_op_mix", "plot_flops_by_op", "plot_latency_by_platform", "plot_programs_per_task",
-           "plot_best_median_gap", "plot_failures", "plot_repeat_cv", "plot_cross_platform")
+           "plot_best_median_gap", "plot_failures", "plot_repeat_cv", "plot_cross_platform", "plot_agreement_matrix")
 
 __all__ = [
-    "PLATFORM_COLUMNS", "TEXT_WIDTH", "UNKNOWN_OP", "agreement_matrix", "agreement_summary", "best_median_gap", "comparable_platforms",
-    "cross_platform_agreement", "cv_summary", "describe_agreement", "describe_coverage", "describe_dataset",
-    "describe_gap", "describe_noise_vs_gap", "display_path", "error_kind", "error_kinds", "failure_rates",
-    "format_bytes", "gap_by_op", "latency_summary", "main_kind", "measurement_frame", "neighbour_effect", "op_mix", "platform_table",
-    "program_set_coverage", "programs_per_task", "redundant_configurations", "repeat_cv", "runner_summary", "software_summary", "table_sizes",
-    "target_summary", "task_frame", "tasks_per_network", *FIGURES,
+    "PLATFORM_COLUMNS", "TEXT_WIDTH", "UNKNOWN_OP", "agreement_matrix", "agreement_summary", "best_median_gap",
+    "comparable_platforms", "cross_platform_agreement", "cv_summary", "describe_agreement", "describe_coverage",
+    "describe_dataset", "describe_gap", "describe_noise_vs_gap", "display_path", "error_kind", "error_kinds",
+    "failure_rates", "format_bytes", "gap_by_op", "latency_summary", "main_kind", "measurement_frame",
+    "neighbour_effect", "op_mix", "platform_table", "program_set_coverage", "programs_per_task",
+    "redundant_configurations", "repeat_cv", "self_agreement", "runner_summary", "software_summary",
+    "table_sizes", "target_summary", "task_frame", "tasks_per_network", *FIGURES,
 ]
 
 

@@ -113,9 +113,42 @@ def agreement_summary(agreement: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def self_agreement(ds: Dataset, min_programs: int = 2) -> pd.DataFrame:
+    """Per platform and task: how alike one measured repeat ranks the programs against another repeat of the
+    same measurement (repeat 0 against repeat 1, Spearman over the programs with two or more repeats), the
+    most a second platform's ranking could agree with this one. Same columns as
+    :func:`cross_platform_agreement`, with ``platform_a`` = ``platform_b`` and ``same_best``/``regret_b`` of
+    repeat 0's fastest program judged by repeat 1. Tasks with fewer than ``min_programs`` such programs are
+    left out; a dataset without repeats (TenSet's logs as read here) gives an empty table."""
+    import pyarrow.compute as pc
+
+    columns = ["kind", "platform_a", "platform_b", "task", "op", "programs", "spearman", "same_best", "regret_b"]
+    meas = ds.to_pandas("measurements", columns=["program", "platform", "repeats_s", "error"],
+                        filter=pc.field("error").is_null())
+    meas = meas[meas["repeats_s"].map(lambda r: r is not None and len(r) >= 2)]
+    if meas.empty:
+        return pd.DataFrame(columns=columns)
+    frame = pd.DataFrame({"program": meas["program"].to_numpy(), "platform": meas["platform"].to_numpy(),
+                          "latency_s": meas["repeats_s"].map(lambda r: float(r[0])).to_numpy(), "ok": True})
+    twin = frame.assign(platform=frame["platform"] + "\0repeat 1",
+                        latency_s=meas["repeats_s"].map(lambda r: float(r[1])).to_numpy())
+    programs = ds.to_pandas("programs", columns=["program", "task"])
+    tasks = ds.to_pandas("tasks", columns=["task", "op"]).drop_duplicates("task", keep="last")
+    rows = []
+    for platform, mine in pd.concat([frame, twin]).groupby(frame["platform"].tolist() * 2, sort=True):
+        both = mine.merge(programs, on="program").merge(tasks, on="task", how="left").assign(kind="repeat")
+        per_task = cross_platform_agreement(both, min_programs)
+        rows.append(per_task.assign(platform_a=platform, platform_b=platform))
+    out = pd.concat(rows, ignore_index=True)
+    kinds = ds.to_pandas("platforms", columns=["platform", "kind"]).drop_duplicates("platform", keep="last")
+    out["kind"] = out["platform_a"].map(kinds.set_index("platform")["kind"])
+    return out[columns]
+
+
 def agreement_matrix(agreement: pd.DataFrame, statistic: str = "spearman") -> pd.DataFrame:
     """The median over tasks of a per-task statistic of :func:`cross_platform_agreement`, as a symmetric
-    platform x platform table (the diagonal empty): chapter 01's platform correlation figure."""
+    platform x platform table: chapter 01's platform correlation figure. The diagonal holds the rows whose two
+    platforms are the same (:func:`self_agreement`, concatenated to ``agreement``), else it is empty."""
     medians = agreement.groupby(["platform_a", "platform_b"])[statistic].median()
     platforms = sorted(set(agreement["platform_a"]) | set(agreement["platform_b"]))
     matrix = pd.DataFrame(np.nan, index=platforms, columns=platforms)

@@ -187,3 +187,30 @@ def plot_cross_platform(agreement: pd.DataFrame) -> Figure:
     ax.set(title="Do two platforms rank the same programs alike?",
            xlabel="Spearman rank correlation of latencies within a task (1 = same order)", ylabel="tasks (count)")
     return fig
+
+
+def plot_agreement_matrix(agreement: pd.DataFrame, statistic: str = "spearman") -> Figure:
+    """Heatmaps, one per platform kind, stacked: the median over tasks of the per-task rank correlation of
+    every pair of platforms (:func:`~.agreement.agreement_matrix`), the diagonal each platform against a second
+    repeat of its own measurement where ``agreement`` holds those rows (:func:`~.agreement.self_agreement`)."""
+    from .agreement import agreement_matrix
+
+    kinds = sorted(agreement["kind"].dropna().unique()) if not agreement.empty else []
+    if not kinds:
+        fig, (ax,) = _figure()
+        _no_data(ax, "no task measured on two platforms of one kind")
+        ax.set(title="Platform agreement")
+        return fig
+    matrices = [agreement_matrix(agreement[agreement["kind"] == kind], statistic) for kind in kinds]
+    sizes = [len(m) for m in matrices]
+    fig = Figure(figsize=(7.0, sum(0.5 * n + 2.6 for n in sizes)), layout="constrained")
+    axes = fig.subplots(len(kinds), 1, squeeze=False, height_ratios=[n + 4 for n in sizes])[:, 0]
+    for ax, kind, matrix in zip(axes, kinds, matrices):
+        sns.heatmap(matrix, ax=ax, vmin=0, vmax=1, cmap="cividis", annot=len(matrix) <= 12,
+                    fmt=".3f" if len(matrix) <= 6 else ".2f", square=True, annot_kws={"fontsize": 7},
+                    cbar_kws={"label": f"median {statistic}\nover tasks", "shrink": 0.8})
+        ax.set(title=f"{kind.upper()} platforms: how alike they rank a task's programs", xlabel="platform",
+               ylabel="platform")
+        ax.tick_params(axis="x", labelrotation=90, labelsize=7)
+        ax.tick_params(axis="y", labelrotation=0, labelsize=7)
+    return fig
