@@ -216,7 +216,7 @@ explore.plot_cross_platform(agreement) if not agreement.empty else None
 # its conditions). Two platforms whose cell is as high as their diagonals rank programs as a re-measurement
 # would, and one of them adds nothing as a platform; a low cell is a platform in its own right.
 
-# %% mystnb={"figure": {"caption": "Dark cells off the diagonal are pairs of platforms that rank the same programs differently: the hardware differences a transferred cost model has to learn. Cells as bright as the diagonal are platforms that rank alike."}}
+# %% mystnb={"figure": {"caption": "Dark cells off the diagonal are platforms that rank the same programs differently (the hardware differences a transferred cost model has to learn), while cells as bright as the diagonal are platforms that rank alike."}}
 with_self = pd.concat([agreement, explore.self_agreement(ds)], ignore_index=True)
 explore.plot_agreement_matrix(with_self)
 

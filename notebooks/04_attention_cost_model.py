@@ -206,19 +206,29 @@ report.plot_metric_bars(ablation, "pca", title="Ablations of ours: PCA on held-o
 # %% [markdown]
 # ## Learning curves
 #
-# Training loss per epoch (the first seed), and accuracy on the held-out networks when `xgb` and `ours` see only
-# part of the training programs (the same random subsets for both).
+# Training loss per epoch (the first seed):
 
 # %% mystnb={"figure": {"caption": "A curve still falling at its last epoch would gain from longer training; one flat early has learned what it can."}}
 neural = [s for s in specs if s.name != "xgb"]
 report.plot_learning_curves(experiments.histories(neural, inputs, the_split))
 
-# %% mystnb={"figure": {"caption": "Where a curve flattens, more training programs stop paying; a model whose curve lies above the other's needs less data for the same accuracy."}}
-curve = experiments.data_fraction_curve([s for s in specs if s.name in ("xgb", "ours")], inputs, the_split, links,
-                                        settings["fractions"], n_boot=settings["n_boot"])
-curve = curve[curve["network"] == "all"].groupby(["variant", "fraction", "metric"], as_index=False)[
-    ["value", "low", "high"]].mean()
-report.plot_data_curve(curve, "pca")
+# %% [markdown]
+# How much data the next gain needs: `ours` and the best other model of the table above trained on nested
+# random subsets of the training tasks (the same tasks on every platform of a kind, the same subsets for both
+# models; the preset's `curve_tasks` per kind, `None` = all), scored on the unchanged held-out networks.
+# `per_doubling` is the least-squares slope of the metric against log2 of the training tasks: what each
+# doubling of the tasks added over the range tried.
+
+# %%
+baseline = experiments.best_baseline(summary)
+curve_specs = [s for s in specs if s.variant in ("ours", baseline)]
+curve = experiments.summarize_curve(experiments.learning_curve(
+    curve_specs, inputs, the_split, links, settings["curve_tasks"], seeds=settings["curve_seeds"],
+    n_boot=settings["n_boot"]))
+experiments.gain_per_doubling(curve).round(4)
+
+# %% mystnb={"figure": {"caption": "A line still rising at its right end would gain from more training tasks; the slope of each line is what a doubling of the tasks buys."}}
+report.plot_task_curve(curve)
 
 # %% [markdown]
 # ## Speed

@@ -82,21 +82,31 @@ def plot_learning_curves(histories: dict[str, list[dict]]) -> Figure:
     return fig
 
 
-def plot_data_curve(curve: pd.DataFrame, metric: str = "pca") -> Figure:
-    """A metric against the share of training data used (rows: variant, fraction, value, low, high)."""
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for variant, part in curve[curve["metric"] == metric].groupby("variant", sort=False):
-        part = part.sort_values("fraction")
-        ax.plot(part["fraction"] * 100, part["value"], marker="o", label=variant)
-        ax.fill_between(part["fraction"] * 100, part["low"], part["high"], alpha=0.2)
-    ax.set_xlabel("training data used (%)")
-    ax.set_ylabel(f"{METRIC_LABELS.get(metric, metric)} on held-out networks (0 to 1)")
-    ax.set_title(f"{METRIC_LABELS.get(metric, metric)} against training data (band: bootstrap 95% interval)")
-    ax.legend(fontsize=8)
+def plot_task_curve(summary: pd.DataFrame, metrics: tuple[str, ...] = ("pca", "top5"), network: str = "all") -> Figure:
+    """Each metric against the number of training tasks (log scale), one line per (variant, platform), band:
+    the bootstrap interval over test tasks (rows: :func:`~tenset_study.evaluation.learning_curves.summarize_curve`,
+    all programs per task)."""
+    part = summary[(summary["network"] == network) & summary["programs_per_task"].isna()]
+    fig, axes = plt.subplots(len(metrics), 1, figsize=(7, 3.4 * len(metrics)), sharex=True, squeeze=False)
+    lines = list(part.groupby(["variant", "platform"], sort=True).groups)
+    colours = dict(zip(lines, palette(len(lines))))
+    for ax, metric in zip(axes[:, 0], metrics):
+        for (variant, platform), line in part[part["metric"] == metric].groupby(["variant", "platform"], sort=True):
+            line = line.sort_values("train_tasks")
+            colour = colours[(variant, platform)]
+            ax.plot(line["train_tasks"], line["value"], marker="o", color=colour, label=f"{variant} on {platform}")
+            ax.fill_between(line["train_tasks"], line["low"], line["high"], color=colour, alpha=0.15)
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x:g}"))
+        ax.set_ylabel(f"{METRIC_LABELS.get(metric, metric)} (0 to 1)")
+        ax.set_title(f"{METRIC_LABELS.get(metric, metric)} on held-out networks", fontsize="medium")
+    axes[-1, 0].set_xlabel("training tasks per kind (log scale)")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle("Accuracy against the number of training tasks (band: bootstrap 95% interval over test tasks)",
+                 fontsize="medium")
     fig.tight_layout()
     plt.close(fig)
     return fig
-
 
 def plot_throughput(timing: pd.DataFrame) -> Figure:
     """Training (records/s) and inference (candidates/s) throughput per model, log scale."""

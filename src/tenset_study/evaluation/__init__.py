@@ -8,7 +8,8 @@ intervals over tasks), :mod:`.presets` (the named experiment sizes and the model
 across collection sessions), :mod:`.references` (the rankings a model is read against: the noise ceiling, the
 cross-platform oracle, random scores), :mod:`.paired` (differences between models paired over seeds and tasks,
 with a bootstrap interval), :mod:`.hardware_swap` (a trained model scored with another platform's hardware),
-:mod:`.diagnostics` (all of these beside a results table, and in one call),
+:mod:`.diagnostics` (all of these beside a results table, and in one call), :mod:`.learning_curves`
+(accuracy against the number of training tasks and programs per task, on nested subsets),
 :mod:`.runner` (models x seeds under one split, tidy result rows, seeds folded), :mod:`.experiments` (a
 dataset prepared for the models, the splits it supports, the chapters' helpers; re-exports the others),
 :mod:`.benchmarks` (the committed speed runs) and :mod:`.stream_training` (training from an on-disk feature
@@ -33,6 +34,8 @@ _LAZY = {
     "cross_platform_oracle": ".references", "random_reference": ".references",
     "expected_random_top_k": ".references", "paired_differences": ".paired", "hardware_swap": ".hardware_swap",
     "diagnostics_table": ".diagnostics", "run_diagnostics": ".diagnostics", "write_diagnostics": ".diagnostics",
+    "learning_curve": ".learning_curves", "summarize_curve": ".learning_curves",
+    "gain_per_doubling": ".learning_curves",
 }
 
 __all__ = ["PRESETS", "SPLIT_STRATEGIES", "Split", "check_model_names", "check_split_names", "evaluate",

@@ -27,11 +27,13 @@ TRANSFER_ARMS = ("zero-shot", "fine-tune", "mtl", "scratch", "xgb", "mlp", "rand
 #: ``max_records_seen`` is the budget of records seen per training platform when ``budget_per_platform`` is set
 #: (a joint model on three platforms sees three times one platform's budget, as three per-platform models do);
 #: ``valid_tasks`` and ``patience`` (unset: off) turn on early stopping on held-out training tasks for every
-#: neural model alike (models/early_stopping.py); ``ours_tokens`` joins the schedule tokens to ``ours`` v2's stores
+#: neural model alike (models/early_stopping.py); ``curve_tasks`` and ``curve_seeds`` are the learning curve's
+#: training tasks per kind (None: all) and subset draws (evaluation/learning_curves.py); ``ours_tokens`` joins the
+#: schedule tokens to ``ours`` v2's stores
 #: (on data/v1: +0.002 to +0.014 PCA for about 20 times the training time on a CPU).
 PRESETS: dict[str, dict] = {
     "smoke": {"seeds": (0,), "epochs": 1, "hidden": 32, "heads": 4, "rounds": 10, "n_boot": 100,
-              "max_len": 48, "fractions": (0.5, 1.0),
+              "max_len": 48, "curve_tasks": (2, None), "curve_seeds": (0,),
               "prune_fractions": (0.5,), "prune_seeds": (0,), "prune_epochs": 1,
               "prune_strategies": ("random", "task-cluster"), "prune_splits": ("by-network",),
               "transfer_fractions": (0.5,), "transfer_seeds": (0,), "transfer_epochs": 1,
@@ -40,7 +42,7 @@ PRESETS: dict[str, dict] = {
     "book": {"seeds": (0, 1, 2), "epochs": 12, "max_records_seen": 60_000, "budget_per_platform": True, "hidden": 64,
              "heads": 4, "rounds": 150,
              "n_boot": 1000,
-             "max_len": 64, "fractions": (0.1, 0.3, 1.0),
+             "max_len": 64, "curve_tasks": (8, 24, None), "curve_seeds": (0,),
              "prune_fractions": (0.45, 0.2), "prune_seeds": (0, 1), "prune_epochs": 3,
              "prune_strategies": PRUNE_STRATEGIES, "prune_splits": ("by-network", "by-platform"),
              "transfer_fractions": (0.05, 0.25), "transfer_seeds": (0, 1), "transfer_epochs": 4,
@@ -48,7 +50,8 @@ PRESETS: dict[str, dict] = {
              "transfer_arms": TRANSFER_ARMS, "transfer_directions": ("cpu->cpu", "cpu->gpu")},
     "full": {"seeds": (0, 1, 2, 3, 4), "epochs": 40, "hidden": 256, "heads": 8, "ours_tokens": True, "rounds": 1000,
              "n_boot": 2000,
-             "max_len": 80, "fractions": (0.05, 0.1, 0.2, 0.4, 0.7, 1.0),
+             "max_len": 80,
+             "curve_tasks": (8, 16, 32, 64, 128, 256, None), "curve_seeds": (0, 1, 2),
              "prune_fractions": (0.8, 0.6, 0.45, 0.3, 0.2, 0.1), "prune_seeds": (0, 1, 2), "prune_epochs": 40,
              "prune_strategies": PRUNE_STRATEGIES, "prune_splits": ("by-network", "by-platform"),
              "transfer_fractions": (0.01, 0.05, 0.1), "transfer_seeds": (0, 1, 2), "transfer_epochs": 40,

@@ -163,23 +163,6 @@ def timing_table(timings: list[RunTiming]) -> pd.DataFrame:
     return per
 
 
-def data_fraction_curve(specs: list[ModelSpec], inputs: ModelInputs, split: Split, network_tasks: pd.DataFrame,
-                        fractions: tuple[float, ...], seed: int = 0, n_boot: int = 1000) -> pd.DataFrame:
-    """Each model trained on a random share of the training tasks' programs (the same subsets for every
-    model): metrics on the unchanged test records, one row per (variant, fraction, metric, platform, network)."""
-    rng = np.random.default_rng(seed)
-    programs = np.unique(inputs.records["program"].to_numpy()[split.train])
-    order = rng.permutation(programs)
-    rows = []
-    for fraction in fractions:
-        keep = set(order[: max(1, int(round(fraction * len(order))))])
-        train = split.train[np.isin(inputs.records["program"].to_numpy()[split.train], list(keep))]
-        sub = Split(split.name, train, split.test, split.held_out, split.description)
-        table = run_experiment(specs, inputs, sub, network_tasks, seeds=(seed,), n_boot=n_boot)
-        rows.append(table.assign(fraction=fraction, train_records=len(train)))
-    return pd.concat(rows, ignore_index=True)
-
-
 def histories(specs: list[ModelSpec], inputs: ModelInputs, split: Split, seed: int = 0) -> dict[str, list[dict]]:
     """Per-epoch training loss of each neural model trained jointly on the split's training records."""
     from ..models import create
