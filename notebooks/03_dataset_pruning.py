@@ -33,6 +33,7 @@ models = ["xgb", "ours"]  # a classical baseline and the study's model
 strategies = None  # pruning strategies; None: the preset's (book, full: all six; smoke: two)
 splits = None  # None: the preset's (book, full: "by-network" and "by-platform", unseen networks and hardware)
 results_dir = "results"  # where the results table is written (relative to the repository root)
+full_results = "data/exports/pruning"  # export of the full preset's run (tenset-study export-results); None: none
 
 # %% [markdown]
 # The next cell checks the parameters and opens the dataset; a wrong value stops it here with a message.
@@ -40,6 +41,7 @@ results_dir = "results"  # where the results table is written (relative to the r
 # %%
 from tenset_study.book import chapters, facts, notebook, report
 from tenset_study.book.glue import glue
+from tenset_study import exports
 from tenset_study.evaluation import experiments
 from tenset_study import pruning
 
@@ -113,6 +115,27 @@ verdicts.pivot_table(index=["split", "variant", "strategy"], columns="platform",
 
 # %%
 pruning.training_time(curve)
+
+# %% [markdown]
+# ## The full experiment, from its export
+#
+# Everything above ran live, under the preset this chapter was given (`book` in `make book`: sized for a small
+# machine). The same experiment under the `full` preset (a finer grid of kept shares, more seeds, models trained
+# longer) runs where it fits, once, with `tenset-study export-results --experiment pruning --dataset
+# data/default`, and is committed under `data/exports/pruning` with its provenance. What follows is read from that
+# export, not computed here.
+
+# %%
+full = exports.read_export(full_results)
+print(exports.describe_export(full))
+
+# %% mystnb={"figure": {"caption": "The full grid: where a strategy's line leaves the grey band, pruning to that share starts to cost accuracy."}}
+report.plot_pruning_curves_per_split(full["summary"], "pca") if full is not None else None
+
+# %%
+(pruning.pruning_verdicts(full["summary"]).pivot_table(
+    index=["split", "variant", "strategy"], columns="platform", values="pruned").round(2)
+ if full is not None else None)
 
 # %% [markdown]
 # ## Recommendation

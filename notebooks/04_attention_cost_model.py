@@ -45,6 +45,7 @@ models = ["xgb", "mlp", "tlp", "ours"]  # cost models to compare
 split = "by-network"  # test split (see chapter 02)
 results_dir = "results"  # where the results table is written (relative to the repository root)
 benchmarks_dir = "benchmarks/results"  # committed speed runs of other machines (bench_models.py, bench_ddp.py)
+full_results = "data/exports/cost-models"  # export of the full preset's run (tenset-study export-results); None: none
 
 # %% [markdown]
 # The next cell checks the parameters and opens the dataset; a wrong value stops it here with a message.
@@ -52,6 +53,7 @@ benchmarks_dir = "benchmarks/results"  # committed speed runs of other machines 
 # %%
 from tenset_study.book import chapters, facts, notebook, report
 from tenset_study.book.glue import glue
+from tenset_study import exports
 from tenset_study.evaluation import experiments
 from tenset_study.evaluation.diagnostics import diagnostics_table
 from tenset_study.evaluation.hardware_swap import hardware_swap
@@ -267,6 +269,31 @@ experiments.read_benchmarks(chapter.benchmarks_dir)
 experiments.read_ddp_benchmarks(chapter.benchmarks_dir)[
     ["device", "host_gpus", "nccl", "model", "hidden", "ranks", "train_records", "records_per_s", "records_per_s_low",
      "records_per_s_high", "per_rank", "scaling_efficiency", "date"]]
+
+# %% [markdown]
+# ## The full experiment, from its export
+#
+# Everything above ran live, under the preset this chapter was given (`book` in `make book`: sized for a small
+# machine). The same experiment under the `full` preset (more seeds, wider models trained longer, the longer
+# learning curve) runs where it fits, once, with `tenset-study export-results --experiment cost-models --dataset
+# data/default`, and is committed under `data/exports/cost-models` with its provenance. The tables and figure
+# below are read from that export, not computed here.
+
+# %%
+full = exports.read_export(full_results)
+print(exports.describe_export(full))
+
+# %%
+full["diagnostics"] if full is not None else None
+
+# %%
+full["paired"] if full is not None else None
+
+# %%
+full.tables.get("swap") if full is not None else None
+
+# %% mystnb={"figure": {"caption": "The full experiment's learning curves: where a line still rises at its right end, more training tasks would still pay."}}
+report.plot_task_curve(full["curve"]) if full is not None else None
 
 # %% [markdown]
 # ## What it means

@@ -50,6 +50,7 @@ targets = None  # target platforms, e.g. ["h100-80gb-hbm3"]; None: every platfor
 arms = None  # e.g. ["zero-shot", "fine-tune", "mtl", "scratch", "xgb", "mlp", "tlp"]; None: the preset's
 fractions = None  # shares of the target's training records, e.g. [0.01, 0.05, 0.1]; None: the preset's
 results_dir = "results"  # where the results tables are written (relative to the repository root)
+full_results = "data/exports/transfer"  # export of the full preset's run (tenset-study export-results); None: none
 tuning_networks = None  # networks to tune, e.g. ["bert_tiny-b1-128"]; None: the preset's
 tuning_target_platform = None  # this machine's platform id in the dataset (held out); None: read off this CPU
 study_dir = "studies/transfer-book"  # tuning work dirs and MetaSchedule databases (resumable)
@@ -61,6 +62,7 @@ measured_tuning = "data/transfer-tuning"  # exports of the full experiment to sh
 # %%
 from tenset_study.book import chapters, facts, notebook, report, transfer_report
 from tenset_study.book.glue import glue
+from tenset_study import exports
 from tenset_study.evaluation import experiments
 from tenset_study.evaluation.references import reference_rows
 from tenset_study.tuning import archive as study_archive, study as tuning_study
@@ -164,6 +166,28 @@ transfer_report.transfer_table(summary[summary["network"] != "all"], network=Non
 
 # %%
 transfer_report.training_time(runs)
+
+# %% [markdown]
+# ## The full experiment, from its export
+#
+# Everything above ran live, under the preset this chapter was given (`book` in `make book`: sized for a small
+# machine). The same experiment under the `full` preset (smaller shares of the target's data, more seeds, more
+# directions and arms) runs where it fits, once, with `tenset-study export-results --experiment transfer --dataset
+# data/default`, and is committed under `data/exports/transfer` with its provenance. What follows is read from
+# that export, not computed here.
+
+# %%
+full = exports.read_export(full_results)
+print(exports.describe_export(full))
+
+# %%
+transfer_report.transfer_table(full["summary"]) if full is not None else None
+
+# %%
+report.wide_table(full["bounds"], index=["platform", "reference"]) if full is not None else None
+
+# %% mystnb={"figure": {"caption": "The full experiment: an arm whose line rises above the zero-shot band at a share gains from that much of the target's data."}}
+transfer_report.plot_transfer_curves(full["summary"], "pca") if full is not None else None
 
 # %% [markdown]
 # ## What it means

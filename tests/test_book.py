@@ -137,6 +137,23 @@ def test_reproduce_guide_matches_the_model_commands() -> None:
         assert used <= options, f"{command}: options in the guide that it does not have: {used - options}"
 
 
+def test_reproduce_guide_matches_the_export_command() -> None:
+    from tenset_study.cli import build_parser
+    from tenset_study.exports.runs import RUNNERS
+
+    guide = (ROOT / "book" / "reproduce.md").read_text()
+    section = guide.split("## The full experiments behind the book", 1)[1].split("\n## ", 1)[0]
+    subparsers = next(a for a in build_parser()._actions if a.dest == "command")
+    options = {opt for action in subparsers.choices["export-results"]._actions for opt in action.option_strings}
+    commands = [c for c in _commands(section) if "export-results" in c]
+    assert {re.search(r"--experiment (\S+)", c).group(1) for c in commands} == set(RUNNERS)
+    for command in commands:
+        used = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", command))
+        assert used <= options, f"options in the guide that export-results does not have: {used - options}"
+    for notebook, experiment in EXPORT_OF.items():
+        assert f'full_results = "data/exports/{experiment}"' in (ROOT / "notebooks" / f"{notebook}.py").read_text()
+
+
 def test_check_book_reads_the_toc() -> None:
     spec = importlib.util.spec_from_file_location("check_book", ROOT / "scripts" / "check_book.py")
     check_book = importlib.util.module_from_spec(spec)
@@ -268,7 +285,28 @@ def _smoke_parameters(notebook: Path, dataset: Path, folder: Path, request: pyte
     if "study_dir" in declared and dataset == MINI_DATASET:
         _, _, study_dir = request.getfixturevalue("smoke_tuning_study")
         known.update(study_dir=str(study_dir), tuning_target_platform=SMOKE_TUNING_TARGET)
+    if "full_results" in declared:
+        known["full_results"] = (str(_smoke_export(EXPORT_OF[notebook.stem], request)) if dataset == MINI_DATASET
+                                 else None)
     return {name: value for name, value in known.items() if name in declared}
+
+
+#: The experiment whose export each chapter shows (tenset_study.exports.runs).
+EXPORT_OF = {"02_split_comparison": "splits", "03_dataset_pruning": "pruning",
+             "04_attention_cost_model": "cost-models", "05_transfer": "transfer"}
+_SMOKE_EXPORTS: dict[str, Path] = {}
+
+
+def _smoke_export(experiment: str, request: pytest.FixtureRequest) -> Path:
+    """An export of ``experiment`` under the smoke preset on data/mini, made once per test run and worker: what a
+    chapter's "full experiment" section reads in the notebook tests."""
+    if experiment not in _SMOKE_EXPORTS:
+        from tenset_study.exports.runs import export_results
+
+        folder = request.getfixturevalue("tmp_path_factory").mktemp("exports") / experiment
+        export_results(experiment, MINI_DATASET, preset="smoke", out=folder, command="tests/test_book.py")
+        _SMOKE_EXPORTS[experiment] = folder
+    return _SMOKE_EXPORTS[experiment]
 
 
 @pytest.mark.book
@@ -284,6 +322,9 @@ def test_notebook_runs(notebook: Path, tenset_dataset: Path | None, tmp_path: Pa
         executed = json.loads(out.read_text())
         outputs = [o for c in executed["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
         assert not [o for o in outputs if o["output_type"] == "error"]
+        if parameters.get("full_results"):
+            text = "".join("".join(o.get("text", "")) for o in outputs)
+            assert f"({EXPORT_OF[notebook.stem]}, preset smoke), read from" in text, "the export's section shows it"
         stderr = [o for o in outputs if o["output_type"] == "stream" and o["name"] == "stderr"]
         assert not stderr, f"stderr output (warnings?) in the notebook: {stderr}"
         images = [o for o in outputs if "image/png" in o.get("data", {})]

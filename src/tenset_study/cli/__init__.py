@@ -1,8 +1,8 @@
 """The ``tenset-study`` command line: :func:`build_parser` and :func:`main` (the ``tenset-study`` entry point).
 
 Each module adds one group of commands: :mod:`.datasets` (import, networks, prune, summary, compact),
-:mod:`.collect` (collect), :mod:`.models` (train, features, evaluate, experiment, transfer) and :mod:`.tuning`
-(tune, pretrain, transfer-tune, export-study); ``python -m tenset_study.cli`` runs :func:`main`.
+:mod:`.collect` (collect), :mod:`.models` (train, features, evaluate, experiment, transfer, export-results) and
+:mod:`.tuning` (tune, pretrain, transfer-tune, export-study); ``python -m tenset_study.cli`` runs :func:`main`.
 """
 
 from __future__ import annotations

@@ -152,6 +152,22 @@ def _print_and_write(table, out: Path | None) -> None:
         print(f"wrote {write_results(table, out)}")
 
 
+def cmd_export_results(args: argparse.Namespace) -> int:
+    """Run one chapter's experiment at a preset and write its export (tenset_study.exports)."""
+    from ..exports.runs import export_results
+
+    options = {"models": args.models} if args.models else {}
+    if args.directions or args.targets:
+        if args.experiment != "transfer":
+            raise ValueError("--directions and --targets belong to --experiment transfer")
+        options.update({k: v for k, v in (("directions", args.directions), ("targets", args.targets)) if v})
+    if args.models and args.experiment == "transfer":
+        raise ValueError("--models does not apply to --experiment transfer (its arms come from the preset)")
+    for path in export_results(args.experiment, args.dataset, preset=args.preset, out=args.out, **options):
+        print(f"wrote {path}")
+    return 0
+
+
 def add_model_commands(sub) -> None:
     """Register ``train``, ``features``, ``evaluate``, ``experiment`` and ``transfer`` on the CLI's subparsers."""
     from ..models import NAMES
@@ -213,3 +229,17 @@ def add_model_commands(sub) -> None:
                    help="processes extracting per-store features (default: one per core for 4,000 programs or more)")
     p.add_argument("--out", type=Path, default=Path("results"), help="folder for transfer.csv and transfer_runs.csv")
     p.set_defaults(func=cmd_transfer)
+
+    from ..exports.runs import RUNNERS
+
+    p = sub.add_parser("export-results", help="run a chapter's experiment at a preset (default full) and write it "
+                       "as an export the book reads (data/exports/<experiment>: Parquet tables and provenance)")
+    p.add_argument("--experiment", required=True, choices=list(RUNNERS),
+                   help="splits (ch. 02), pruning (03), cost-models (04) or transfer (05)")
+    p.add_argument("--dataset", type=Path, required=True)
+    p.add_argument("--preset", default="full", help="smoke, book or full (default full)")
+    p.add_argument("--models", nargs="+", choices=sorted(NAMES), default=None, help="default: the chapter's")
+    p.add_argument("--directions", nargs="+", default=None, help="transfer only (default: the preset's)")
+    p.add_argument("--targets", nargs="+", default=None, help="transfer only (default: every allowed platform)")
+    p.add_argument("--out", type=Path, default=None, help="export folder (default data/exports/<experiment>)")
+    p.set_defaults(func=cmd_export_results)

@@ -30,12 +30,12 @@ the kind and the file.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pickle
 from pathlib import Path
 
+from ..data.provenance import file_sha256
 from ..params import ParameterError
 
 #: The target kinds a model is shipped for.
@@ -49,15 +49,6 @@ MANIFEST_FORMAT = 1
 
 class PretrainedModelError(ParameterError):
     """A shipped model cannot be used: unknown kind, missing or corrupt file (the message names which)."""
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """The SHA-256 of a file's bytes (hex)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_manifest(folder: str | os.PathLike | None = None) -> dict:

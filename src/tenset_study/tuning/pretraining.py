@@ -16,65 +16,23 @@ seconds), the code (:func:`code_version`), the date and the command.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ..params import ParameterError
-from .pretrained import KINDS, MANIFEST_FILE, MANIFEST_FORMAT, PRETRAINED_DIR, check_kind, file_sha256, read_manifest
+from ..data.provenance import code_version, dataset_content_fingerprint, file_sha256
+from .pretrained import KINDS, MANIFEST_FILE, MANIFEST_FORMAT, PRETRAINED_DIR, check_kind, read_manifest
 
 #: The platforms of ``data/v1`` each kind's shipped model is trained on (the H200 is left out: a held-out
 #: tuning target of the transfer-tuning study).
 DEFAULT_PLATFORMS = {"cpu": ("amd-epyc-znver5-2c", "intel-xeon-emeraldrapids-16c"), "gpu": ("h100-80gb-hbm3",)}
 DEFAULT_DATASET = "data/v1"
 DEFAULT_PRESET = "full"
-#: Uncommitted files of ``src/`` named in the manifest's ``code`` (their count is not bounded elsewhere).
-DIRTY_PATHS_KEPT = 20
 #: Bootstrap resamples of the held-out scores' intervals.
 HELD_OUT_BOOT = 200
-
-
-def dataset_content_fingerprint(root: str | os.PathLike) -> str:
-    """``sha256:<hex>`` over every file of a dataset (relative path and SHA-256 of its bytes, sorted), hidden
-    folders such as ``.cache/`` left out: changes whenever any table's content does."""
-    root = Path(root)
-    digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        relative = path.relative_to(root)
-        if any(part.startswith(".") for part in relative.parts):
-            continue
-        digest.update(f"{relative.as_posix()} {file_sha256(path)}\n".encode())
-    return f"sha256:{digest.hexdigest()}"
-
-
-def code_version(ignore: str | os.PathLike | None = None) -> dict:
-    """The package's version and, in a git checkout, its commit, whether ``src/`` had uncommitted changes and
-    which files (the first :data:`DIRTY_PATHS_KEPT`; files under ``ignore``, e.g. the folder being written, are
-    not counted)."""
-    from .. import __version__
-
-    out: dict = {"package_version": __version__, "commit": None, "dirty": None, "dirty_paths": []}
-    repo = Path(__file__).resolve().parents[3]
-    skip = Path(ignore).resolve() if ignore is not None else None
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=30,
-                              check=True).stdout
-
-    try:
-        out["commit"] = git("rev-parse", "HEAD").strip()
-        status = git("status", "--porcelain", "--untracked-files=all", "--", "src").splitlines()
-    except (OSError, subprocess.SubprocessError):
-        return out  # not a git checkout (an installed package): the version alone
-    changed = [line[3:] for line in status if line.strip()]
-    if skip is not None:
-        changed = [path for path in changed if not (repo / path).resolve().is_relative_to(skip)]
-    out["dirty"], out["dirty_paths"] = bool(changed), changed[:DIRTY_PATHS_KEPT]
-    return out
 
 
 def _check_platforms(ds, platforms: list[str], kind: str) -> None:
