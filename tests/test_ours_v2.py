@@ -207,4 +207,8 @@ def test_presets_give_every_neural_model_the_same_budget_rule() -> None:
         assert "valid_tasks" not in experiments.model_params(name, book), "early stopping is off unless asked"
     assert "use_tokens" not in experiments.model_params("ours", book)
     assert experiments.model_params("ours", full)["use_tokens"] is True
+    for name in ("mlp", "tlp", "ours", "ours-v1", "mtl"):
+        params = experiments.model_params(name, full)
+        assert (params["valid_tasks"], params["patience"], params["epochs"]) == (0.1, 4, 40), "one rule, on in full"
+    assert set(experiments.model_params("xgb", full)) == {"rounds"}
     assert "use_tokens" not in experiments.model_params("ours-v1", full)

@@ -22,15 +22,15 @@ PRUNE_STRATEGIES = ("random", "per-task-cap", "task-cluster", "diversity", "late
 #: The arms of the transfer experiment (:mod:`tenset_study.transfer.experiment`) that the presets run.
 TRANSFER_ARMS = ("zero-shot", "fine-tune", "mtl", "scratch", "xgb", "mlp", "random")
 
-#: Named experiment sizes. ``smoke`` is for tests, ``book`` fits ``make book``'s time budget on a 2-core
-#: machine, ``full`` is the experiment as it should be run (a GPU helps).
-#: ``max_records_seen`` is the budget of records seen per training platform when ``budget_per_platform`` is set
-#: (a joint model on three platforms sees three times one platform's budget, as three per-platform models do);
-#: ``valid_tasks`` and ``patience`` (unset: off) turn on early stopping on held-out training tasks for every
-#: neural model alike (models/early_stopping.py); ``curve_tasks`` and ``curve_seeds`` are the learning curve's
-#: training tasks per kind (None: all) and subset draws (evaluation/learning_curves.py); ``ours_tokens`` joins the
-#: schedule tokens to ``ours`` v2's stores
-#: (on data/v1: +0.002 to +0.014 PCA for about 20 times the training time on a CPU).
+#: Named experiment sizes. ``smoke`` is for tests, ``book`` fits ``make book``'s time budget on a 2-core machine,
+#: ``full`` is the experiment as it should be run (a GPU helps). ``max_records_seen`` is the budget of records seen
+#: per training platform when ``budget_per_platform`` is set (a joint model on three platforms sees three times one
+#: platform's budget, as three per-platform models do); ``valid_tasks`` and ``patience`` (unset: off) turn on early
+#: stopping on held-out training tasks for every neural model alike (models/early_stopping.py; on in ``full``, whose
+#: 40 epochs are a cap: every neural model stops after 4 epochs without a better loss on a tenth of the training
+#: tasks held out); ``curve_tasks`` and ``curve_seeds`` are the learning curve's training tasks per kind (None: all)
+#: and subset draws (evaluation/learning_curves.py); ``ours_tokens`` joins the schedule tokens to ``ours`` v2's
+#: stores (on data/v1: +0.002 to +0.014 PCA for about 20 times the training time on a CPU).
 PRESETS: dict[str, dict] = {
     "smoke": {"seeds": (0,), "epochs": 1, "hidden": 32, "heads": 4, "rounds": 10, "n_boot": 100,
               "max_len": 48, "curve_tasks": (2, None), "curve_seeds": (0,),
@@ -48,7 +48,8 @@ PRESETS: dict[str, dict] = {
              "transfer_fractions": (0.05, 0.25), "transfer_seeds": (0, 1), "transfer_epochs": 4,
              "transfer_finetune_epochs": 3, "transfer_finetune_lr": 5e-4, "transfer_min_per_task": 2,
              "transfer_arms": TRANSFER_ARMS, "transfer_directions": ("cpu->cpu", "cpu->gpu")},
-    "full": {"seeds": (0, 1, 2, 3, 4), "epochs": 40, "hidden": 256, "heads": 8, "ours_tokens": True, "rounds": 1000,
+    "full": {"seeds": (0, 1, 2, 3, 4), "epochs": 40, "valid_tasks": 0.1, "patience": 4, "hidden": 256, "heads": 8,
+             "ours_tokens": True, "rounds": 1000,
              "n_boot": 2000,
              "max_len": 80,
              "curve_tasks": (8, 16, 32, 64, 128, 256, None), "curve_seeds": (0, 1, 2),
