@@ -66,6 +66,13 @@ explore.table_sizes(ds)
 explore.platform_table(ds).T.fillna("-")
 
 # %% [markdown]
+# Every hardware feature a platform of its kind should have but lacks, and why (a cost model that embeds the
+# hardware reads these columns; an empty one reaches it as missing, not as zero):
+
+# %%
+explore.hardware_gaps(ds)
+
+# %% [markdown]
 # ## Networks and their tasks
 #
 # A network is split into tasks (fused subgraphs such as conv2d + bias + ReLU). The same task can occur

@@ -349,6 +349,32 @@ def test_configurations_that_rank_like_a_re_measurement_are_redundant() -> None:
     assert verdict.loc[("x", "z"), "gap_low"] > 0 and verdict["tasks"].eq(12).all()
 
 
+def test_hardware_gaps_name_each_missing_feature_and_why(tmp_path) -> None:
+    import json
+    import shutil
+
+    root = tmp_path / "ds"
+    shutil.copytree(MINI_DATASET, root, ignore=shutil.ignore_patterns(".cache"))
+    ds = Dataset.open(root)
+    platforms = ds.to_pandas("platforms").drop_duplicates("platform", keep="last")
+    cpu = platforms[platforms["kind"] == "cpu"].iloc[0].copy()
+    cpu["platform"], cpu["memory_bandwidth_gbs"], cpu["clock_mhz"] = "cpu-gaps", None, None
+    sources = json.loads(cpu["features_source"])
+    sources["clock_mhz"] = "lscpu (CPU MHz, absent under many hypervisors)"
+    cpu["features_source"] = json.dumps(sources)
+    ds.append("platforms", [{k: None if not isinstance(v, str) and pd.isna(v) else v for k, v in cpu.items()}])
+    gaps = explore.hardware_gaps(Dataset.open(root)).set_index(["platform", "feature"])
+    assert "not measured yet: tenset-study probe-platform" in gaps.loc[("cpu-gaps", "memory_bandwidth_gbs"), "reason"]
+    assert gaps.loc[("cpu-gaps", "clock_mhz"), "reason"].startswith("lscpu (CPU MHz, absent"), "the collector's note"
+    kinds = dict(zip(platforms["platform"], platforms["kind"]))
+    for (platform, feature), _ in gaps.iterrows():
+        kind = "cpu" if platform == "cpu-gaps" else kinds[platform]
+        assert feature in explore.HARDWARE_FEATURES[kind], "only features of the platform's kind are asked for"
+        value = Dataset.open(root).to_pandas("platforms").drop_duplicates("platform", keep="last").set_index(
+            "platform").loc[platform, feature]
+        assert pd.isna(value), f"{platform} has {feature}"
+
+
 def test_self_agreement_is_one_repeat_ranked_against_another(ds: Dataset) -> None:
     from scipy.stats import spearmanr
 

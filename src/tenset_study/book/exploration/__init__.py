@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from .agreement import (agreement_matrix, agreement_summary, comparable_platforms, cross_platform_agreement,
                         neighbour_effect, program_set_coverage, redundant_configurations, self_agreement)
-from .contents import (PLATFORM_COLUMNS, UNKNOWN_OP, format_bytes, main_kind, op_mix, platform_table, runner_summary,
-                       software_summary, table_sizes, target_summary, task_frame, tasks_per_network)
+from .contents import (HARDWARE_FEATURES, PLATFORM_COLUMNS, UNKNOWN_OP, format_bytes, hardware_gaps, main_kind,
+                       op_mix, platform_table, runner_summary, software_summary, table_sizes, target_summary,
+                       task_frame, tasks_per_network)
 from .measurements import (best_median_gap, error_kind, error_kinds, failure_rates, gap_by_op, latency_summary,
                            measurement_frame, programs_per_task)
 from .noise import cv_summary, repeat_cv
@@ -32,13 +33,13 @@ FIGURES = ("plot_op_mix", "plot_flops_by_op", "plot_latency_by_platform", "plot_
            "plot_best_median_gap", "plot_failures", "plot_repeat_cv", "plot_cross_platform", "plot_agreement_matrix")
 
 __all__ = [
-    "PLATFORM_COLUMNS", "TEXT_WIDTH", "UNKNOWN_OP", "agreement_matrix", "agreement_summary", "best_median_gap",
-    "comparable_platforms", "cross_platform_agreement", "cv_summary", "describe_agreement", "describe_coverage",
-    "describe_dataset", "describe_gap", "describe_noise_vs_gap", "display_path", "error_kind", "error_kinds",
-    "failure_rates", "format_bytes", "gap_by_op", "latency_summary", "main_kind", "measurement_frame",
-    "neighbour_effect", "op_mix", "platform_table", "program_set_coverage", "programs_per_task",
-    "redundant_configurations", "repeat_cv", "self_agreement", "runner_summary", "software_summary",
-    "table_sizes", "target_summary", "task_frame", "tasks_per_network", *FIGURES,
+    "HARDWARE_FEATURES", "PLATFORM_COLUMNS", "TEXT_WIDTH", "UNKNOWN_OP", "agreement_matrix", "agreement_summary",
+    "best_median_gap", "comparable_platforms", "cross_platform_agreement", "cv_summary", "describe_agreement",
+    "describe_coverage", "describe_dataset", "describe_gap", "describe_noise_vs_gap", "display_path",
+    "error_kind", "error_kinds", "failure_rates", "format_bytes", "gap_by_op", "hardware_gaps", "latency_summary",
+    "main_kind", "measurement_frame", "neighbour_effect", "op_mix", "platform_table", "program_set_coverage",
+    "programs_per_task", "redundant_configurations", "repeat_cv", "self_agreement", "runner_summary",
+    "software_summary", "table_sizes", "target_summary", "task_frame", "tasks_per_network", *FIGURES,
 ]
 
 

@@ -183,3 +183,39 @@ def op_mix(ds: Dataset, kind: str | None = None) -> pd.DataFrame:
     total = mix["gflops"].sum(min_count=1)
     mix["flop_share"] = mix["gflops"] / total if pd.notna(total) and total > 0 else np.nan
     return mix.sort_values("tasks", ascending=False)[["tasks", "task_share", "gflops", "flop_share"]]
+
+
+#: The hardware features each platform kind should have (the columns of the ``platforms`` table).
+HARDWARE_FEATURES = {
+    "cpu": ("cores", "threads_per_core", "vector_bits", "cache_line_bytes", "l1d_kib_per_core", "l2_kib_per_core",
+            "l3_mib", "clock_mhz", "clock_max_mhz", "memory_gib", "memory_bandwidth_gbs", "peak_gflops_fp32"),
+    "gpu": ("cores", "sm_count", "clock_max_mhz", "memory_gib", "memory_bandwidth_gbs", "peak_gflops_fp32",
+            "max_threads_per_block", "max_shared_memory_per_block", "warp_size", "compute_capability"),
+}
+#: Why a feature may be empty when the collector recorded no reason of its own.
+GAP_REASONS = {
+    "clock_mhz": "lscpu shows no current clock (absent under many hypervisors); tenset-study probe-platform fills "
+                 "it on a machine of the same processor",
+    "memory_bandwidth_gbs": "not measured yet: tenset-study probe-platform (a STREAM-style triad) on a machine of "
+                            "the same processor",
+    "peak_gflops_fp32": "derived from clock, cores and vector width once the clock is known (probe-platform)",
+    "clock_max_mhz": "lscpu shows no maximum clock on this machine (common in virtual machines)",
+}
+
+
+def hardware_gaps(ds: Dataset) -> pd.DataFrame:
+    """Every hardware feature a platform of its kind should have (:data:`HARDWARE_FEATURES`) that is empty, and
+    why: the collector's own note in ``features_source`` where it says why (``absent ...``), else
+    :data:`GAP_REASONS`, else "not read". Columns: platform, kind, feature, reason (no rows: nothing missing)."""
+    frame = ds.to_pandas("platforms").drop_duplicates("platform", keep="last").set_index("platform").sort_index()
+    rows = []
+    for platform, row in frame.iterrows():
+        sources = json.loads(row["features_source"]) if isinstance(row.get("features_source"), str) else {}
+        for feature in HARDWARE_FEATURES.get(row["kind"], ()):
+            if feature in frame.columns and pd.notna(row[feature]):
+                continue
+            recorded = sources.get(feature, "")
+            reason = (recorded if "absent" in recorded
+                      else GAP_REASONS.get(feature, "not read by the collector for this kind of platform"))
+            rows.append({"platform": platform, "kind": row["kind"], "feature": feature, "reason": reason})
+    return pd.DataFrame(rows, columns=["platform", "kind", "feature", "reason"])
