@@ -23,6 +23,34 @@ def add_collect_command(sub) -> None:
     probe.add_argument("--cores", default=None, help="cores to run its threads on, e.g. 0-3 (default: the first ones)")
     probe.set_defaults(func=cmd_probe_platform)
     add_your_machine_command(sub)
+    add_device_agreement_command(sub)
+
+
+def add_device_agreement_command(sub) -> None:
+    """Register ``device-agreement``: whether a host's devices rank programs alike (:mod:`..book.exploration`)."""
+    p = sub.add_parser("device-agreement", help="per device platform (one GPU of a host each, e.g. measured by "
+                       "scripts/rpc_collect.sh --per-device-check): median per-task rank correlation with the other "
+                       "devices, and the devices that disagree")
+    p.add_argument("--dataset", type=Path, required=True)
+    p.add_argument("--platforms", nargs="+", required=True, metavar="PLATFORM", help="the devices' platforms")
+    p.add_argument("--margin", type=float, default=0.1,
+                   help="flag a device whose median Spearman is this far below the other devices' (default 0.1)")
+    p.add_argument("--min-spearman", type=float, default=None, metavar="R",
+                   help="also flag a device whose median Spearman is below R (the only test with two devices)")
+    p.set_defaults(func=cmd_device_agreement)
+
+
+def cmd_device_agreement(args: argparse.Namespace) -> int:
+    """``tenset-study device-agreement``: print the per-device table; exit status 1 when a device disagrees."""
+    from ..book.exploration.devices import describe_device_agreement, device_agreement
+    from ..book.exploration.measurements import measurement_frame
+    from ..data.dataset import Dataset
+
+    table = device_agreement(measurement_frame(Dataset.open(args.dataset)), args.platforms, margin=args.margin,
+                             min_spearman=args.min_spearman)
+    print(table.to_string(float_format=lambda x: f"{x:.3f}"))
+    print(describe_device_agreement(table))
+    return 1 if table["disagrees"].any() else 0
 
 
 def add_your_machine_command(sub) -> None:
@@ -114,6 +142,9 @@ def _add_measure_arguments(p: argparse.ArgumentParser) -> None:
                         "--build-cores, building overlaps measuring on a CPU too")
     p.add_argument("--rpc-tracker", default=None, metavar="HOST:PORT", help="measure through a TVM RPC tracker")
     p.add_argument("--rpc-key", default=None, help="device key registered at the tracker")
+    p.add_argument("--rpc-workers", type=int, default=1, metavar="N",
+                   help="measurements sent through the tracker at once: the number of servers under --rpc-key "
+                        "spreads every batch over all of them (scripts/rpc_collect.sh; default 1)")
 
 
 def collect_config(args: argparse.Namespace) -> CollectConfig:
@@ -132,7 +163,7 @@ def collect_config(args: argparse.Namespace) -> CollectConfig:
         enable_cpu_cache_flush=args.cache_flush, run_timeout_s=args.run_timeout,
         build_timeout_s=args.build_timeout, builder_workers=args.builder_workers,
         export_format=args.export_format or ("tar" if args.rpc_tracker else "so"),
-        rpc_tracker=args.rpc_tracker, rpc_key=args.rpc_key,
+        rpc_tracker=args.rpc_tracker, rpc_key=args.rpc_key, rpc_workers=args.rpc_workers,
         build_cores=args.build_cores, measure_cores=args.measure_cores,
     )
     return CollectConfig(

@@ -3,7 +3,8 @@
 Building dominates the cost of a measurement (about 1 s per program on 2 cores), so programs are built
 in large batches by MetaSchedule's ``LocalBuilder`` (one worker pool per batch, its start-up paid once),
 and exported as shared libraries in the parallel build workers so that the serial runner only loads and
-times them. Measurement never overlaps building, so timings are not disturbed by compilers.
+times them. Measurement never overlaps building, so timings are not disturbed by compilers. Through a TVM RPC
+tracker, ``rpc_workers`` servers time a batch's programs at once (:func:`wait_for_rpc_servers` waits for them).
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ class MeasureSettings:
     rpc_tracker: str | None = None
     rpc_key: str | None = None
     rpc_session_timeout_s: float = 120.0
+    #: Measurements sent through the tracker at once: one per RPC server registered under ``rpc_key`` spreads
+    #: each batch over all of them (``scripts/rpc_collect.sh`` passes its number of servers); 1: one at a time.
+    rpc_workers: int = 1
     #: How the runner fills integer input tensors: ``random`` (MetaSchedule's default, what the datasets
     #: were measured with) or ``zeros``: random integers used as indices (BERT's embedding ``take``) read
     #: out of bounds and fail every measurement of those tasks, so tuning, which must tune every task,
@@ -54,6 +58,10 @@ class MeasureSettings:
             raise ValueError(f"export_format must be 'so' or 'tar', got {self.export_format!r}")
         if (self.rpc_tracker is None) != (self.rpc_key is None):
             raise ValueError("RPC needs both rpc_tracker (host:port) and rpc_key")
+        if self.rpc_workers < 1:
+            raise ValueError(f"--rpc-workers must be >= 1, got {self.rpc_workers}")
+        if self.rpc_workers > 1 and not self.rpc_tracker:
+            raise ValueError(f"--rpc-workers {self.rpc_workers} needs --rpc-tracker (it counts RPC servers)")
         if self.integer_inputs not in {"random", "zeros"}:
             raise ValueError(f"integer_inputs must be 'random' or 'zeros', got {self.integer_inputs!r}")
         for name in ("build_cores", "measure_cores"):
@@ -219,7 +227,9 @@ def close_runner(runner) -> None:
 
 def make_runner(settings: MeasureSettings):
     """MetaSchedule's runner for these settings: local (pinned to ``measure_cores`` when given) or through
-    the RPC tracker. It keeps one worker process across ``run`` calls."""
+    the RPC tracker. The local runner keeps one worker process across ``run`` calls; the RPC runner keeps
+    ``rpc_workers``, each of which asks the tracker for a free server per program, so that a batch's programs
+    are timed on that many servers at once."""
     from tvm.s_tir import meta_schedule as ms
 
     evaluator = ms.runner.EvaluatorConfig(
@@ -234,13 +244,49 @@ def make_runner(settings: MeasureSettings):
             session_timeout_sec=settings.rpc_session_timeout_s,
         )
         alloc = rpc_alloc_zero_integer_arguments if zero_integers else None
-        return ms.runner.RPCRunner(rpc_config=rpc, evaluator_config=evaluator, max_workers=1,
+        return ms.runner.RPCRunner(rpc_config=rpc, evaluator_config=evaluator, max_workers=settings.rpc_workers,
                                    f_alloc_argument=alloc)
     alloc = alloc_zero_integer_arguments if zero_integers else None
     initializer = functools.partial(pinned_runner_init, settings.measure_cores) if settings.measure_cores \
         else builder_initializer
     return ms.runner.LocalRunner(timeout_sec=settings.run_timeout_s, evaluator_config=evaluator,
                                  initializer=initializer, f_alloc_argument=alloc)
+
+
+def wait_for_rpc_servers(tracker: str, servers: dict[str, int], timeout_s: float = 120.0,
+                         watch: tuple[int, ...] = (), log=print) -> None:
+    """Wait until the tracker at ``tracker`` (``host:port``) has ``servers[key]`` free servers under each key.
+
+    ``watch``: process ids (the servers) whose end stops the wait early. A RuntimeError says which keys are
+    short when the time is up or a watched process ended; ``log`` gets a line whenever the count changes.
+    """
+    from tvm import rpc
+
+    host, _, port = tracker.rpartition(":")
+    deadline, seen = time.monotonic() + timeout_s, None
+    while True:
+        queues = rpc.connect_tracker(host, int(port)).summary()["queue_info"]
+        free = {key: queues.get(key, {}).get("free", 0) for key in servers}
+        if free != seen:
+            log(f"RPC servers registered at {tracker}: {sum(free.values())} of {sum(servers.values())}")
+            seen = free
+        short = {key: f"{free[key]} of {count}" for key, count in servers.items() if free[key] < count}
+        if not short:
+            return
+        ended = [pid for pid in watch if not _process_runs(pid)]
+        if ended or time.monotonic() > deadline:
+            why = f"process(es) {ended} ended" if ended else f"not within {timeout_s:.0f} s"
+            raise RuntimeError(f"RPC servers at {tracker} did not register ({why}): free servers per key {short}")
+        time.sleep(0.5)
+
+
+def _process_runs(pid: int) -> bool:
+    """Whether process ``pid`` exists and has not ended (a zombie has ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def pinned_runner_init(cores: str) -> None:

@@ -7,7 +7,8 @@ return matplotlib Figures. The exploration chapter calls them cell by cell (thro
 
 Modules: :mod:`.contents` (table sizes, platforms, networks, tasks, operator mix), :mod:`.measurements`
 (latencies, programs per task, best versus median program, failures), :mod:`.noise` (spread of the repeats),
-:mod:`.agreement` (same program sets, rank agreement between platforms), :mod:`.sentences` (the chapter's
+:mod:`.agreement` (same program sets, rank agreement between platforms), :mod:`.devices` (whether the devices
+of one host rank programs alike, so that they can share a platform), :mod:`.sentences` (the chapter's
 computed sentences) and :mod:`.figures` (the figures; imported on first use, as they need seaborn).
 
 Conventions: latencies are seconds; a measurement is *ok* when it has a latency and no error; tasks
@@ -22,6 +23,7 @@ from .agreement import (agreement_matrix, agreement_summary, comparable_platform
 from .contents import (HARDWARE_FEATURES, PLATFORM_COLUMNS, UNKNOWN_OP, format_bytes, hardware_gaps, main_kind,
                        op_mix, platform_table, runner_summary, software_summary, table_sizes, target_summary,
                        task_frame, tasks_per_network)
+from .devices import describe_device_agreement, device_agreement
 from .measurements import (best_median_gap, error_kind, error_kinds, failure_rates, gap_by_op, latency_summary,
                            measurement_frame, programs_per_task)
 from .noise import cv_summary, repeat_cv
@@ -35,8 +37,9 @@ FIGURES = ("plot_op_mix", "plot_flops_by_op", "plot_latency_by_platform", "plot_
 __all__ = [
     "HARDWARE_FEATURES", "PLATFORM_COLUMNS", "TEXT_WIDTH", "UNKNOWN_OP", "agreement_matrix", "agreement_summary",
     "best_median_gap", "comparable_platforms", "cross_platform_agreement", "cv_summary", "describe_agreement",
-    "describe_coverage", "describe_dataset", "describe_gap", "describe_noise_vs_gap", "display_path",
-    "error_kind", "error_kinds", "failure_rates", "format_bytes", "gap_by_op", "hardware_gaps", "latency_summary",
+    "describe_coverage", "describe_dataset", "describe_device_agreement", "describe_gap", "describe_noise_vs_gap",
+    "device_agreement", "display_path", "error_kind", "error_kinds", "failure_rates", "format_bytes", "gap_by_op",
+    "hardware_gaps", "latency_summary",
     "main_kind", "measurement_frame", "neighbour_effect", "op_mix", "platform_table", "program_set_coverage",
     "programs_per_task", "redundant_configurations", "repeat_cv", "self_agreement", "runner_summary",
     "software_summary", "table_sizes", "target_summary", "task_frame", "tasks_per_network", *FIGURES,
