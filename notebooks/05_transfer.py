@@ -65,7 +65,7 @@ from tenset_study.book.glue import glue
 from tenset_study import exports
 from tenset_study.evaluation import experiments
 from tenset_study.evaluation.references import reference_rows
-from tenset_study.tuning import archive as study_archive, study as tuning_study
+from tenset_study.tuning import archive as study_archive, phases, study as tuning_study
 from tenset_study.tuning.speedup import speedup_table
 from tenset_study.transfer import experiment as transfer
 
@@ -238,6 +238,15 @@ outcome.budgets
 # %%
 outcome.results[["network", "arm", "trials", "tuning_s", "scoring_share", "estimated_latency_s", "e2e_mean_s",
                  "e2e_low_s", "e2e_high_s"]]
+
+# %% [markdown]
+# Where each arm's tuning time went, from MetaSchedule's profiler: drawing the initial population from the
+# design space and the database (`sampling`), mutating it (`evolution`), scoring candidates with the cost
+# model, features included (`scoring`), `building`, `measuring`, writing the `database`, updating the cost
+# model with the measurements (`model update`), and the rest (`other`). Shares of the arm's tuning time:
+
+# %%
+phases.study_phase_table(outcome.study_dir).set_index(["network", "arm", "seed"]).filter(like="_share").round(3)
 
 # %% [markdown]
 # Each arm against the baseline: end-to-end latency ratio with its range over both intervals, the share of

@@ -202,3 +202,19 @@ def test_cli_errors_exit_2(tmp_path: Path, capsys) -> None:
     assert main([*base[:1], NETWORK, *base[1:], "--cost-model", "xgb", "--platform", "p"]) == 2
     assert "--platform-dataset" in capsys.readouterr().err
     assert not (tmp_path / "w").exists(), "nothing tuned, nothing written"
+
+
+def test_phases_group_the_profiler_scopes_and_the_rest_is_other() -> None:
+    from tenset_study.tuning.phases import PHASE_NAMES, phase_seconds
+
+    profile = {"Total": 10.0, "SendToBuilder": 4.0, "SendToRunner": 0.5, "JoinRunnerFutures": 2.0,
+               "EvoSearch/SampleInitPopulation": 1.0, "EvoSearch/Evolve/Misc": 0.3,
+               "EvoSearch/Evolve/Misc/CopyMeasuredWorkloads": 0.2, "EvoSearch/Evolve/PredictNormalizedScore": 1.2,
+               "MeasureCallback/UpdateCostModel": 0.5, "InitializeTask": 0.1}
+    phases = phase_seconds(profile)
+    assert list(phases) == list(PHASE_NAMES)
+    assert phases["building"] == 4.0 and phases["measuring"] == 2.5 and phases["scoring"] == 1.2
+    assert phases["evolution"] == pytest.approx(0.3), "a nested scope is not counted twice"
+    assert phases["other"] == pytest.approx(10.0 - 4.0 - 2.5 - 1.0 - 0.3 - 1.2 - 0.5)
+    assert phase_seconds(profile, wall_s=12.0)["other"] == pytest.approx(phases["other"] + 2.0), "wall time given"
+    assert all(v != v for v in phase_seconds({}).values()), "no profile: NaN, never zero"

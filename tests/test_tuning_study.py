@@ -79,6 +79,23 @@ def test_smoke_flow_tunes_every_arm_times_it_and_writes_the_tables(smoke_tuning_
 
 
 @pytest.mark.slow
+def test_every_arm_records_where_its_tuning_time_went(smoke_tuning_study) -> None:
+    from tenset_study.tuning.phases import PHASE_NAMES, study_phase_table
+
+    _, _, study_dir = smoke_tuning_study
+    table = study_phase_table(study_dir).set_index("arm")
+    assert set(table.index) == {BASELINE, "ours@50%"}
+    for arm, row in table.iterrows():
+        seconds = [row[f"{phase}_s"] for phase in PHASE_NAMES]
+        assert all(v >= 0 for v in seconds) and sum(seconds) == pytest.approx(row["tuning_s"], rel=1e-6)
+        assert row["building_s"] > 0 and row["measuring_s"] > 0 and row["sampling_s"] > 0, arm
+        assert row["scoring_s"] > 0 and row["other_share"] < 1, arm
+    results = pd.read_csv(study_dir / tuning_study.RESULTS_FILE).set_index("arm")
+    # MetaSchedule's scoring scope wraps our model's predict, which the model times itself
+    assert table.loc["ours@50%", "scoring_s"] >= 0.9 * results.loc["ours@50%", "scoring_s"]
+
+
+@pytest.mark.slow
 def test_pretrained_model_never_saw_the_target_platform(smoke_tuning_study) -> None:
     outcome, _, study_dir = smoke_tuning_study
     metadata = json.loads(Path(outcome.model_path + ".json").read_text())

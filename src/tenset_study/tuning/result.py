@@ -75,6 +75,7 @@ class TuningResult:
     settings: dict = field(default_factory=dict)
     cost_model_timing: dict | None = None
     load_average: dict | None = None
+    profile: dict = field(default_factory=dict)
 
     @property
     def estimated_latency_s(self) -> float | None:

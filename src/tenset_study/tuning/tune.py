@@ -252,8 +252,8 @@ def _open_session(target: dict, work_dir: Path, settings: MeasureSettings, searc
 def _tune_all(session: _Session, network: str, trials: int, per_iter: int, top_up: int, seed: int,
               progress: bool) -> dict:
     """Tune every task, then give one more round to each task left without a valid measurement. Returns
-    ``started_at``, ``finished_at``, ``load_at_start``, ``tuning_seconds`` and ``main_trials`` (before the
-    top-up round)."""
+    ``started_at``, ``finished_at``, ``load_at_start``, ``tuning_seconds``, ``main_trials`` (before the
+    top-up round) and ``profile`` (MetaSchedule's profiler: seconds per scope)."""
     from tvm.s_tir import meta_schedule as ms
     from tqdm import tqdm
 
@@ -265,20 +265,24 @@ def _tune_all(session: _Session, network: str, trials: int, per_iter: int, top_u
     session.timeline = TuningTimeline(start, bar)
     session.timeline.use_tasks([r["task_name"] for r in rows], [r["weight"] for r in rows])
     session.callbacks = list(ms.measure_callback.MeasureCallback.create("default")) + [session.timeline]
+    profiler = ms.Profiler()  # seconds per phase of the search (tuning/phases.py groups its scopes)
     try:
-        session.tune(list(range(len(rows))), trials, per_iter, seed)
-        main_trials = sum(b["records"] for b in session.timeline.batches)
-        missing = [i for i, r in enumerate(rows) if r["task_name"] not in session.timeline.best]
-        if missing and top_up > 0:
-            if progress:
-                bar.write(f"{len(missing)} task(s) without a valid measurement: one more round of {top_up} trials each")
-            bar.total = trials + top_up * len(missing)
-            session.tune(missing, top_up * len(missing), top_up, seed + 1)
+        with profiler:
+            session.tune(list(range(len(rows))), trials, per_iter, seed)
+            main_trials = sum(b["records"] for b in session.timeline.batches)
+            missing = [i for i, r in enumerate(rows) if r["task_name"] not in session.timeline.best]
+            if missing and top_up > 0:
+                if progress:
+                    bar.write(f"{len(missing)} task(s) without a valid measurement: one more round of {top_up} "
+                              "trials each")
+                bar.total = trials + top_up * len(missing)
+                session.tune(missing, top_up * len(missing), top_up, seed + 1)
     finally:
         tuning_seconds = time.perf_counter() - start
         bar.close()
     return {"started_at": started_at, "finished_at": utc_now(), "load_at_start": load_at_start,
-            "tuning_seconds": tuning_seconds, "main_trials": main_trials}
+            "tuning_seconds": tuning_seconds, "main_trials": main_trials,
+            "profile": {str(k): float(v) for k, v in profiler.get().items()}}
 
 
 def _tuning_result(session: _Session, network: str, target: dict, trials: int, label: str, run: dict,
@@ -297,6 +301,7 @@ def _tuning_result(session: _Session, network: str, target: dict, trials: int, l
         tvm_version=_tvm_version(), extract_seconds=float(extract_seconds),
         top_up_trials_measured=int(measured - run["main_trials"]), settings=settings,
         cost_model_timing=timing, load_average={"start": run["load_at_start"], "end": list(os.getloadavg())},
+        profile=run.get("profile", {}),
     )
 
 
