@@ -211,8 +211,7 @@ report.plot_metric_bars(ablation, "pca", title="Ablations of ours: PCA on held-o
 # Training loss per epoch (the first seed):
 
 # %% mystnb={"figure": {"caption": "A curve still falling at its last epoch would gain from longer training; one flat early has learned what it can."}}
-neural = [s for s in specs if s.name != "xgb"]
-report.plot_learning_curves(experiments.histories(neural, inputs, the_split))
+report.plot_learning_curves(experiments.fitted_histories(fitted))
 
 # %% [markdown]
 # How much data the next gain needs: `ours` and the best other model of the table above trained on nested

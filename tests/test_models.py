@@ -206,6 +206,9 @@ def test_experiment_rows_have_intervals_and_seeds(prepared) -> None:
     again = fitted["ours"][1]["all"].predict(inputs, split.test)
     np.testing.assert_allclose(again, scores["ours"][1], rtol=1e-5, atol=1e-6,
                                err_msg="the kept model is the one that made the seed's scores")
+    histories = experiments.fitted_histories(fitted)
+    assert list(histories) == ["ours"], "xgb has no per-epoch loss"
+    assert len(histories["ours"]) == experiments.epochs_run(fitted["ours"][0]["all"]) and "loss" in histories["ours"][0]
     assert set(results[results["model"] == "xgb"]["seed"]) == {0}, "xgb is deterministic: trained once"
     assert (results["low"] <= results["value"] + 1e-9).all() and (results["value"] <= results["high"] + 1e-9).all()
     summary = experiments.summarize_seeds(results)

@@ -19,7 +19,7 @@ from .benchmarks import read_benchmarks, read_ddp_benchmarks, read_inference_ben
 from .presets import (PRESETS, PRUNE_STRATEGIES, TRANSFER_ARMS, ablation_specs, check_model_names, model_params,
                       model_specs, resolve_preset)
 from .runner import (DEFAULT_SCOPES, RESULT_COLUMNS, SCOPES, ModelSpec, RunTiming, epochs_run,
-                     histories, run_experiment, summarize_seeds, timing_table, train_and_score)
+                     fitted_histories, run_experiment, summarize_seeds, timing_table, train_and_score)
 from .learning_curves import best_baseline, gain_per_doubling, learning_curve, summarize_curve
 from .splits import Split, check_split_names
 
@@ -27,7 +27,7 @@ __all__ = [
     "DEFAULT_SCOPES", "PRESETS", "PRUNE_STRATEGIES", "RESULT_COLUMNS", "SCOPES", "TRANSFER_ARMS", "ModelSpec",
     "RunTiming", "ablation_specs", "applicable_splits", "best_baseline", "gain_per_doubling", "learning_curve",
     "summarize_curve", "check_model_names", "check_split_names", "compare_splits",
-    "default_split", "epochs_run", "histories", "model_params", "model_specs",
+    "default_split", "epochs_run", "fitted_histories", "model_params", "model_specs",
     "parse_params", "prepare", "read_benchmarks", "read_ddp_benchmarks", "read_inference_benchmarks", "resolve_preset",
     "run_experiment", "split_table", "summarize_seeds", "timing_table", "train_and_score", "write_summary",
 ]

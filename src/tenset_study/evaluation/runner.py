@@ -163,15 +163,16 @@ def timing_table(timings: list[RunTiming]) -> pd.DataFrame:
     return per
 
 
-def histories(specs: list[ModelSpec], inputs: ModelInputs, split: Split, seed: int = 0) -> dict[str, list[dict]]:
-    """Per-epoch training loss of each neural model trained jointly on the split's training records."""
-    from ..models import create
-
+def fitted_histories(models: dict[str, list[dict]], seed_index: int = 0) -> dict[str, list[dict]]:
+    """Per-epoch training loss of the neural models :func:`run_experiment` kept (``models=``), for the seed at
+    ``seed_index``: one curve per joint model (named by its variant) or per platform of a per-platform model
+    (``variant (platform)``); models without a history (XGBoost) are left out. No model is trained again."""
     out = {}
-    for spec in specs:
-        model = create(spec.name, seed=seed, **spec.params)
-        if not hasattr(model, "epochs"):
+    for variant, per_seed in models.items():
+        if seed_index >= len(per_seed):
             continue
-        model.fit(inputs, split.train)
-        out[spec.variant] = model.history_
+        for scope, model in per_seed[seed_index].items():
+            history = getattr(model, "history_", None)
+            if history:
+                out[variant if scope == "all" else f"{variant} ({scope})"] = list(history)
     return out
