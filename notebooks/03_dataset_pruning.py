@@ -31,7 +31,7 @@ dataset = "data/default"  # dataset folder: absolute, or relative to the reposit
 preset = "book"  # experiment size: "smoke" (tests), "book" (fits `make book`), "full"
 models = ["xgb", "ours"]  # a classical baseline and the study's model
 strategies = None  # pruning strategies; None: the preset's (book, full: all six; smoke: two)
-splits = None  # None: the preset's (book, full: "by-network" and "by-platform", unseen networks and hardware)
+splits = None  # None: the preset's (book: "by-network"; full: "by-network" and "by-platform", unseen hardware too)
 results_dir = "results"  # where the results table is written (relative to the repository root)
 full_results = "data/exports/pruning"  # export of the full preset's run (tenset-study export-results); None: none
 

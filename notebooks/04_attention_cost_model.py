@@ -193,8 +193,9 @@ swap
 # %% [markdown]
 # ## Ablations: what the context features add
 #
-# `ours` without hardware features, without workload features, and TLP trained jointly on every platform
-# (no context at all): if the context tokens matter, removing them costs accuracy.
+# `ours` without hardware features, without workload features, and without either (the same model on the
+# program's stores alone, trained jointly on every platform): if the context features matter, removing them
+# costs accuracy. Differences count only where they exceed the spread over seeds.
 
 # %%
 ablation_results = experiments.run_experiment(experiments.ablation_specs(settings), inputs, the_split, links,

@@ -66,6 +66,10 @@ def test_the_key_follows_every_input(tmp_path: Path) -> None:
     assert notebook_key(sources[1], {"value": 1}, repo, ["k1"]) == base
     assert notebook_key(sources[1], {"value": 2}, repo, ["k1"]) != base
     assert notebook_key(sources[1], {"value": 1}, repo, ["k2"]) != base, "an earlier notebook changed"
+    features = repo / "data" / ".cache" / "features"
+    features.mkdir(parents=True)
+    (features / "perstore.npy").write_text("written by the first build")
+    assert notebook_key(sources[1], {"value": 1}, repo, ["k1"]) == base, "a feature cache is not an input"
     (repo / "data" / "table.txt").write_text("v2")
     assert notebook_key(sources[1], {"value": 1}, repo, ["k1"]) != base, "the committed data changed"
     mine = repo / "elsewhere"

@@ -79,6 +79,14 @@ def test_smoke_flow_tunes_every_arm_times_it_and_writes_the_tables(smoke_tuning_
 
 
 @pytest.mark.slow
+def test_the_study_log_shows_no_path_of_the_machine_inside_the_repository(smoke_tuning_study) -> None:
+    _, logs, _ = smoke_tuning_study
+    root = str(Path(__file__).resolve().parents[1])
+    assert any(" of data/mini (target" in line for line in logs), logs[:3]
+    assert not [line for line in logs if root in line], "the book shows these lines: paths relative to the repo"
+
+
+@pytest.mark.slow
 def test_every_arm_records_where_its_tuning_time_went(smoke_tuning_study) -> None:
     from tenset_study.tuning.phases import PHASE_NAMES, study_phase_table
 

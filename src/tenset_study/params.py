@@ -121,6 +121,15 @@ def resolve_path(path: str | os.PathLike, start: str | os.PathLike | None = None
     return path if path.is_absolute() else repo_root(start) / path
 
 
+def display_path(path: str | os.PathLike) -> str:
+    """A path as the book and the logs show it: relative to the repository root when inside it, else absolute."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(repo_root()))
+    except ValueError:
+        return str(path)
+
+
 def check_positive_int(value: object, parameter: str) -> int:
     """``value`` if it is an integer (not a bool) of at least 1; a :class:`ParameterError` naming ``parameter``
     otherwise."""

@@ -71,10 +71,14 @@ def package_fingerprint(repo: Path) -> str:
 
 
 def inputs_fingerprint(repo: Path, parameters: dict) -> str:
-    """SHA-256 of the data every notebook of a build may read: ``data/`` by content, and the files of any
-    parameter naming a path outside it by path, size and modification time."""
+    """SHA-256 of the data every notebook of a build may read: ``data/`` by content (hidden files and folders, such
+    as the feature caches a build writes into a dataset, left out), and the files of any parameter naming a path
+    outside it by path, size and modification time."""
     digest = hashlib.sha256()
-    _hash_files(digest, _files_under(repo / "data"), repo, by_content=True)
+    data = repo / "data"
+    # hidden folders (a dataset's .cache/ of features, written by the first build) are derived, not inputs
+    committed = [p for p in _files_under(data) if not any(part.startswith(".") for part in p.relative_to(data).parts)]
+    _hash_files(digest, committed, repo, by_content=True)
     for value in parameters.values():
         if isinstance(value, str) and value and (repo / value).exists() and not (repo / value).resolve().is_relative_to(
                 (repo / "data").resolve()):

@@ -44,7 +44,7 @@ PRESETS: dict[str, dict] = {
              "n_boot": 1000,
              "max_len": 64, "curve_tasks": (8, 24, None), "curve_seeds": (0,),
              "prune_fractions": (0.45, 0.2), "prune_seeds": (0, 1), "prune_epochs": 3,
-             "prune_strategies": PRUNE_STRATEGIES, "prune_splits": ("by-network", "by-platform"),
+             "prune_strategies": PRUNE_STRATEGIES, "prune_splits": ("by-network",),
              "transfer_fractions": (0.05, 0.25), "transfer_seeds": (0, 1), "transfer_epochs": 4,
              "transfer_finetune_epochs": 3, "transfer_finetune_lr": 5e-4, "transfer_min_per_task": 2,
              "transfer_arms": TRANSFER_ARMS, "transfer_directions": ("cpu->cpu", "cpu->gpu")},
@@ -131,13 +131,14 @@ def model_specs(names: list[str], preset: dict) -> list[ModelSpec]:
 
 
 def ablation_specs(preset: dict) -> list[ModelSpec]:
-    """The ablations of ``ours`` (no hardware features, no workload features, neither: TLP trained jointly);
-    ``ours`` itself is the one of :func:`model_specs`, so its results can be reused."""
+    """The ablations of ``ours``: without hardware features, without workload features, and without either (the
+    same architecture on the program's stores alone); ``ours`` itself is the one of :func:`model_specs`, so its
+    results can be reused."""
     from .runner import ModelSpec
 
     base = model_params("ours", preset)
     return [
         ModelSpec("ours", params={**base, "use_hardware": False}, variant="ours - hardware"),
         ModelSpec("ours", params={**base, "use_workload": False}, variant="ours - workload"),
-        ModelSpec("tlp", params=model_params("tlp", preset), variant="tlp (joint)", scope="joint"),
+        ModelSpec("ours", params={**base, "use_hardware": False, "use_workload": False}, variant="ours - context"),
     ]

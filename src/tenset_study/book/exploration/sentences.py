@@ -4,15 +4,13 @@ noise against the gap."""
 
 from __future__ import annotations
 
-import os
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ...data.dataset import Dataset
-from ...params import repo_root
+from ...params import display_path
 from .agreement import comparable_platforms
 from .contents import format_bytes
 
@@ -34,15 +32,6 @@ def describe_dataset(ds: Dataset) -> str:
                  f"{rows['platforms']} platform(s), {rows['networks']} network(s), {rows['tasks']} task(s), "
             f"{rows['programs']:,} program(s) and {rows['measurements']:,} measurement(s) "
             f"in {format_bytes(ds.size_bytes())} on disk.")
-
-
-def display_path(path: str | os.PathLike) -> str:
-    """A path as the book shows it: relative to the repository root when inside it, else absolute."""
-    path = Path(path).resolve()
-    try:
-        return str(path.relative_to(repo_root()))
-    except ValueError:
-        return str(path)
 
 
 def describe_coverage(ds: Dataset, frame: pd.DataFrame) -> str:

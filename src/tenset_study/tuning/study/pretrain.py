@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...params import display_path
 from ...programs import targets
 from ..platforms import platform_row_for, platform_row_from_dataset
 from .layout import PRETRAINED_DIR
@@ -98,10 +99,11 @@ def pretrain_for_target(dataset: str | os.PathLike, target_platform: str, model:
     if path.is_file():
         existing = CostModel.load(path)
         if existing.metadata.get("pretrain", {}).get("settings") == key:
-            log(f"pretrained {model} for {target_platform}: reusing {path}")
+            log(f"pretrained {model} for {target_platform}: reusing {display_path(path)}")
             return path
     where = "held out" if target_platform in available else "not in the dataset"
-    log(f"pretraining {model} on {', '.join(train_platforms)} of {root} (target {target_platform}: {where})")
+    log(f"pretraining {model} on {', '.join(train_platforms)} of {display_path(root)} "
+        f"(target {target_platform}: {where})")
     _fit_and_save(ds, key, params, path, progress, log)
     return path
 
@@ -126,7 +128,8 @@ def _fit_and_save(ds, key: dict, params: dict, path: Path, progress: bool, log) 
         "dataset_rows": ds.summary(),
     }
     fitted.save(path)
-    log(f"pretrained {model} on {len(rows)} records in {fitted.metadata['fit_seconds']:.1f} s -> {path}")
+    log(f"pretrained {model} on {len(rows)} records in {fitted.metadata['fit_seconds']:.1f} s -> "
+        f"{display_path(path)}")
 
 
 __all__ = ["dataset_platforms", "pretrain_for_target", "target_platform_row"]

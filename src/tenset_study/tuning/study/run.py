@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ...params import display_path
 from ...programs import targets
 from ..result import RESULT_FILE, TuningResult, read_json, summary_line, write_json
 from .layout import ARM_FILE, arm_dir
@@ -100,7 +101,8 @@ def _run_arm(plan: dict, arm: Arm, work_dir: Path, model_path, platform_row, dea
     if past(deadline):
         log(f"{network} {arm.name} seed {seed}: time limit reached, not started (re-run to continue)")
         return {"network": network, "arm": arm.name, "seed": seed, "status": "deferred", "work_dir": str(work_dir)}
-    log(f"{network} {arm.name} seed {seed}: tuning {plan['trials']} trials (B = {plan['budget']}) in {work_dir}")
+    log(f"{network} {arm.name} seed {seed}: tuning {plan['trials']} trials (B = {plan['budget']}) in "
+        f"{display_path(work_dir)}")
     try:
         result = _tune_arm(network, arm, plan, work_dir, model_path, platform_row, progress)
     except Exception as err:  # noqa: BLE001 - one failed arm must not stop a run of hours
