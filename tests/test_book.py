@@ -304,7 +304,8 @@ def _smoke_export(experiment: str, request: pytest.FixtureRequest) -> Path:
         from tenset_study.exports.runs import export_results
 
         folder = request.getfixturevalue("tmp_path_factory").mktemp("exports") / experiment
-        export_results(experiment, MINI_DATASET, preset="smoke", out=folder, command="tests/test_book.py")
+        light = {"splits": {"models": ("xgb",), "splits": ("random", "by-network")}}.get(experiment, {})
+        export_results(experiment, MINI_DATASET, preset="smoke", out=folder, command="tests/test_book.py", **light)
         _SMOKE_EXPORTS[experiment] = folder
     return _SMOKE_EXPORTS[experiment]
 

@@ -137,7 +137,8 @@ def test_ctrl_c_stops_tracker_servers_and_collect(mini_copy: Path, tmp_path: Pat
     marker = uuid.uuid4().hex
     proc = subprocess.Popen(
         ["bash", str(SCRIPT), "--cpu-servers", "2", "--log-dir", str(tmp_path / "logs"), "--", "--dataset",
-         str(mini_copy), "--platform", "interrupted", *TINY, "--min-repeat-ms", "1"],
+         str(mini_copy), "--platform", "interrupted", *TINY, "--min-repeat-ms", "300", "--replay-subset", "4",
+         "--max-tasks", "4"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         env={**os.environ, "RPC_COLLECT_TEST_MARKER": marker})
     try:
@@ -147,10 +148,13 @@ def test_ctrl_c_stops_tracker_servers_and_collect(mini_copy: Path, tmp_path: Pat
             if ": 2 of 2" in line:
                 break
         assert lines and ": 2 of 2" in lines[-1], "".join(lines)
-        for _ in range(300):  # interrupt the collection itself, once it runs
+        for _ in range(1200):  # interrupt the collection itself, once it runs (a long one: 16 programs timed slowly)
             if [c for c in _processes_with(marker) if "tenset_study.cli collect" in c]:
                 break
             time.sleep(0.1)
+        else:
+            raise AssertionError("the collection never started: " + "".join(lines))
+        assert proc.poll() is None, "the script ended before it could be interrupted: " + "".join(lines)
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the foreground group gets SIGINT
         rest, _ = proc.communicate(timeout=120)
     finally:
