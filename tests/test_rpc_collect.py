@@ -140,6 +140,8 @@ def test_ctrl_c_stops_tracker_servers_and_collect(mini_copy: Path, tmp_path: Pat
          str(mini_copy), "--platform", "interrupted", *TINY, "--min-repeat-ms", "300", "--replay-subset", "4",
          "--max-tasks", "4"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        # as in a terminal: an xdist worker ignores SIGINT, and a shell cannot trap a signal ignored on entry
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         env={**os.environ, "RPC_COLLECT_TEST_MARKER": marker})
     try:
         lines = []
