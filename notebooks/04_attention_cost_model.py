@@ -149,8 +149,9 @@ diagnostics_table(summary, bounds)
 # (or the first model), paired over seeds and tasks, with a bootstrap interval that draws both.
 
 # %%
-paired_differences(test_records, scores, base="mlp" if "mlp" in chapter.models else chapter.models[0],
-                   n_boot=settings["n_boot"])
+paired = paired_differences(test_records, scores, base="mlp" if "mlp" in chapter.models else chapter.models[0],
+                            n_boot=settings["n_boot"])
+paired
 
 # %% mystnb={"figure": {"caption": "The higher a model's bar on a platform, the more pairs of programs of unseen networks it orders right; bars whose error bars overlap are not told apart by this data."}}
 report.plot_metric_bars(summary, "pca", title="Pairwise comparison accuracy on held-out networks")
@@ -300,7 +301,8 @@ report.plot_task_curve(full["curve"]) if full is not None else None
 #
 # On the held-out networks, {glue:text}`best_model` ranks programs best, with a mean PCA over platforms of
 # {glue:text}`best_model_pca` (`ours`: {glue:text}`ours_pca`). The sentences below, computed from the tables
-# above, say where the differences exceed the spread over seeds.
+# above, say where a model is ahead: where its paired difference with the runner-up excludes zero (or,
+# for a pair the paired table lacks, where the margin exceeds the spread over seeds).
 
 # %%
-print(report.conclusions(summary, ablation))
+print(report.conclusions(summary, ablation, paired=paired))

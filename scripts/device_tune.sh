@@ -16,10 +16,8 @@ GRACE=${GRACE:-300}
 OUT=${OUT:-/tmp/out}
 STASH=${STASH:-/tmp/stash}
 mkdir -p "$OUT" "$STUDY" /tmp/site
-if ! PYTHONPATH=/tmp/site python3 -c "import xgboost" 2>/dev/null; then
+if ! PYTHONPATH=/tmp/site python3 -c "import xgboost" 2>/dev/null; then  # device_run.sh unpacks the parts
   ls "$STASH"/xgboost.part.* >/dev/null || { echo "no XGBoost parts in $STASH" >&2; exit 5; }
-  cat "$STASH"/xgboost.part.* | python3 -c "import sys, tarfile
-tarfile.open(fileobj=sys.stdin.buffer, mode='r|xz').extractall('/tmp/site', filter='data')" || exit 5
 fi
 timeout -k 15 "$((LIMIT + GRACE))" bash "$(dirname "$0")/device_run.sh" \
   tenset-study transfer-tune --study-dir "$STUDY" --results-dir "$STUDY/results" --time-limit "$LIMIT" --quiet "$@"

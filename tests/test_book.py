@@ -304,7 +304,9 @@ def _smoke_export(experiment: str, request: pytest.FixtureRequest) -> Path:
         from tenset_study.exports.runs import export_results
 
         folder = request.getfixturevalue("tmp_path_factory").mktemp("exports") / experiment
-        light = {"splits": {"models": ("xgb",), "splits": ("random", "by-network")}}.get(experiment, {})
+        light = {"splits": {"models": ("xgb",), "splits": ("random", "by-network")}, "pruning": {"models": ("xgb",)},
+                 "cost-models": {"models": ("mlp", "ours")},  # the paired base, the swap's and the curve's models
+                 "transfer": {"directions": ("cpu->cpu",)}}[experiment]
         export_results(experiment, MINI_DATASET, preset="smoke", out=folder, command="tests/test_book.py", **light)
         _SMOKE_EXPORTS[experiment] = folder
     return _SMOKE_EXPORTS[experiment]

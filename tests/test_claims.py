@@ -134,4 +134,25 @@ def test_the_results_folder_is_shown_relative_to_the_repository(tmp_path) -> Non
     assert claims.describe_results(inside).splitlines()[0] in ("results:", "results: no result tables yet; run the "
                                                                            "chapters before this one")
     (tmp_path / "table.csv").write_text("a\n1\n")
-    assert claims.describe_results(tmp_path).startswith(f"{tmp_path}:\n  table.csv (written ")
+    # outside the repository only the folder's name: the book shows no path of the machine that built it
+    assert claims.describe_results(tmp_path).startswith(f"{tmp_path.name}:\n  table.csv (written ")
+
+
+def test_conclusions_call_a_lead_only_where_the_paired_interval_excludes_zero() -> None:
+    from tenset_study.book import report
+
+    def summary_row(variant, value):
+        return {"variant": variant, "platform": "cpu-a", "network": "all", "metric": "pca", "value": value,
+                "seed_std": 0.001, "low": value - 0.002, "high": value + 0.002}
+
+    summary = pd.DataFrame([summary_row("ours", 0.851), summary_row("mlp", 0.840)])
+    # the seed-spread rule alone calls this lead, but the paired interval says otherwise, and the reverse
+    paired = pd.DataFrame([{"platform": "cpu-a", "metric": "pca", "model": "ours", "minus": "mlp", "diff": 0.011,
+                            "low": -0.002, "high": 0.024, "excludes_zero": False}])
+    assert "ours 0.851 is ahead of mlp 0.840 (seed spread 0.001)" in report.conclusions(summary)
+    assert "ours 0.851 is level with mlp 0.840 (paired difference +0.011 [-0.002, +0.024])" \
+        in report.conclusions(summary, paired=paired)
+    # the runner-up as the table's model: the difference is turned around
+    paired = paired.assign(model="mlp", minus="ours", diff=-0.011, low=-0.016, high=-0.006, excludes_zero=True)
+    assert "ours 0.851 is ahead of mlp 0.840 (paired difference +0.011 [+0.006, +0.016])" \
+        in report.conclusions(summary, paired=paired)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import COLLECT_NETWORK, COLLECT_QUICK
+from conftest import COLLECT_NETWORK, COLLECT_QUICK, MINI_DATA
 from tenset_study.collect import CollectConfig, collect
 from tenset_study.data.dataset import Dataset
 from tenset_study.collect.measure import MeasureResult, MeasureSettings
@@ -213,14 +213,22 @@ def test_collect_flags_make_a_plain_config(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_kill_and_resume(tmp_path: Path) -> None:
+    """A collection killed (SIGKILL, nothing flushed) between batches resumes where it stopped: a replay of the
+    first 3 programs of 3 tasks of data/mini (no extraction or sampling: the kill is what is tested)."""
+    if not (MINI_DATA / "dataset.json").exists():
+        pytest.skip("data/mini is not present")
     root = tmp_path / "ds"
-    cmd = [sys.executable, "-m", "tenset_study.cli", "collect", "--dataset", str(root), "--networks", NETWORK,
-           "--max-tasks", "3", "--programs-per-task", "3", "--batch-size", "1", "--repeat", "2",
-           "--min-repeat-ms", "1", "--builder-workers", "2", "--quiet"]
+    shutil.copytree(MINI_DATA, root, ignore=shutil.ignore_patterns(".cache"))
+    before = Dataset.open(root).count("measurements")
+    cmd = [sys.executable, "-m", "tenset_study.cli", "collect", "--dataset", str(root), "--replay",
+           "--platform", "killed", "--replay-subset", "3", "--max-tasks", "3", "--batch-size", "1", "--repeat", "2",
+           "--min-repeat-ms", "1", "--builder-workers", "2", "--no-probe-hardware", "--remeasure-share", "0",
+           "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     parts = root / "measurements"
+    had = len(list(parts.glob("part-*.parquet")))
     deadline = time.time() + 300
-    while time.time() < deadline and len(list(parts.glob("part-*.parquet"))) < 2:
+    while time.time() < deadline and len(list(parts.glob("part-*.parquet"))) < had + 2:
         if proc.poll() is not None:
             break
         time.sleep(0.2)
@@ -228,14 +236,16 @@ def test_kill_and_resume(tmp_path: Path) -> None:
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     ds = Dataset.open(root)
-    partial = ds.count("measurements")
+    partial = ds.count("measurements") - before
     assert partial >= 2
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"{partial} already measured" in done.stdout
     ds = Dataset.open(root)
     assert ds.validate() == []
-    resumed = ds.count("measurements") - partial
+    resumed = ds.count("measurements") - before - partial
+    killed = ds.to_pandas("measurements").query("platform == 'killed'")
+    assert len(killed) == partial + resumed and killed["program"].is_unique, "no program measured twice"
     assert resumed > 0 and f": {resumed} programs measured" in done.stdout, "the resumed run measured only the rest"
 
 

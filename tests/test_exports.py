@@ -12,6 +12,7 @@ import pytest
 
 from tenset_study.cli import main as cli_main
 from tenset_study.exports import ExportError, describe_export, read_export, write_export
+from tenset_study.exports.runs import units_folder
 from tenset_study.exports.store import provenance
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,13 +70,22 @@ def test_missing_and_broken_exports(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_export_results_command_writes_the_chapter_tables(tmp_path: Path, capsys) -> None:
     out = tmp_path / "splits"
-    assert cli_main(["export-results", "--experiment", "splits", "--dataset", str(MINI), "--preset", "smoke",
-                     "--models", "xgb", "--out", str(out)]) == 0
+    command = ["export-results", "--experiment", "splits", "--dataset", str(MINI), "--preset", "smoke",
+               "--models", "xgb", "--out", str(out)]
+    assert cli_main([*command, "--keep-units"]) == 0
     export = read_export(out)
     assert set(export.tables) == {"results", "summary", "splits"}
     assert set(export["summary"]["variant"]) == {"xgb"} and export["summary"]["split"].nunique() >= 3
     assert export.provenance["options"] == {"models": ["xgb"]} and export.provenance["experiment"] == "splits"
     assert "wrote" in capsys.readouterr().out
+    # the same command again resumes: every unit (xgb once per split) is read back, none trained
+    units = export.provenance["resume"]["units_computed"]
+    assert units == export["summary"]["split"].nunique() and units_folder(out).is_dir()
+    assert cli_main(command) == 0
+    again = read_export(out)
+    assert again.provenance["resume"]["units_reused"] == units and again.provenance["resume"]["units_computed"] == 0
+    pd.testing.assert_frame_equal(again["results"], export["results"])
+    assert "resuming with" in capsys.readouterr().err and not units_folder(out).exists()  # deleted once written
     assert cli_main(["export-results", "--experiment", "transfer", "--dataset", str(MINI), "--models", "xgb"]) == 2
     assert "--models does not apply to --experiment transfer" in capsys.readouterr().err
     assert cli_main(["export-results", "--experiment", "splits", "--dataset", str(MINI), "--targets", "x"]) == 2

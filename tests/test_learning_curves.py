@@ -56,7 +56,7 @@ def test_learning_curve_runs_each_point_once_with_more_records_for_more_tasks(pr
     available = min(len(t) for t in training_tasks(records, split.train).values())
     curve = learning_curve(specs, inputs, split, links, task_counts=[1, 10_000, None], n_boot=20, seeds=(0, 1))
     assert sorted(curve["train_tasks"].unique()) == sorted({1, available}), "10,000 and None are all tasks"
-    per_point = curve.groupby(["subset_seed", "train_tasks"])["train_records"].first()
+    per_point = curve.groupby(["seed", "train_tasks"])["train_records"].first()
     for seed in (0, 1):
         assert per_point[seed].is_monotonic_increasing and per_point[seed].iloc[-1] == len(split.train)
     summary = summarize_curve(curve)

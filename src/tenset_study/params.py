@@ -121,13 +121,14 @@ def resolve_path(path: str | os.PathLike, start: str | os.PathLike | None = None
     return path if path.is_absolute() else repo_root(start) / path
 
 
-def display_path(path: str | os.PathLike) -> str:
-    """A path as the book and the logs show it: relative to the repository root when inside it, else absolute."""
+def display_path(path: str | os.PathLike, name_outside: bool = False) -> str:
+    """A path as the book and the logs show it: relative to the repository root when inside it, else absolute,
+    or only its name with ``name_outside`` (what a committed file keeps: no path of the machine that wrote it)."""
     path = Path(path).resolve()
     try:
-        return str(path.relative_to(repo_root()))
+        return path.relative_to(repo_root()).as_posix()
     except ValueError:
-        return str(path)
+        return path.name if name_outside else str(path)
 
 
 def check_positive_int(value: object, parameter: str) -> int:

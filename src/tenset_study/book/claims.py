@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import report
-from ..params import folder_parameter
+from ..params import display_path, folder_parameter
 
 #: The results folder parameter's check (chapter 06 checks it through :mod:`tenset_study.book.chapters`).
 results_folder = folder_parameter
@@ -64,15 +64,9 @@ class Claim:
 
 
 def _not_run(claim: str, paper: str, source: Path, chapter: str) -> Claim:
-    return Claim(claim, paper, "-", NOT_RUN, f"{source.name} is missing: run {chapter} first", _shown(source),
+    return Claim(claim, paper, "-", NOT_RUN, f"{source.name} is missing: run {chapter} first",
+                 display_path(source, name_outside=True),
                  PAPER_SHORT.get(claim, paper), "not run")
-
-
-def _shown(path: str | os.PathLike) -> str:
-    """A path as the book shows it: relative to the repository root when inside it (no machine's path)."""
-    from .exploration.sentences import display_path
-
-    return display_path(path)
 
 
 # --- pruning ---------------------------------------------------------------------------------------------
@@ -252,12 +246,11 @@ def describe_results(results_dir: Path) -> str:
     """Which result tables the folder holds, and when each was last written."""
     import time
 
-    from .exploration.sentences import display_path
-
     tables = sorted(results_dir.glob("*.csv")) if results_dir.is_dir() else []
     if not tables:
-        return f"{display_path(results_dir)}: no result tables yet; run the chapters before this one"
-    lines = [f"{display_path(results_dir)}:"] + [
+        return (f"{display_path(results_dir, name_outside=True)}: no result tables yet; run the chapters before "
+                "this one")
+    lines = [f"{display_path(results_dir, name_outside=True)}:"] + [
         f"  {t.name} (written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(t.stat().st_mtime))})"
         for t in tables]
     return "\n".join(lines)
@@ -291,10 +284,11 @@ def claims_table(results_dir: str | os.PathLike, measured_tuning: str | os.PathL
     measured = study_archive.measured_results(measured_tuning)
     tuning_results = read_table(results_dir, "transfer_tuning.csv")
     if measured is not None:
-        claims.append(tuning_claim(measured, source=f"{_shown(measured_tuning)} (the full experiment, measured "
-                                                    "offline)"))
+        claims.append(tuning_claim(measured, source=f"{display_path(measured_tuning, name_outside=True)} (the full "
+                                                    "experiment, measured offline)"))
     elif tuning_results is not None:
-        claims.append(tuning_claim(tuning_results, source=_shown(results_dir / "transfer_tuning.csv")))
+        claims.append(tuning_claim(tuning_results,
+                                   source=display_path(results_dir / "transfer_tuning.csv", name_outside=True)))
     else:
         claims.append(_not_run("transfer tuning", "on-par inference time with 25-40% of the tuning time",
                                results_dir / "transfer_tuning.csv", "notebook 05 (transfer tuning)"))

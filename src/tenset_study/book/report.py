@@ -143,9 +143,25 @@ def plot_lengths(lengths: pd.DataFrame | pd.Series, max_len: int) -> Figure:
     return fig
 
 
-def conclusions(summary: pd.DataFrame, ablation: pd.DataFrame | None = None) -> str:
+def _paired_row(paired: pd.DataFrame | None, platform: str, metric: str, a: str, b: str) -> tuple[float, pd.Series] | None:
+    """The paired difference ``a - b`` on (platform, metric) with its interval, read from a table of
+    :func:`~tenset_study.evaluation.paired.paired_differences` in either direction (sign 1 or -1), if it has one."""
+    if paired is None or paired.empty:
+        return None
+    part = paired[(paired["platform"] == platform) & (paired["metric"] == metric)]
+    for sign, model, minus in ((1.0, a, b), (-1.0, b, a)):
+        hit = part[(part["model"] == model) & (part["minus"] == minus)]
+        if len(hit):
+            return sign, hit.iloc[0]
+    return None
+
+
+def conclusions(summary: pd.DataFrame, ablation: pd.DataFrame | None = None,
+                paired: pd.DataFrame | None = None) -> str:
     """Plain sentences read off the results: best model per platform and metric, and what the context
-    features add (differences smaller than the seeds' spread are called ties)."""
+    features add. Best and runner-up are told apart by their paired difference over seeds and tasks where
+    ``paired`` (:func:`~tenset_study.evaluation.paired.paired_differences`) holds it: ahead when its interval
+    excludes zero; else by the seeds' spread (a margin under it, or inside the best's interval, is a tie)."""
     lines = []
     overall = summary[summary["network"] == "all"]
     for (platform, metric), part in overall.groupby(["platform", "metric"], sort=True):
@@ -156,11 +172,20 @@ def conclusions(summary: pd.DataFrame, ablation: pd.DataFrame | None = None) -> 
             lines.append(f"{platform}, {label}: {best['variant']} {best['value']:.3f}.")
             continue
         second = rest.iloc[0]
+        head = (f"{platform}, {label}: {best['variant']} {best['value']:.3f} is {{verdict}} {second['variant']} "
+                f"{second['value']:.3f}")
+        found = _paired_row(paired, platform, metric, best["variant"], second["variant"])
+        if found is not None:
+            sign, row = found
+            low, high = sorted((sign * row["low"], sign * row["high"]))
+            verdict = "ahead of" if row["excludes_zero"] and sign * row["diff"] > 0 else "level with"
+            lines.append(head.format(verdict=verdict)
+                         + f" (paired difference {sign * row['diff']:+.3f} [{low:+.3f}, {high:+.3f}]).")
+            continue
         margin = best["value"] - second["value"]
         spread = max(best["seed_std"], second["seed_std"])
         verdict = "ahead of" if margin > spread and best["low"] > second["value"] else "level with"
-        lines.append(f"{platform}, {label}: {best['variant']} {best['value']:.3f} is {verdict} "
-                     f"{second['variant']} {second['value']:.3f} (seed spread {spread:.3f}).")
+        lines.append(head.format(verdict=verdict) + f" (seed spread {spread:.3f}).")
     if ablation is not None and not ablation.empty:
         pca = ablation[(ablation["network"] == "all") & (ablation["metric"] == "pca")]
         full = pca[pca["variant"] == "ours"].set_index("platform")["value"]

@@ -163,7 +163,8 @@ def cmd_export_results(args: argparse.Namespace) -> int:
         options.update({k: v for k, v in (("directions", args.directions), ("targets", args.targets)) if v})
     if args.models and args.experiment == "transfer":
         raise ValueError("--models does not apply to --experiment transfer (its arms come from the preset)")
-    for path in export_results(args.experiment, args.dataset, preset=args.preset, out=args.out, **options):
+    for path in export_results(args.experiment, args.dataset, preset=args.preset, out=args.out,
+                               keep_units=args.keep_units, **options):
         print(f"wrote {path}")
     return 0
 
@@ -242,4 +243,7 @@ def add_model_commands(sub) -> None:
     p.add_argument("--directions", nargs="+", default=None, help="transfer only (default: the preset's)")
     p.add_argument("--targets", nargs="+", default=None, help="transfer only (default: every allowed platform)")
     p.add_argument("--out", type=Path, default=None, help="export folder (default data/exports/<experiment>)")
+    p.add_argument("--keep-units", action="store_true",
+                   help="keep the finished units (a hidden folder beside the export) after writing it; they are "
+                        "kept anyway when the run is interrupted, and the same command resumes from them")
     p.set_defaults(func=cmd_export_results)

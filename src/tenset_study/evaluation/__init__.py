@@ -10,7 +10,8 @@ cross-platform oracle, random scores), :mod:`.paired` (differences between model
 with a bootstrap interval), :mod:`.hardware_swap` (a trained model scored with another platform's hardware),
 :mod:`.diagnostics` (all of these beside a results table, and in one call), :mod:`.learning_curves`
 (accuracy against the number of training tasks and programs per task, on nested subsets),
-:mod:`.runner` (models x seeds under one split, tidy result rows, seeds folded), :mod:`.experiments` (a
+:mod:`.runner` (models x seeds under one split, tidy result rows, seeds folded), :mod:`.resume` (a long
+experiment's finished units kept in a folder and reused when it runs again), :mod:`.experiments` (a
 dataset prepared for the models, the splits it supports, the chapters' helpers; re-exports the others),
 :mod:`.benchmarks` (the committed speed runs) and :mod:`.stream_training` (training from an on-disk feature
 store). Names of the modules that train models (torch) are imported on first use.

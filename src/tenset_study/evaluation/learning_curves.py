@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..models.inputs import ModelInputs
-from .runner import ModelSpec, run_experiment
+from .runner import ModelSpec, run_experiment, summarize_seeds
 from .splits import Split
 
 
@@ -63,9 +63,9 @@ def learning_curve(specs: list[ModelSpec], inputs: ModelInputs, split: Split, ne
 
     Returns
     -------
-    The runner's metric rows (:data:`~.runner.RESULT_COLUMNS`) with ``tasks`` renamed ``test_tasks`` and the
-    point's ``train_tasks`` (per kind, as run), ``programs_per_task`` (NaN: all), ``train_records`` and
-    ``subset_seed``.
+    The runner's metric rows (:data:`~.runner.RESULT_COLUMNS`; ``seed`` is the subset draw's and training's,
+    ``tasks`` the test tasks) with the point's ``train_tasks`` (per kind, as run), ``programs_per_task`` (NaN:
+    all) and ``train_records``.
     """
     records = inputs.records
     available = min(len(t) for t in training_tasks(records, split.train).values())
@@ -81,22 +81,17 @@ def learning_curve(specs: list[ModelSpec], inputs: ModelInputs, split: Split, ne
                 train = subset_positions(records, split.train, tasks, per_task, seed)
                 sub = Split(split.name, train, split.test, split.held_out, split.description)
                 table = run_experiment(specs, inputs, sub, network_tasks, seeds=(seed,), n_boot=n_boot)
-                rows.append(table.rename(columns={"tasks": "test_tasks"}).assign(
-                    train_tasks=tasks, programs_per_task=np.nan if per_task is None else per_task,
-                    train_records=len(train), subset_seed=seed))
+                rows.append(table.assign(train_tasks=tasks,
+                                         programs_per_task=np.nan if per_task is None else per_task,
+                                         train_records=len(train)))
     return pd.concat(rows, ignore_index=True)
 
 
 def summarize_curve(curve: pd.DataFrame) -> pd.DataFrame:
-    """Fold the seeds of :func:`learning_curve`: per (variant, platform, network, metric, train_tasks,
-    programs_per_task) the mean value, its standard deviation over seeds, the mean bootstrap interval over
-    test tasks and the mean training records."""
-    keys = ["variant", "platform", "network", "metric", "train_tasks", "programs_per_task"]
-    out = curve.groupby(keys, dropna=False, sort=True).agg(
-        value=("value", "mean"), seed_std=("value", "std"), low=("low", "mean"), high=("high", "mean"),
-        train_records=("train_records", "mean"), seeds=("subset_seed", "nunique")).reset_index()
-    out["seed_std"] = out["seed_std"].fillna(0.0)
-    return out
+    """Fold the seeds of :func:`learning_curve` (:func:`~.runner.summarize_seeds`, keyed also by ``train_tasks``
+    and ``programs_per_task``): the mean value, its standard deviation over seeds, the mean bootstrap interval
+    over test tasks and the mean training records."""
+    return summarize_seeds(curve, by=("train_tasks", "programs_per_task"), means=("train_records",))
 
 
 def gain_per_doubling(summary: pd.DataFrame, metric: str = "pca", network: str = "all") -> pd.DataFrame:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import metrics
+from . import metrics, resume
 from ..models import create
 from ..models.inputs import ModelInputs
 from ..params import check_choice
@@ -114,32 +114,56 @@ def run_experiment(specs: list[ModelSpec], inputs: ModelInputs, split: Split, ne
 
     ``scores``, when given, collects each variant's test scores (aligned with ``split.test``), one array per
     seed in ``seeds`` order: what :func:`~.paired.paired_differences` pairs. ``models``, when given, collects
-    the fitted models the same way, one ``{scope: model}`` per seed (scope ``all`` for a joint model, else the
-    platform): e.g. ``models["ours"][0]["all"]`` for :func:`~.hardware_swap.hardware_swap`."""
-    test_records = inputs.records.iloc[split.test].reset_index(drop=True)
+    the first seed's fitted models, a list of one ``{scope: model}`` per variant (scope ``all`` for a joint model,
+    else the platform): e.g. ``models["ours"][0]["all"]`` for :func:`~.hardware_swap.hardware_swap`.
+
+    Inside :func:`~.resume.resuming`, each (model, seed) run that a previous, interrupted run finished is read
+    back instead of trained again (:func:`fitted_run`)."""
     rows = []
     for spec in specs:
         # a model whose training uses no randomness (xgb without subsampling) is trained once
-        for seed in (seeds[:1] if create(spec.name, **spec.params).deterministic else seeds):
-            fitted = {} if models is not None else None
-            run_scores = train_and_score(spec, inputs, split, seed, timings, fitted)
-            if models is not None:
-                models.setdefault(spec.variant, []).append(fitted)
+        spec_seeds = seeds[:1] if create(spec.name, **spec.params).deterministic else seeds
+        for seed in spec_seeds:
+            keep = models is not None and seed == spec_seeds[0]
+            run = fitted_run(spec, inputs, split, network_tasks, seed, ks, n_boot, keep)
+            if timings is not None:
+                timings.extend(run["timings"])
+            if keep:
+                models.setdefault(spec.variant, []).append(run["fitted"])
             if scores is not None:
-                scores.setdefault(spec.variant, []).append(run_scores)
-            table = metrics.evaluate(test_records, run_scores, network_tasks, ks=ks, n_boot=n_boot, seed=seed)
-            rows.append(table.assign(model=spec.name, variant=spec.variant, scope=spec.scope, split=split.name,
-                                     seed=seed))
+                scores.setdefault(spec.variant, []).append(run["scores"])
+            rows.append(run["table"])
     return pd.concat(rows, ignore_index=True)[RESULT_COLUMNS]
+
+
+def fitted_run(spec: ModelSpec, inputs: ModelInputs, split: Split, network_tasks: pd.DataFrame, seed: int,
+               ks: tuple[int, ...], n_boot: int, keep_fitted: bool = False) -> dict:
+    """One model fitted for one seed, scored and evaluated: ``{"table", "scores", "timings", "fitted"}``
+    (``fitted`` the models by scope when ``keep_fitted``, else None). A unit of :mod:`.resume`: reused from a
+    finished run inside :func:`~.resume.resuming`."""
+    def compute() -> dict:
+        timings: list[RunTiming] = []
+        fitted: dict | None = {} if keep_fitted else None
+        scores = train_and_score(spec, inputs, split, seed, timings, fitted)
+        table = metrics.evaluate(inputs.records.iloc[split.test].reset_index(drop=True), scores, network_tasks,
+                                 ks=ks, n_boot=n_boot, seed=seed)
+        table = table.assign(model=spec.name, variant=spec.variant, scope=spec.scope, split=split.name, seed=seed)
+        return {"table": table, "scores": scores, "timings": timings, "fitted": fitted}
+
+    parts = ("fitted_run", spec.name, spec.variant, spec.scope, spec.params, split.name,
+             resume.array_digest(split.train), resume.array_digest(split.test), seed, list(ks), n_boot)
+    # a run that kept its models serves any call; one that did not, only a call that needs none
+    return resume.unit(parts, compute, accept=lambda run: run["fitted"] is not None or not keep_fitted)
 
 
 def summarize_seeds(*results: pd.DataFrame, by: tuple[str, ...] = (), means: tuple[str, ...] = ()) -> pd.DataFrame:
     """Fold seeds: mean value, its standard deviation over seeds, and the mean bootstrap interval over tasks
-    (several result tables are concatenated first). ``by``: further key columns in front of the usual ones;
+    (several result tables are concatenated first). ``by``: further key columns in front of the usual ones (a
+    missing value is a key of its own, e.g. a learning curve's ``programs_per_task`` NaN for all);
     ``means``: further columns averaged over the seeds."""
     results = pd.concat(results, ignore_index=True) if len(results) > 1 else results[0]
     keys = [*by, "model", "variant", "scope", "split", "platform", "network", "metric"]
-    summary = results.groupby(keys, sort=False).agg(
+    summary = results.groupby(keys, sort=False, dropna=False).agg(
         value=("value", "mean"), seed_std=("value", "std"), low=("low", "mean"), high=("high", "mean"),
         **{column: (column, "mean") for column in means},
         seeds=("seed", "nunique"), tasks=("tasks", "max"),

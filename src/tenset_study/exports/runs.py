@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -125,18 +126,43 @@ RUNNERS: dict[str, Callable[..., dict[str, pd.DataFrame]]] = {
     "splits": run_splits, "pruning": run_pruning, "cost-models": run_cost_models, "transfer": run_transfer}
 
 
+def units_folder(out: str | os.PathLike) -> Path:
+    """Where :func:`export_results` keeps the finished units of an export to ``out`` until it is written: a hidden
+    sibling folder (``data/exports/.cost-models.units``), ignored by git."""
+    out = Path(out)
+    return out.parent / f".{out.name}.units"
+
+
 def export_results(experiment: str, dataset: str | os.PathLike, preset: str = "full",
-                   out: str | os.PathLike | None = None, command: str | None = None, **options) -> list[Path]:
+                   out: str | os.PathLike | None = None, command: str | None = None, keep_units: bool = False,
+                   **options) -> list[Path]:
     """Run ``experiment`` (a key of :data:`RUNNERS`) on ``dataset`` under ``preset`` and write its export to
-    ``out`` (default ``data/exports/<experiment>`` under the repository root). Returns the paths written."""
+    ``out`` (default ``data/exports/<experiment>`` under the repository root). Returns the paths written.
+
+    Resumable: every finished unit (a model fitted for one seed, a transfer direction and seed) is kept in
+    :func:`units_folder` as it completes, and the same call after an interruption computes only the rest
+    (:mod:`tenset_study.evaluation.resume`). The units are deleted once the export is written, unless
+    ``keep_units``; the provenance says how many units were reused and their compute time in all."""
+    import shutil
+
+    from ..data.provenance import dataset_content_fingerprint
+    from ..evaluation.resume import resuming
     from ..params import check_choice, repo_root
 
     check_choice(experiment, RUNNERS, "experiment", "experiment")
     settings = _settings(preset)
-    started = dt.datetime.now(dt.timezone.utc)
-    tables = RUNNERS[experiment](dataset, preset, **options)
     folder = Path(out) if out is not None else repo_root() / EXPORTS_DIR / experiment
+    plain_options = {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in options.items()}
+    context = {"experiment": experiment, "preset": preset, "settings": settings, "options": plain_options,
+               "dataset": dataset_content_fingerprint(dataset)}
+    started = dt.datetime.now(dt.timezone.utc)
+    with resuming(units_folder(folder), context) as store:
+        if store.units():
+            print(f"{experiment}: resuming with {store.units()} finished units from {store.folder}", file=sys.stderr)
+        tables = RUNNERS[experiment](dataset, preset, **options)
     prov = provenance(experiment, {"preset": preset, **settings}, dataset, started, command=command,
-                      extra={"options": {k: list(v) if isinstance(v, (list, tuple)) else v
-                                         for k, v in options.items()}})
-    return write_export(folder, tables, prov)
+                      extra={"options": plain_options, "resume": store.summary()})
+    paths = write_export(folder, tables, prov)
+    if not keep_units:
+        shutil.rmtree(store.folder, ignore_errors=True)
+    return paths

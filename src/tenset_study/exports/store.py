@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..data.provenance import code_version, dataset_content_fingerprint
+from ..params import display_path
 
 #: The provenance file of an export folder.
 PROVENANCE = "provenance.json"
@@ -76,7 +77,8 @@ def provenance(experiment: str, settings: Mapping, dataset: str | os.PathLike, s
     return {
         "format": EXPORT_FORMAT, "experiment": experiment,
         "settings": json.loads(json.dumps({k: v for k, v in dict(settings).items() if k != "tuning"}, default=str)),
-        "dataset": {"path": _shown(Path(dataset)), "fingerprint": dataset_content_fingerprint(dataset)},
+        "dataset": {"path": display_path(dataset, name_outside=True),
+                    "fingerprint": dataset_content_fingerprint(dataset)},
         "code": code_version(), "machine": machine(),
         "started": started.astimezone(dt.timezone.utc).isoformat(timespec="seconds"),
         "wall_s": round((finished - started).total_seconds(), 1),
@@ -133,17 +135,6 @@ def read_export(folder: str | os.PathLike | None) -> Export | None:
     return Export(folder, tables, prov)
 
 
-def _shown(folder: Path) -> str:
-    """``folder`` relative to the repository root where it lies under it, else its name (no machine's path in the
-    book or in a committed provenance)."""
-    from ..params import repo_root
-
-    try:
-        return folder.resolve().relative_to(repo_root()).as_posix()
-    except ValueError:
-        return folder.name
-
-
 def describe_export(export: Export | None, what: str = "the full experiment") -> str:
     """One sentence saying where an export came from (or that there is none yet)."""
     if export is None:
@@ -154,7 +145,14 @@ def describe_export(export: Export | None, what: str = "the full experiment") ->
     machine_ = prov.get("machine", {})
     where = machine_.get("gpu") or machine_.get("cpu") or "an unrecorded machine"
     commit = (code.get("commit") or "")[:10] or code.get("package_version", "?")
+    resumed = prov.get("resume", {})
+    took = f"in {prov.get('wall_s', 0) / 60:.0f} min"
+    if resumed.get("units_reused"):
+        took = (f"in {resumed.get('unit_seconds', 0) / 60:.0f} min of model fitting over several runs "
+                f"({resumed['units_reused']} of {resumed['units_reused'] + resumed.get('units_computed', 0)} units "
+                f"from earlier runs, at commits {', '.join(c[:10] for c in resumed.get('unit_commits', []))})")
     return (f"{what.capitalize()} ({prov.get('experiment')}, preset {settings.get('preset', '?')}), read from "
-            f"{_shown(export.folder)}: run on {where} ({machine_.get('logical_cpus')} logical CPUs) on "
-            f"{prov.get('started', '?')[:10]} in {prov.get('wall_s', 0) / 60:.0f} min, code {commit}, dataset "
+            f"{display_path(export.folder, name_outside=True)}: run on {where} "
+            f"({machine_.get('logical_cpus')} logical CPUs) on "
+            f"{prov.get('started', '?')[:10]} {took}, code {commit}, dataset "
             f"{prov.get('dataset', {}).get('path')} ({str(prov.get('dataset', {}).get('fingerprint', ''))[:19]}).")

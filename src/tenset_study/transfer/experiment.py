@@ -28,6 +28,7 @@ rows of :mod:`tenset_study.evaluation.experiments` plus ``direction``, ``sources
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import time
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..evaluation import metrics
+from ..evaluation import metrics, resume
 from ..evaluation.presets import model_params
 from ..evaluation.runner import RESULT_COLUMNS, summarize_seeds
 from ..evaluation.splits import Split
@@ -272,6 +273,43 @@ def score_rows(model: CostModel | RandomRanker, inputs: ModelInputs, data: Trans
     return metrics.evaluate(test, scores, network_tasks, ks=(1, 5), n_boot=n_boot, seed=seed)
 
 
+def seed_runs(inputs: ModelInputs, network_tasks: pd.DataFrame, split: Split, d: TransferData, settings: dict,
+              arms: list[str], fractions: list[float], seed: int, min_per_task: int = 1, bar=None) -> list[pd.DataFrame]:
+    """Every arm of one direction and seed (:func:`run_transfer`'s unit, resumable under
+    :func:`~tenset_study.evaluation.resume.resuming`): the references once (zero-shot, random), then every
+    later arm at every share of the target data. One table of :func:`score_rows` per run, labelled."""
+    records = inputs.records
+    later = [a for a in arms if a not in REFERENCE_ARMS]
+    tables = []
+
+    def add(model: CostModel | RandomRanker, arm: str, fraction: float, target: np.ndarray, fit_s: float) -> None:
+        table = score_rows(model, inputs, d, network_tasks, settings["n_boot"], seed)
+        tables.append(table.assign(
+            direction=d.direction.label, sources=", ".join(d.direction.sources), arm=arm, fraction=fraction,
+            target_records=len(target), target_share=len(target) / len(d.target_pool), fit_s=fit_s,
+            model=ARMS[arm][0], variant=arm, scope=ARMS[arm][1], split=split.name, seed=seed))
+        if bar is not None:
+            bar.update(1)
+
+    pretrained, pretrain_s = None, 0.0
+    if {"zero-shot", "fine-tune"} & set(arms):
+        start = time.perf_counter()
+        pretrained = pretrain(inputs, d, settings, seed)
+        pretrain_s = time.perf_counter() - start
+    nothing = np.zeros(0, dtype=np.int64)
+    if "zero-shot" in arms:
+        add(pretrained, "zero-shot", 0.0, nothing, pretrain_s)
+    if "random" in arms:
+        add(RandomRanker(seed), "random", 0.0, nothing, 0.0)
+    for fraction in fractions:
+        target = target_subsample(records, d.target_pool, fraction, seed, min_per_task)
+        for arm in later:
+            start = time.perf_counter()
+            model = train_arm(arm, inputs, d, target, settings, seed, pretrained)
+            add(model, arm, fraction, target, time.perf_counter() - start)
+    return tables
+
+
 def run_transfer(inputs: ModelInputs, network_tasks: pd.DataFrame, split: Split, directions: list[Direction],
                  settings: dict, arms: list[str] | None = None, fractions: list[float] | None = None,
                  seeds: tuple[int, ...] | None = None, progress: bool = True) -> pd.DataFrame:
@@ -294,34 +332,16 @@ def run_transfer(inputs: ModelInputs, network_tasks: pd.DataFrame, split: Split,
     bar = tqdm(total=len(data) * len(seeds) * (len(references) + len(later) * len(fractions)),
                desc="transfer runs", disable=not progress)
     rows = []
-
-    def add(model: CostModel, d: TransferData, arm: str, fraction: float, target: np.ndarray, fit_s: float,
-            seed: int) -> None:
-        table = score_rows(model, inputs, d, network_tasks, settings["n_boot"], seed)
-        rows.append(table.assign(
-            direction=d.direction.label, sources=", ".join(d.direction.sources), arm=arm, fraction=fraction,
-            target_records=len(target), target_share=len(target) / len(d.target_pool), fit_s=fit_s,
-            model=ARMS[arm][0], variant=arm, scope=ARMS[arm][1], split=split.name, seed=seed))
-        bar.update(1)
-
     for d in data:
         for seed in seeds:
-            pretrained, pretrain_s = None, 0.0
-            if {"zero-shot", "fine-tune"} & set(arms):
-                start = time.perf_counter()
-                pretrained = pretrain(inputs, d, settings, seed)
-                pretrain_s = time.perf_counter() - start
-            nothing = np.zeros(0, dtype=np.int64)
-            if "zero-shot" in arms:
-                add(pretrained, d, "zero-shot", 0.0, nothing, pretrain_s, seed)
-            if "random" in arms:
-                add(RandomRanker(seed), d, "random", 0.0, nothing, 0.0, seed)
-            for fraction in fractions:
-                target = target_subsample(records, d.target_pool, fraction, seed, min_per_task)
-                for arm in later:
-                    start = time.perf_counter()
-                    model = train_arm(arm, inputs, d, target, settings, seed, pretrained)
-                    add(model, d, arm, fraction, target, time.perf_counter() - start, seed)
+            tables = resume.unit(("transfer_seed", d.direction.label, d.direction.target, list(d.direction.sources),
+                                  seed, arms, fractions, settings, split.name,
+                                  resume.array_digest(split.train), resume.array_digest(split.test)),
+                                 functools.partial(seed_runs, inputs, network_tasks, split, d, settings, arms,
+                                                   fractions, seed, min_per_task, bar))
+            rows.extend(tables)
+            bar.n = len(rows)
+            bar.refresh()
     bar.close()
     return pd.concat(rows, ignore_index=True)[TRANSFER_COLUMNS]
 
