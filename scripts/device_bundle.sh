@@ -15,7 +15,7 @@ action=${1:?usage: device_bundle.sh pack [STUDY] | unpack}
 case "$action" in
   pack)
     study=${2:-}
-    files=(.whl/tvm.part.aa .whl/tvm.part.ab .whl/tvm.name .whl/apache_tvm_ffi-*.whl .whl/xgboost.part.*)
+    files=(.whl/tvm.part.aa .whl/tvm.part.ab .whl/tvm.name .whl/apache_tvm_ffi-*.whl .whl/xgboost_cpu-*.whl)
     for f in "${files[@]}"; do [ -f "$f" ] || { echo "missing $f (see ../shared/device/README.md and" \
       "scripts/prepare_device_xgboost.sh)" >&2; exit 2; }; done
     rm -rf .whl/bundle .whl/bundle.study && mkdir -p .whl/bundle
@@ -31,7 +31,7 @@ case "$action" in
     ls /tmp/bundle/b.* > /dev/null
     rm -rf /tmp/unbundle && mkdir -p /tmp/unbundle "$STASH" .whl
     cat /tmp/bundle/b.* | tar xf - -C /tmp/unbundle
-    cp /tmp/unbundle/.whl/tvm.part.aa /tmp/unbundle/.whl/xgboost.part.* "$STASH"/
+    cp /tmp/unbundle/.whl/tvm.part.aa /tmp/unbundle/.whl/xgboost_cpu-*.whl "$STASH"/
     cp /tmp/unbundle/.whl/tvm.part.ab /tmp/unbundle/.whl/tvm.name /tmp/unbundle/.whl/apache_tvm_ffi-*.whl .whl/
     if [ -f /tmp/unbundle/.whl/bundle.study ]; then
       study=$(cat /tmp/unbundle/.whl/bundle.study)

@@ -4,8 +4,8 @@
 # copied earlier to $STASH, .whl/tvm.part.ab carried now), or in pieces $STASH/tvm.p.00, .01, ... staged by
 # earlier calls one piece each (with tvm.name and the apache_tvm_ffi wheel) when the tree is too large to
 # carry a half wheel beside it. This script installs it once into /tmp/site,
-# then runs the given command with the package on the path (and XGBoost, when its parts from
-# scripts/prepare_device_xgboost.sh are in $STASH). Results go to $OUT.
+# then runs the given command with the package on the path (and XGBoost, when the wheel from
+# scripts/prepare_device_xgboost.sh is in $STASH). Results go to $OUT.
 #   usage: bash scripts/device_run.sh tenset-study collect --dataset data/default ...
 set -uo pipefail
 STASH=${STASH:-/tmp/stash}
@@ -24,10 +24,9 @@ if ! python3 -c "import tvm" 2>/dev/null; then
   fi
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "/tmp/$wheel" $ffi || exit 4
 fi
-# XGBoost, when scripts/prepare_device_xgboost.sh's parts were staged in $STASH (the host has none)
-if ls "$STASH"/xgboost.part.* > /dev/null 2>&1 && ! python3 -c "import xgboost" 2>/dev/null; then
-  cat "$STASH"/xgboost.part.* | python3 -c "import sys, tarfile
-tarfile.open(fileobj=sys.stdin.buffer, mode='r|xz').extractall('/tmp/site', filter='data')" || exit 5
+# XGBoost, when scripts/prepare_device_xgboost.sh's wheel was staged in $STASH (the host has none)
+if ls "$STASH"/xgboost_cpu-*.whl > /dev/null 2>&1 && ! python3 -c "import xgboost" 2>/dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$STASH"/xgboost_cpu-*.whl || exit 5
 fi
 python3 -c "import tvm; print('tvm', tvm.__version__, 'cuda', tvm.runtime.enabled('cuda'))"
 if [ "${1:-}" = "tenset-study" ]; then shift; set -- python3 -m tenset_study.cli "$@"; fi

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A shard of a transfer-tuning study on the GPU host: install TVM (scripts/device_run.sh) and XGBoost (the
-# baseline's cost model; the parts that scripts/prepare_device_xgboost.sh wrote, copied to $STASH by earlier
+# baseline's cost model; the wheel that scripts/prepare_device_xgboost.sh downloaded, copied to $STASH by earlier
 # calls), run `tenset-study transfer-tune` with the given flags on the study folder STUDY with
 # --time-limit LIMIT, and pack STUDY into $OUT/study-<date>.tar. Carry STUDY back in the next call to go on
 # (the study resumes: done arms are skipped); `tar xf` of the tar in the project's root brings it home.
@@ -16,8 +16,8 @@ GRACE=${GRACE:-300}
 OUT=${OUT:-/tmp/out}
 STASH=${STASH:-/tmp/stash}
 mkdir -p "$OUT" "$STUDY" /tmp/site
-if ! PYTHONPATH=/tmp/site python3 -c "import xgboost" 2>/dev/null; then  # device_run.sh unpacks the parts
-  ls "$STASH"/xgboost.part.* >/dev/null || { echo "no XGBoost parts in $STASH" >&2; exit 5; }
+if ! PYTHONPATH=/tmp/site python3 -c "import xgboost" 2>/dev/null; then  # device_run.sh installs the wheel
+  ls "$STASH"/xgboost_cpu-*.whl >/dev/null || { echo "no XGBoost wheel in $STASH" >&2; exit 5; }
 fi
 timeout -k 15 "$((LIMIT + GRACE))" bash "$(dirname "$0")/device_run.sh" \
   tenset-study transfer-tune --study-dir "$STUDY" --results-dir "$STUDY/results" --time-limit "$LIMIT" --quiet "$@"
