@@ -97,6 +97,7 @@ def test_a_shard_is_measured_on_two_servers_at_once(mini_copy: Path, tmp_path: P
     rows = ds.to_pandas("measurements")
     rows = rows[rows["platform"] == "loopback-2"]
     assert len(rows) == 4 and rows["latency_s"].notna().all(), rows["error"].dropna().tolist()
+    assert ds.validate() == [], "the replay through the servers leaves a valid dataset"
     runner = json.loads(ds.to_pandas("platforms").set_index("platform").loc["loopback-2", "runner"])
     assert (runner["rpc_key"], runner["rpc_workers"]) == ("loop-cpu", 2)
     sessions = re.search(r"sessions served: server 0: (\d+) server 1: (\d+); at most (\d+) at once", done.stdout)
