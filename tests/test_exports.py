@@ -90,3 +90,12 @@ def test_export_results_command_writes_the_chapter_tables(tmp_path: Path, capsys
     assert "--models does not apply to --experiment transfer" in capsys.readouterr().err
     assert cli_main(["export-results", "--experiment", "splits", "--dataset", str(MINI), "--targets", "x"]) == 2
     assert "--directions and --targets belong to --experiment transfer" in capsys.readouterr().err
+    # bad input fails in one line and leaves no units folder behind, before or after the run started
+    bad = tmp_path / "bad"
+    assert cli_main(["export-results", "--experiment", "splits", "--dataset", str(tmp_path / "nope"), "--out",
+                     str(bad)]) == 2
+    assert "not a tenset-study dataset" in capsys.readouterr().err
+    assert cli_main(["export-results", "--experiment", "transfer", "--dataset", str(MINI), "--preset", "smoke",
+                     "--targets", "k80", "--out", str(bad)]) == 2
+    assert "parameter 'targets'" in capsys.readouterr().err
+    assert not units_folder(bad).exists() and not bad.exists()

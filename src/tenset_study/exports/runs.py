@@ -145,12 +145,14 @@ def export_results(experiment: str, dataset: str | os.PathLike, preset: str = "f
     ``keep_units``; the provenance says how many units were reused and their compute time in all."""
     import shutil
 
+    from ..data.dataset import Dataset
     from ..data.provenance import dataset_content_fingerprint
     from ..evaluation.resume import resuming
     from ..params import check_choice, repo_root
 
     check_choice(experiment, RUNNERS, "experiment", "experiment")
     settings = _settings(preset)
+    Dataset.open(dataset)  # a clear error for a folder that is no dataset, before anything is written
     folder = Path(out) if out is not None else repo_root() / EXPORTS_DIR / experiment
     plain_options = {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in options.items()}
     context = {"experiment": experiment, "preset": preset, "settings": settings, "options": plain_options,
@@ -159,7 +161,12 @@ def export_results(experiment: str, dataset: str | os.PathLike, preset: str = "f
     with resuming(units_folder(folder), context) as store:
         if store.units():
             print(f"{experiment}: resuming with {store.units()} finished units from {store.folder}", file=sys.stderr)
-        tables = RUNNERS[experiment](dataset, preset, **options)
+        try:
+            tables = RUNNERS[experiment](dataset, preset, **options)
+        except BaseException:
+            if not store.units():  # nothing finished: leave no empty units folder behind
+                shutil.rmtree(store.folder, ignore_errors=True)
+            raise
     prov = provenance(experiment, {"preset": preset, **settings}, dataset, started, command=command,
                       extra={"options": plain_options, "resume": store.summary()})
     paths = write_export(folder, tables, prov)
