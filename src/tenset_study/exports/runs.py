@@ -155,8 +155,9 @@ def export_results(experiment: str, dataset: str | os.PathLike, preset: str = "f
     Dataset.open(dataset)  # a clear error for a folder that is no dataset, before anything is written
     folder = Path(out) if out is not None else repo_root() / EXPORTS_DIR / experiment
     plain_options = {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in options.items()}
+    fingerprint = dataset_content_fingerprint(dataset)
     context = {"experiment": experiment, "preset": preset, "settings": settings, "options": plain_options,
-               "dataset": dataset_content_fingerprint(dataset)}
+               "dataset": fingerprint}
     started = dt.datetime.now(dt.timezone.utc)
     with resuming(units_folder(folder), context) as store:
         if store.units():
@@ -168,7 +169,7 @@ def export_results(experiment: str, dataset: str | os.PathLike, preset: str = "f
                 shutil.rmtree(store.folder, ignore_errors=True)
             raise
     prov = provenance(experiment, {"preset": preset, **settings}, dataset, started, command=command,
-                      extra={"options": plain_options, "resume": store.summary()})
+                      extra={"options": plain_options, "resume": store.summary()}, fingerprint=fingerprint)
     paths = write_export(folder, tables, prov)
     if not keep_units:
         shutil.rmtree(store.folder, ignore_errors=True)

@@ -69,16 +69,17 @@ def machine() -> dict:
 
 
 def provenance(experiment: str, settings: Mapping, dataset: str | os.PathLike, started: dt.datetime,
-               command: str | None = None, extra: Mapping | None = None) -> dict:
+               command: str | None = None, extra: Mapping | None = None, fingerprint: str | None = None) -> dict:
     """The provenance of an export: ``experiment`` (its name), ``settings`` (the preset as run, its tuning settings
     left out), the dataset (path relative to the repository root, or its name outside it, and content fingerprint), the code, the machine, the start (UTC), the wall time until now and the
-    command (default: this process's command line)."""
+    command (default: this process's command line). ``fingerprint``: the dataset's content fingerprint where the
+    caller has it already (else computed)."""
     finished = dt.datetime.now(dt.timezone.utc)
     return {
         "format": EXPORT_FORMAT, "experiment": experiment,
         "settings": json.loads(json.dumps({k: v for k, v in dict(settings).items() if k != "tuning"}, default=str)),
         "dataset": {"path": display_path(dataset, name_outside=True),
-                    "fingerprint": dataset_content_fingerprint(dataset)},
+                    "fingerprint": fingerprint or dataset_content_fingerprint(dataset)},
         "code": code_version(), "machine": machine(),
         "started": started.astimezone(dt.timezone.utc).isoformat(timespec="seconds"),
         "wall_s": round((finished - started).total_seconds(), 1),
