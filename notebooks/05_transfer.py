@@ -55,6 +55,7 @@ tuning_networks = None  # networks to tune, e.g. ["bert_tiny-b1-128"]; None: the
 tuning_target_platform = None  # this machine's platform id in the dataset (held out); None: read off this CPU
 study_dir = "studies/transfer-book"  # tuning work dirs and MetaSchedule databases (resumable)
 measured_tuning = "data/transfer-tuning"  # exports of the full experiment to show (None: none)
+tune_live = True  # tune the preset's networks on this machine now; False: show only what study_dir and the exports hold
 
 # %% [markdown]
 # The next cell checks the parameters and opens the dataset; a wrong value stops it here with a message.
@@ -72,7 +73,7 @@ from tenset_study.transfer import experiment as transfer
 chapter = chapters.check_transfer(
     dataset=dataset, preset=preset, directions=directions, targets=targets, arms=arms, fractions=fractions,
     results_dir=results_dir, tuning_networks=tuning_networks, tuning_target_platform=tuning_target_platform,
-    study_dir=study_dir, measured_tuning=measured_tuning)
+    study_dir=study_dir, measured_tuning=measured_tuning, tune_live=tune_live)
 settings = chapter.settings
 notebook.setup_notebook()
 glue(facts.paper_facts(), facts.method_facts(), facts.tuning_preset_facts(),
@@ -225,10 +226,13 @@ print(transfer_report.findings(summary))
 # chapter fits `make book`; `full` tunes {glue:text}`full_tuning_networks` with budgets of about
 # {glue:text}`full_trials_per_task` trials per task. Results go to `results/transfer_tuning.csv` and the
 # curves to `results/transfer_tuning_curves.csv`.
+# On a slow machine, `tune_live = False` skips the tuning: the tables below then show what `study_dir` holds
+# from an earlier run (nothing on a first run), and the exported full experiment further down is unchanged.
 
 # %%
 outcome = tuning_study.run_study(dataset, chapter.tuning_target_platform, chapter.tuning_networks, preset,
-                                 chapter.study_dir, results_dir=chapter.results_dir, progress=False)
+                                 chapter.study_dir, results_dir=chapter.results_dir, tune=chapter.tune_live,
+                                 time_networks=chapter.tune_live, progress=False)
 outcome.budgets
 
 # %% [markdown]

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 MINI_DATA = Path(__file__).resolve().parents[1] / "data" / "mini"
+#: Real TenSet logs, beside the repository where the study's shared files are (CI has them).
+SHARED_TENSET_LOGS = Path(__file__).resolve().parents[2] / "shared" / "tenset-format"
 
 #: The folder every process of one test run shares: ``make test`` runs the tests in several pytest-xdist
 #: workers, which inherit this variable from the process that made the folder (and removes it at exit).
@@ -74,6 +76,19 @@ def smoke_tuning_study():
 #: The collector tests' network and quick settings: a few tasks, a few programs, cheap timing.
 COLLECT_NETWORK = "bert_tiny-b1-64"
 COLLECT_QUICK = {"number": 1, "repeat": 3, "min_repeat_ms": 1, "builder_workers": 2}
+
+
+@pytest.fixture(scope="session")
+def tenset_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """A small dataset imported from the shared real TenSet logs (a CPU and a GPU log); None where absent."""
+    if not SHARED_TENSET_LOGS.is_dir():
+        return None
+    from tenset_study.importers.tenset.importer import import_tenset
+
+    dest = tmp_path_factory.mktemp("tenset") / "dataset"
+    for name in ("resnet-50-NHWC-B1-llvm.json", "resnet-18-NHWC-B1-cuda.json"):
+        import_tenset(SHARED_TENSET_LOGS / name, dest, progress=False)
+    return dest
 
 
 @pytest.fixture(scope="session")

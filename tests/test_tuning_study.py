@@ -184,6 +184,68 @@ def test_pretraining_refuses_to_see_the_target(tmp_path: Path) -> None:
     assert not (tmp_path / tuning_study.PRETRAINED_DIR).exists()
 
 
+def _mini_candidates(n: int):
+    """A TuneContext for data/mini's first CPU task and MetaSchedule candidates replayed from ``n`` of its
+    stored programs, with the x86 tensor intrinsics only (as the package's tuning registers them)."""
+    from tvm.s_tir import meta_schedule as ms
+    from tvm.s_tir.meta_schedule.arg_info import ArgInfo
+
+    from tenset_study.data.dataset import Dataset
+    from tenset_study.programs import targets, tvm_setup
+    from tenset_study.programs.traces import schedule_from_trace
+    from tenset_study.programs.workload import load_workload
+
+    tvm_setup.register_tensor_intrinsics(tvm_setup.INTRINSIC_FAMILIES["cpu"])
+    ds = Dataset.open(MINI_DATA)
+    tasks = ds.to_pandas("tasks")
+    task = tasks[tasks["kind"] == "cpu"].iloc[0]
+    programs = ds.to_pandas("programs", columns=["program", "task", "trace"])
+    mod = load_workload(task["workload"])
+    candidates = []
+    for trace in programs[programs["task"] == task["task"]]["trace"].head(n):
+        sch = schedule_from_trace(mod, trace)
+        candidates.append(ms.MeasureCandidate(sch, ArgInfo.from_entry_func(sch.mod, remove_preproc=True)))
+    context = ms.TuneContext(mod=mod, target=targets.make_target(targets.cpu_target(2)), num_threads=1,
+                             task_name=task["task_name"])
+    return context, candidates
+
+
+def test_a_model_pretrained_on_tenset_records_scores_metaschedule_candidates(tenset_dataset, tmp_path: Path) -> None:
+    """Chapter 05's tuning on a dataset imported from TenSet: Ansor records have no per-store features, so
+    ``ours`` pretrained on them (for this machine, a platform the dataset lacks) reads schedule tokens, and
+    scores MetaSchedule's candidates for this CPU."""
+    if tenset_dataset is None:
+        pytest.skip("../shared/tenset-format is not present")
+    from tenset_study.data.dataset import Dataset
+    from tenset_study.tuning.cost_model import ProjectCostModel
+    from tenset_study.tuning.study.pretrain import dataset_platforms
+
+    platforms = dataset_platforms(Dataset.open(tenset_dataset))
+    path = tuning_study.pretrain_for_target(tenset_dataset, "this-machine", preset="smoke", study_dir=tmp_path,
+                                            train_platforms=platforms, progress=False, log=lambda *_: None)
+    cost_model = ProjectCostModel(str(path))
+    assert cost_model.model.dims_["store_width"] == 0 and cost_model.model.dims_["token_width"] > 0
+    assert cost_model.model.metadata["pretrain"]["settings"]["train_platforms"] == platforms
+
+    context, candidates = _mini_candidates(8)
+    scores = cost_model.predict(context, candidates)
+    assert scores.shape == (8,)
+    assert np.isfinite(scores).all() and ((scores > 0) & (scores < 1)).all()
+
+
+def test_a_study_not_tuned_yet_tabulates_nothing(tmp_path: Path) -> None:
+    """``tune=False`` (chapter 05's ``tune_live = False``) on a fresh folder: empty tables with their columns."""
+    from tenset_study.tuning.phases import PHASE_NAMES, study_phase_table
+
+    outcome = tuning_study.run_study(None, None, [NETWORK], "smoke", tmp_path, tune=False, time_networks=False,
+                                     progress=False)
+    assert outcome.results.empty and list(outcome.results.columns) == RESULT_COLUMNS
+    assert outcome.comparison.empty and outcome.budgets == {} and outcome.timing is None
+    assert tuning_study.collect_curves(tmp_path).empty
+    table = study_phase_table(tmp_path)
+    assert table.empty and {"network", "arm", "seed", *(f"{p}_share" for p in PHASE_NAMES)} <= set(table.columns)
+
+
 # --- the comparison table ----------------------------------------------------------------------------------
 
 

@@ -139,6 +139,13 @@ def check_positive_int(value: object, parameter: str) -> int:
     return int(value)
 
 
+def check_flag(value: object, parameter: str) -> bool:
+    """``value`` if it is True or False; a :class:`ParameterError` naming ``parameter`` otherwise."""
+    if not isinstance(value, bool):
+        raise ParameterError(f"{parameter_text(parameter, value)}: {parameter} must be True or False")
+    return value
+
+
 def folder_parameter(path: str | os.PathLike, parameter: str) -> Path:
     """The folder a parameter names (relative paths: to the repository root). It may not exist yet (nothing
     has written to it); a path that exists but is not a folder is a :class:`ParameterError`."""

@@ -16,7 +16,8 @@ from types import SimpleNamespace
 
 from ..data.dataset import Dataset, DatasetError
 from ..evaluation import presets, splits as split_strategies
-from ..params import ParameterError, check_choice, check_choices, existing_folder, folder_parameter, parameter_text
+from ..params import (ParameterError, check_choice, check_choices, check_flag, existing_folder, folder_parameter,
+                      parameter_text)
 
 
 class Chapter(SimpleNamespace):
@@ -97,10 +98,11 @@ def check_cost_models(dataset: str | os.PathLike, preset: str, models: list[str]
 def check_transfer(dataset: str | os.PathLike, preset: str, directions: list[str] | None, targets: list[str] | None,
                    arms: list[str] | None, fractions: list[float] | None, results_dir: str | os.PathLike,
                    tuning_networks: list[str] | None, tuning_target_platform: str | None,
-                   study_dir: str | os.PathLike, measured_tuning: str | os.PathLike | None) -> Chapter:
+                   study_dir: str | os.PathLike, measured_tuning: str | os.PathLike | None,
+                   tune_live: bool = True) -> Chapter:
     """Chapter 05 (transfer): the dataset, the preset, the directions, target platforms, arms and shares of
     the target data (None: the preset's, or every target), the results folder, and the transfer-tuning
-    networks, target platform, work folder and exports."""
+    networks, target platform, work folder and exports, and whether to tune here now (``tune_live``)."""
     from ..transfer import experiment as transfer
     from ..tuning import archive, study
 
@@ -119,7 +121,8 @@ def check_transfer(dataset: str | os.PathLike, preset: str, directions: list[str
         tuning_target_platform=None if tuning_target_platform is None else check_choice(
             tuning_target_platform, platforms, "tuning_target_platform", "platform"),
         study_dir=folder_parameter(study_dir, "study_dir"),
-        measured_tuning=archive.check_measured_folder(measured_tuning, parameter="measured_tuning"))
+        measured_tuning=archive.check_measured_folder(measured_tuning, parameter="measured_tuning"),
+        tune_live=check_flag(tune_live, "tune_live"))
     shown = ("transfer_seeds", "transfer_epochs", "transfer_finetune_epochs", "transfer_finetune_lr",
              "transfer_min_per_task", "hidden", "rounds", "n_boot")
     chapter.summary = {"directions": chapter.directions, "targets": chapter.targets, "arms": chapter.arms,

@@ -6,12 +6,18 @@ MetaSchedule runs it in every ``TuneContext`` and in every builder worker. Float
 need the x86 intrinsics (0.5 s), so :func:`register_tensor_intrinsics` loads just the families asked
 for and makes the package import a no-op afterwards. Call it before MetaSchedule is used; builder
 workers call it through :func:`builder_initializer`.
+
+Most of what is left is not parsing: TVMScript's ``prim_func`` calls ``inspect.stack()`` for every function it
+parses, and for a frame of a file that does not exist (``<frozen importlib._bootstrap>``: the import that is
+registering them) ``inspect.getmodule`` scans every loaded module, each time. :func:`register_tensor_intrinsics`
+remembers those answers while it imports (``benchmarks/bench_tensor_intrinsics.py`` measures the gain).
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import logging
 import os
 import sys
@@ -40,8 +46,32 @@ def register_tensor_intrinsics(families: tuple[str, ...] = ("x86",)) -> None:
         stub._tenset_study_stub = True
         sys.modules[name] = stub
         tvm.s_tir.tensor_intrin = stub
-    for family in families:
-        importlib.import_module(f"{name}.{family}")
+    with _frame_modules_remembered():
+        for family in families:
+            importlib.import_module(f"{name}.{family}")
+
+
+@contextlib.contextmanager
+def _frame_modules_remembered():
+    """Within the block, ``inspect.getmodule`` of a frame is computed once per (file name given, frame's file):
+    a frame's module depends on its file alone, and the full answer scans every loaded module (thousands once
+    TVM is imported) for each frame of ``inspect.stack()``. Other objects go to the original."""
+    original = inspect.getmodule
+    answers: dict = {}
+
+    def getmodule(object, _filename=None):  # noqa: A002 (inspect's own signature)
+        if not inspect.isframe(object):
+            return original(object, _filename)
+        key = (_filename, object.f_code.co_filename)
+        if key not in answers:
+            answers[key] = original(object, _filename)
+        return answers[key]
+
+    inspect.getmodule = getmodule
+    try:
+        yield
+    finally:
+        inspect.getmodule = original
 
 
 def builder_initializer() -> None:

@@ -56,12 +56,19 @@ def phase_table(results: Iterable, labels: Iterable[dict] | None = None) -> pd.D
     return pd.DataFrame(rows)
 
 
+def _phase_columns() -> list[str]:
+    """The columns :func:`phase_table` writes after the labels."""
+    return ["tuning_s", *(f"{phase}_{unit}" for phase in PHASE_NAMES for unit in ("s", "share"))]
+
+
 def study_phase_table(study_dir) -> pd.DataFrame:
-    """:func:`phase_table` of every tuned arm of a transfer-tuning study dir, labelled by network, arm and seed."""
+    """:func:`phase_table` of every tuned arm of a transfer-tuning study dir, labelled by network, arm and seed
+    (no row, but the same columns, while no arm is tuned)."""
     from .result import TuningResult, read_json
     from .study.layout import ARM_FILE, tuned_arm_dirs
 
     dirs = list(tuned_arm_dirs(study_dir))
     plans = [read_json(d / ARM_FILE) for d in dirs]
     labels = [{"network": p["network"], "arm": p["arm"], "seed": p["seed"]} for p in plans]
-    return phase_table([TuningResult.load(d) for d in dirs], labels)
+    table = phase_table([TuningResult.load(d) for d in dirs], labels)
+    return table if dirs else pd.DataFrame(columns=["network", "arm", "seed", *_phase_columns()])
