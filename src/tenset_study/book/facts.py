@@ -130,7 +130,8 @@ def transfer_facts(summary: pd.DataFrame) -> dict:
 
 
 @glued("book_tuning_networks", "book_trials_per_task", "book_timing_repeats", "full_tuning_networks",
-       "full_trials_per_task", "full_timing_rounds", "full_timing_repeats", "tuning_shares")
+       "full_trials_per_task", "full_timing_rounds", "full_timing_repeats", "book_tuning_shares", "tuning_shares",
+       "full_tuning_seeds")
 def tuning_preset_facts() -> dict:
     """The transfer-tuning settings of the ``book`` and ``full`` presets (:mod:`tenset_study.evaluation.presets`)."""
     from ..evaluation.presets import PRESETS
@@ -140,7 +141,8 @@ def tuning_preset_facts() -> dict:
             "book_timing_repeats": count(book["timing"]["repeat"]), "full_tuning_networks": listing(full["networks"]),
             "full_trials_per_task": count(full["trials_per_task"]), "full_timing_rounds": count(full["timing"]["rounds"]),
             "full_timing_repeats": count(full["timing"]["repeat"]),
-            "tuning_shares": listing(share(f) for f in full["fractions"])}
+            "book_tuning_shares": listing(share(f) for f in book["fractions"]),
+            "tuning_shares": listing(share(f) for f in full["fractions"]), "full_tuning_seeds": count(len(full["seeds"]))}
 
 
 @glued("measured_studies", "measured_targets", "measured_trials_shares", "round_cv_median", "round_spread_max",
