@@ -62,3 +62,21 @@ def test_speedup_table_pairs_seeds_per_network_from_the_committed_exports() -> N
     assert (reached["speedup"] > 0).all() and reached["verdict"].str.contains("x \\[").all()
     assert table.loc[table["reached"] == 0, "verdict"].str.startswith("not reached").all()
     assert speedup_table(None).empty
+
+
+def test_latency_at_shares_reads_each_arm_at_a_share_of_the_baselines_time() -> None:
+    from tenset_study.tuning.speedup import latency_at, latency_at_shares
+
+    assert latency_at(BASELINE, 25) == 5.0 and latency_at(BASELINE, 100) == 2.0 and math.isnan(latency_at(BASELINE, 15))
+    fast = _curve([5, 10, 15], [4.0, 2.0, 1.9])
+    late = _curve([30, 50], [3.0, 2.0])  # nothing covers the network before 30 s
+    frames = [BASELINE.assign(arm="baseline-xgb", seed=0), fast.assign(arm="ours@100%", seed=0),
+              BASELINE.assign(arm="baseline-xgb", seed=1), late.assign(arm="ours@100%", seed=1)]
+    table = latency_at_shares(pd.concat(frames).assign(network="net"), shares=(0.25, 0.40)).set_index(["arm", "share"])
+    assert table.loc[("baseline-xgb", 0.25), "ratio"] == 2.5 and table.loc[("baseline-xgb", 0.40), "ratio"] == 1.5
+    at_quarter = table.loc[("ours@100%", 0.25)]
+    assert at_quarter["seeds"] == 2 and at_quarter["covered"] == 1 and math.isclose(at_quarter["ratio"], 0.95)
+    at_two_fifths = table.loc[("ours@100%", 0.40)]
+    assert at_two_fifths["covered"] == 2 and math.isclose(at_two_fifths["ratio"], math.sqrt(0.95 * 1.5))
+    assert at_two_fifths["low"] >= 0.95 - 1e-9 and at_two_fifths["high"] <= 1.5 + 1e-9
+    assert latency_at_shares(None).empty

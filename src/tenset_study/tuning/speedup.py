@@ -11,6 +11,9 @@ From :func:`~tenset_study.tuning.curve.tuning_curve` frames (estimated network l
   the arm never gets there is *not reached*, with the arm's final gap (arm final / baseline final - 1), and
   never counts as a speedup. The summary gives the geometric mean over the reached pairs with a percentile
   bootstrap interval over them (with 2-3 seeds the interval is wide, as it should be).
+- :func:`latency_at_shares`: the paper's claim read off the same curves: an arm's estimated latency once a
+  share (25%, 40%) of the baseline's tuning time has passed, relative to the latency the baseline ends at
+  (1.0: on par; the baseline's own row says how far it was itself at that time).
 """
 
 from __future__ import annotations
@@ -53,6 +56,24 @@ def final_latency(curve: pd.DataFrame) -> float:
     return float(valid["estimated_latency_s"].iloc[-1]) if len(valid) else float("nan")
 
 
+def latency_at(curve: pd.DataFrame, seconds: float) -> float:
+    """The curve's estimated latency at tuning second ``seconds``: its last value at or before it (NaN while
+    no record covered every task)."""
+    valid = _valid(curve)
+    before = valid[valid["seconds"] <= seconds]
+    return float(before["estimated_latency_s"].iloc[-1]) if len(before) else float("nan")
+
+
+def _geometric_interval(ratios: np.ndarray, n_boot: int, seed: int) -> tuple[float, float, float]:
+    """Geometric mean of positive ``ratios`` and its percentile bootstrap interval (NaN for none)."""
+    logs = np.log(ratios[np.isfinite(ratios)])
+    if not len(logs):
+        return float("nan"), float("nan"), float("nan")
+    boots = logs[np.random.default_rng(seed).integers(0, len(logs), size=(n_boot, len(logs)))].mean(axis=1)
+    low, high = (float(np.exp(q)) for q in np.quantile(boots, [0.025, 0.975]))
+    return float(np.exp(logs.mean())), low, high
+
+
 def search_speedup(baseline: list[pd.DataFrame], arm: list[pd.DataFrame], n_boot: int = 2000,
                    seed: int = 0) -> tuple[pd.DataFrame, dict]:
     """Per seed pair and in summary, the arm's search-time speedup over the baseline (module docstring).
@@ -74,12 +95,7 @@ def search_speedup(baseline: list[pd.DataFrame], arm: list[pd.DataFrame], n_boot
                      "arm_seconds": arm_seconds, "reached": reached, "speedup": speedup,
                      "final_gap": final_latency(ours) / target - 1, "baseline_flattened": has_flattened(base)})
     pairs = pd.DataFrame(rows, columns=PAIR_COLUMNS)
-    logs = np.log(pairs.loc[pairs["reached"], "speedup"].to_numpy(dtype=float))
-    low = high = mean = float("nan")
-    if len(logs):
-        mean = float(np.exp(logs.mean()))
-        boots = logs[np.random.default_rng(seed).integers(0, len(logs), size=(n_boot, len(logs)))].mean(axis=1)
-        low, high = (float(np.exp(q)) for q in np.quantile(boots, [0.025, 0.975]))
+    mean, low, high = _geometric_interval(pairs.loc[pairs["reached"], "speedup"].to_numpy(dtype=float), n_boot, seed)
     missed = pairs.loc[~pairs["reached"], "final_gap"]
     summary = {"pairs": len(pairs), "reached": int(pairs["reached"].sum()), "speedup": mean, "low": low,
                "high": high, "worst_gap": float(missed.max()) if len(missed) else float("nan"),
@@ -100,26 +116,57 @@ def describe_speedup(summary: dict) -> str:
     return text
 
 
+def _seed_runs(curves: pd.DataFrame, baseline: str):
+    """Per (study or target, network) group: its keys and {arm: [curve per seed, in seed order]}, for groups
+    with a ``baseline`` arm."""
+    if curves is None or curves.empty:
+        curves = pd.DataFrame(columns=["network", "arm", "seed"])
+    group = [c for c in ("study", "target_platform") if c in curves][:1] + ["network"]
+    out = []
+    for keys, frame in curves.groupby(group, sort=True):
+        runs = {arm: [part for _, part in sorted(arm_frame.groupby("seed"), key=lambda kv: kv[0])]
+                for arm, arm_frame in frame.groupby("arm")}
+        if baseline in runs:
+            out.append((dict(zip(group, keys if isinstance(keys, tuple) else (keys,))), runs))
+    return group, out
+
+
+def latency_at_shares(curves: pd.DataFrame | None, shares: tuple[float, ...] = (0.25, 0.40),
+                      baseline: str = "baseline-xgb", n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Every arm's (the baseline's too) estimated latency once ``share`` of the baseline's tuning time has
+    passed, over the latency the baseline ends at, per seed pair (paired in seed order as in
+    :func:`speedup_table`), as a geometric mean with a bootstrap interval over the pairs. ``covered``: the pairs
+    in which the arm had an estimate for the whole network by then (only those count). Columns: the grouping,
+    ``arm``, ``share``, ``seeds``, ``covered``, ``ratio``, ``low``, ``high``."""
+    group, groups = _seed_runs(curves, baseline)
+    rows = []
+    for keys, runs in groups:
+        for arm in [baseline, *sorted(a for a in runs if a != baseline)]:
+            for share in shares:
+                ratios = []
+                for base, ours in zip(runs[baseline], runs[arm]):
+                    end = float(base["seconds"].max())
+                    ratios.append(latency_at(ours, share * end) / final_latency(base))
+                ratio, low, high = _geometric_interval(np.array(ratios, dtype=float), n_boot, seed)
+                rows.append(keys | {"arm": arm, "share": float(share), "seeds": len(ratios),
+                                    "covered": int(np.isfinite(ratios).sum()), "ratio": ratio, "low": low,
+                                    "high": high})
+    return pd.DataFrame(rows, columns=[*group, "arm", "share", "seeds", "covered", "ratio", "low", "high"])
+
+
 def speedup_table(curves: pd.DataFrame | None, baseline: str = "baseline-xgb") -> pd.DataFrame:
     """Every arm's search-time speedup over ``baseline`` per study (or target) and network, from the curves
     of :func:`~tenset_study.tuning.study.collect_curves` or :func:`~tenset_study.tuning.archive.measured_curves`
     (columns ``network``, ``arm``, ``seed``, ``seconds``, ``estimated_latency_s``; seeds are paired in
     sorted order). Columns: the grouping, ``arm``, ``seeds``, ``reached``, ``speedup``, ``low``, ``high``,
     ``worst_gap``, ``baselines_flattened`` and ``verdict`` (:func:`describe_speedup`). No curves: no rows."""
-    if curves is None or curves.empty:
-        curves = pd.DataFrame(columns=["network", "arm", "seed"])
-    group = [c for c in ("study", "target_platform") if c in curves][:1] + ["network"]
+    group, groups = _seed_runs(curves, baseline)
     rows = []
-    for keys, frame in curves.groupby(group, sort=True):
-        runs = {arm: [part for _, part in sorted(arm_frame.groupby("seed"), key=lambda kv: kv[0])]
-                for arm, arm_frame in frame.groupby("arm")}
-        if baseline not in runs:
-            continue
+    for keys, runs in groups:
         for arm in sorted(a for a in runs if a != baseline):
             _, summary = search_speedup(runs[baseline], runs[arm])
-            rows.append(dict(zip(group, keys if isinstance(keys, tuple) else (keys,))) | {"arm": arm,
-                        "seeds": summary["pairs"]} | {k: v for k, v in summary.items() if k != "pairs"}
-                        | {"verdict": describe_speedup(summary)})
+            rows.append(keys | {"arm": arm, "seeds": summary["pairs"]}
+                        | {k: v for k, v in summary.items() if k != "pairs"} | {"verdict": describe_speedup(summary)})
     columns = [*group, "arm", "seeds", "reached", "speedup", "low", "high", "worst_gap", "baselines_flattened",
                "verdict"]
     return pd.DataFrame(rows, columns=columns)
