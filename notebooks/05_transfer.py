@@ -349,10 +349,11 @@ speedups = speedup_table(study_archive.measured_curves(chapter.measured_tuning))
 speedups[["study", "network", "arm", "seeds", "reached", "verdict"]] if len(speedups) else "no exported curves"
 
 # %% [markdown]
-# The paper's claim read off the same curves: each arm's estimated latency once 25% and 40% of the
-# baseline's tuning time had passed, relative to the latency the baseline ends at (1.00: on par; geometric
-# mean over seed pairs with its bootstrap interval; `covered`: the pairs in which the arm had tuned every task
-# by then). The baseline's own rows say how far it was itself at that time.
+# The paper's claim read off the same curves: each arm's estimated latency once the paper's shares
+# ({glue:text}`paper_tuning_shares`) of the baseline's tuning time had passed, relative to the latency the
+# baseline ends at (a ratio of one: on par; geometric mean over seed pairs with its bootstrap interval;
+# `covered`: the pairs in which the arm had tuned every task by then). The baseline's own rows say how far it
+# was itself at that time.
 
 # %%
 at_shares = latency_at_shares(study_archive.measured_curves(chapter.measured_tuning))

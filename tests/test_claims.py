@@ -111,6 +111,29 @@ def test_tuning_claim_needs_on_par_latency_within_forty_percent_of_the_time():
     assert claim.verdict == claims.REPRODUCED and "(faster)" in claim.ours
 
 
+def _curve_rows(network, arm, seed, points):
+    return [dict(target_platform="cpu0", network=network, arm=arm, budget_fraction=1.0, seed=seed, seconds=t,
+                 estimated_latency_s=latency) for t, latency in points]
+
+
+def test_tuning_claim_reads_a_whole_budget_arm_off_its_curves():
+    baseline = [(10, float("nan")), (20, 5.0), (40, 3.0), (60, 2.0), (100, 2.0)]  # ends at 2.0 after 100 s
+    rows, curves = [], []
+    for network, ours in (("n1", [(10, 4.0), (30, 2.0), (100, 1.9)]),   # at 40 s (40%): 2.0 -> on par
+                          ("n2", [(10, 4.0), (50, 3.0), (100, 2.0)])):  # at 40 s: 4.0 -> x2.00
+        rows += [_tuning_row(network, "baseline-xgb", 1.0, 1.0, 100), _tuning_row(network, "ours@100%", 1.0, 1.0, 110)]
+        for seed in (0, 1):
+            curves += _curve_rows(network, "baseline-xgb", seed, baseline) + _curve_rows(network, "ours@100%", seed, ours)
+    claim = claims.tuning_claim(pd.DataFrame(rows), curves=pd.DataFrame(curves))
+    assert claim.verdict == claims.PARTLY and claim.basis == claims.CURVE_BASIS
+    n1, n2 = claim.ours.split(" | ")
+    assert "at 40% of the baseline's time: latency x1.00 [1.00, 1.00] of its final (2 of 2 seed pairs)" in n1
+    assert "search-time speedup 2.0x" in n1 and "final end to end: on par" in n1
+    assert "at 40% of the baseline's time: latency x2.00" in n2 and "not reached" not in n2
+    # without curves the whole-budget arm is judged end to end: on par, but with all of the time
+    assert claims.tuning_claim(pd.DataFrame(rows)).verdict == claims.NOT_REPRODUCED
+
+
 def test_pruning_curves_draw_one_figure_per_split_and_the_first_split_by_default():
     from tenset_study.book.notebook import Figures
 
