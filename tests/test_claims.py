@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from tenset_study.book import claims, report
+from tenset_study.book import claims, report, tuning_claim
 
 
 def _pruning_rows(split, variant, platform, full, kept_values):
@@ -101,13 +101,13 @@ def test_tuning_claim_needs_on_par_latency_within_forty_percent_of_the_time():
             _tuning_row("n1", "random@25%", 0.25, 1.5, 250),
             _tuning_row("n2", "baseline-xgb", 1.0, 1.0, 1000), _tuning_row("n2", "ours@25%", 0.25, 1.5, 250),
             _tuning_row("n2", "ours@40%", 0.40, 1.04, 450)]  # on par, but 45% of the time
-    claim = claims.tuning_claim(pd.DataFrame(rows))
+    claim = tuning_claim.tuning_claim(pd.DataFrame(rows))
     assert claim.verdict == claims.PARTLY
     assert "random search at the same budget: slower" in claim.ours
-    assert claims.tuning_claim(pd.DataFrame(rows[:3])).verdict == claims.REPRODUCED
-    assert claims.tuning_claim(pd.DataFrame(rows[3:])).verdict == claims.NOT_REPRODUCED
+    assert tuning_claim.tuning_claim(pd.DataFrame(rows[:3])).verdict == claims.REPRODUCED
+    assert tuning_claim.tuning_claim(pd.DataFrame(rows[3:])).verdict == claims.NOT_REPRODUCED
     faster = [_tuning_row("n3", "baseline-xgb", 1.0, 1.0, 1000), _tuning_row("n3", "ours@25%", 0.25, 0.6, 300)]
-    claim = claims.tuning_claim(pd.DataFrame(faster))
+    claim = tuning_claim.tuning_claim(pd.DataFrame(faster))
     assert claim.verdict == claims.REPRODUCED and "(faster)" in claim.ours
 
 
@@ -124,14 +124,14 @@ def test_tuning_claim_reads_a_whole_budget_arm_off_its_curves():
         rows += [_tuning_row(network, "baseline-xgb", 1.0, 1.0, 100), _tuning_row(network, "ours@100%", 1.0, 1.0, 110)]
         for seed in (0, 1):
             curves += _curve_rows(network, "baseline-xgb", seed, baseline) + _curve_rows(network, "ours@100%", seed, ours)
-    claim = claims.tuning_claim(pd.DataFrame(rows), curves=pd.DataFrame(curves))
-    assert claim.verdict == claims.PARTLY and claim.basis == claims.CURVE_BASIS
+    claim = tuning_claim.tuning_claim(pd.DataFrame(rows), curves=pd.DataFrame(curves))
+    assert claim.verdict == claims.PARTLY and claim.basis == tuning_claim.CURVE_BASIS
     n1, n2 = claim.ours.split(" | ")
     assert "at 40% of the baseline's time: latency x1.00 [1.00, 1.00] of its final (2 of 2 seed pairs)" in n1
     assert "search-time speedup 2.0x" in n1 and "final end to end: on par" in n1
     assert "at 40% of the baseline's time: latency x2.00" in n2 and "not reached" not in n2
     # without curves the whole-budget arm is judged end to end: on par, but with all of the time
-    assert claims.tuning_claim(pd.DataFrame(rows)).verdict == claims.NOT_REPRODUCED
+    assert tuning_claim.tuning_claim(pd.DataFrame(rows)).verdict == claims.NOT_REPRODUCED
 
 
 def test_pruning_curves_draw_one_figure_per_split_and_the_first_split_by_default():
