@@ -340,9 +340,10 @@ transfer_report.tuning_curves_figure(study_archive.measured_curves(chapter.measu
 # own final estimated latency divided by the arm's time to reach the same latency. An arm that never gets
 # there is *not reached*, with its final gap, never a speedup; a baseline whose last {glue:text}`flat_tail` of
 # tuning time still improved its latency by {glue:text}`flat_tolerance` or more had not flattened, which
-# flatters any speedup against it. These exports have one seed per arm, and the `ours@...` and `random@...`
-# arms had {glue:text}`measured_trials_shares` of the baseline's trials, so most cannot reach its final
-# latency: the verdicts say by how much they fall short.
+# flatters any speedup against it. The earlier studies have one seed per arm, and their `ours@...` and
+# `random@...` arms had {glue:text}`measured_trials_shares` of the baseline's trials, so most cannot reach its
+# final latency: the verdicts say by how much they fall short. The studies tuned with the `full` preset of the
+# search-time measure give `ours` the whole budget and pair every tuning seed with the baseline's.
 
 # %%
 speedups = speedup_table(study_archive.measured_curves(chapter.measured_tuning))
