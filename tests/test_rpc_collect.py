@@ -86,9 +86,10 @@ def _pinned_cores() -> list[str]:
 @pytest.mark.slow
 def test_a_shard_is_measured_on_two_servers_at_once(mini_copy: Path, tmp_path: Path) -> None:
     marker = uuid.uuid4().hex
-    # sessions of about a second (3 repeats of >= 0.4 s), so that the second runner worker's start overlaps the first's
+    # sessions of about 3 s (3 repeats of >= 1 s), so that the second runner worker's start overlaps the first's even
+    # on a loaded machine (with 0.4 s repeats a busy make-test run saw the two servers one after the other)
     done = _run_script(["--cpu-servers", "2", *_pinned_cores(), "--rpc-key", "loop-cpu", "--",
-                        "--dataset", str(mini_copy), "--platform", "loopback-2", *TINY, "--min-repeat-ms", "400"],
+                        "--dataset", str(mini_copy), "--platform", "loopback-2", *TINY, "--min-repeat-ms", "1000"],
                        marker, tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     from tenset_study.data.dataset import Dataset
