@@ -140,3 +140,24 @@ def small_cpu_inputs(families: tuple[str, ...], max_len: int = 32, n_tasks: int 
     tasks = sorted(cpu["task"].unique())[:n_tasks]
     sub = cpu[cpu["task"].isin(tasks)].reset_index(drop=True)
     return ds, sub, build_inputs(ds, sub, families=families, max_len=max_len)
+
+
+def replayed_candidates(ds, task: str, programs, target: dict):
+    """A TuneContext for ``task`` of ``ds`` on ``target`` and MetaSchedule candidates replayed from the stored
+    traces of ``programs`` (program ids), in their order; the caller registers the tensor intrinsics."""
+    from tvm.s_tir import meta_schedule as ms
+    from tvm.s_tir.meta_schedule.arg_info import ArgInfo
+
+    from tenset_study.programs import targets
+    from tenset_study.programs.traces import schedule_from_trace
+    from tenset_study.programs.workload import load_workload
+
+    row = ds.to_pandas("tasks").set_index("task").loc[task]
+    traces = ds.to_pandas("programs", columns=["program", "trace"]).set_index("program")["trace"]
+    mod = load_workload(row["workload"])
+    candidates = []
+    for program in programs:
+        sch = schedule_from_trace(mod, traces.loc[program])
+        candidates.append(ms.MeasureCandidate(sch, ArgInfo.from_entry_func(sch.mod, remove_preproc=True)))
+    context = ms.TuneContext(mod=mod, target=targets.make_target(target), num_threads=1, task_name=row["task_name"])
+    return context, candidates

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import small_cpu_inputs
+from conftest import replayed_candidates, small_cpu_inputs
 from tenset_study import models
 from tenset_study.programs import targets, tvm_setup
 from tenset_study.models.base import CostModel
@@ -39,25 +39,12 @@ def _copy(model: CostModel, tmp_path: Path) -> CostModel:
 def dataset_candidates(trained):
     """MetaSchedule candidates replayed from 12 stored programs of one task, with a TuneContext, the
     platform row and the positions of the matching records."""
-    from tvm.s_tir import meta_schedule as ms
-    from tvm.s_tir.meta_schedule.arg_info import ArgInfo
-
-    from tenset_study.programs.traces import schedule_from_trace
-    from tenset_study.programs.workload import load_workload
-
     ds, recs = trained["ds"], trained["records"]
-    tasks = ds.to_pandas("tasks").set_index("task")
     task = recs["task"].value_counts().index[0]
     platform = sorted(recs["platform"].unique())[0]
     rows = recs[(recs["task"] == task) & (recs["platform"] == platform)].head(12)
-    programs = ds.to_pandas("programs", columns=["program", "trace"]).set_index("program")
-    mod = load_workload(tasks.loc[task, "workload"])
-    candidates = []
-    for pid in rows["program"]:
-        sch = schedule_from_trace(mod, programs.loc[pid, "trace"])
-        candidates.append(ms.MeasureCandidate(sch, ArgInfo.from_entry_func(sch.mod, remove_preproc=True)))
-    context = ms.TuneContext(mod=mod, target=targets.make_target(tasks.loc[task, "target"]), num_threads=1,
-                             task_name=tasks.loc[task, "task_name"])
+    target = ds.to_pandas("tasks").set_index("task").loc[task, "target"]
+    context, candidates = replayed_candidates(ds, task, rows["program"], target)
     platforms = ds.to_pandas("platforms").drop_duplicates("platform", keep="last").set_index("platform")
     platform_row = {"platform": platform, **platforms.loc[platform].to_dict()}
     return {"task": task, "context": context, "candidates": candidates, "positions": rows.index.to_numpy(),

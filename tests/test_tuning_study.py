@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import MINI_DATA, SMOKE_TUNING_NETWORK, SMOKE_TUNING_TARGET, run_smoke_tuning
+from conftest import MINI_DATA, SMOKE_TUNING_NETWORK, SMOKE_TUNING_TARGET, replayed_candidates, run_smoke_tuning
 from tenset_study.evaluation import experiments
 from tenset_study.tuning import study as tuning_study
 from tenset_study.tuning.study import BASELINE, CURVE_COLUMNS, RESULT_COLUMNS
@@ -185,29 +185,16 @@ def test_pretraining_refuses_to_see_the_target(tmp_path: Path) -> None:
 
 
 def _mini_candidates(n: int):
-    """A TuneContext for data/mini's first CPU task and MetaSchedule candidates replayed from ``n`` of its
-    stored programs, with the x86 tensor intrinsics only (as the package's tuning registers them)."""
-    from tvm.s_tir import meta_schedule as ms
-    from tvm.s_tir.meta_schedule.arg_info import ArgInfo
-
+    """A TuneContext for data/mini's first CPU task on this CPU and MetaSchedule candidates replayed from ``n``
+    of its stored programs, with the x86 tensor intrinsics only (as the package's tuning registers them)."""
     from tenset_study.data.dataset import Dataset
     from tenset_study.programs import targets, tvm_setup
-    from tenset_study.programs.traces import schedule_from_trace
-    from tenset_study.programs.workload import load_workload
 
     tvm_setup.register_tensor_intrinsics(tvm_setup.INTRINSIC_FAMILIES["cpu"])
     ds = Dataset.open(MINI_DATA)
-    tasks = ds.to_pandas("tasks")
-    task = tasks[tasks["kind"] == "cpu"].iloc[0]
-    programs = ds.to_pandas("programs", columns=["program", "task", "trace"])
-    mod = load_workload(task["workload"])
-    candidates = []
-    for trace in programs[programs["task"] == task["task"]]["trace"].head(n):
-        sch = schedule_from_trace(mod, trace)
-        candidates.append(ms.MeasureCandidate(sch, ArgInfo.from_entry_func(sch.mod, remove_preproc=True)))
-    context = ms.TuneContext(mod=mod, target=targets.make_target(targets.cpu_target(2)), num_threads=1,
-                             task_name=task["task_name"])
-    return context, candidates
+    task = ds.to_pandas("tasks").query("kind == 'cpu'")["task"].iloc[0]
+    programs = ds.to_pandas("programs", columns=["program", "task"])
+    return replayed_candidates(ds, task, programs[programs["task"] == task]["program"].head(n), targets.cpu_target(2))
 
 
 def test_a_model_pretrained_on_tenset_records_scores_metaschedule_candidates(tenset_dataset, tmp_path: Path) -> None:
