@@ -64,9 +64,12 @@ CURVE_BASIS = ("estimated network latency (task weight x best measured kernel) o
 
 
 def _curves_of(curves: pd.DataFrame | None, platform, network) -> pd.DataFrame | None:
+    """The curves of one (target, network) case, grouped as the speedup tables group them; None without any."""
+    from ..tuning.speedup import group_columns
+
     if curves is None or curves.empty:
         return None
-    where = "study" if "study" in curves else "target_platform"
+    where, _ = group_columns(curves)
     chosen = curves[(curves[where] == platform) & (curves["network"] == network)]
     return chosen if len(chosen) else None
 

@@ -116,12 +116,18 @@ def describe_speedup(summary: dict) -> str:
     return text
 
 
+def group_columns(curves: pd.DataFrame) -> list[str]:
+    """What curves are compared within: the study (exports) or else the target platform, if either is a
+    column, and the network."""
+    return [c for c in ("study", "target_platform") if c in curves][:1] + ["network"]
+
+
 def _seed_runs(curves: pd.DataFrame, baseline: str):
-    """Per (study or target, network) group: its keys and {arm: [curve per seed, in seed order]}, for groups
-    with a ``baseline`` arm."""
+    """Per :func:`group_columns` group: its keys and {arm: [curve per seed, in seed order]}, for groups with a
+    ``baseline`` arm."""
     if curves is None or curves.empty:
         curves = pd.DataFrame(columns=["network", "arm", "seed"])
-    group = [c for c in ("study", "target_platform") if c in curves][:1] + ["network"]
+    group = group_columns(curves)
     out = []
     for keys, frame in curves.groupby(group, sort=True):
         runs = {arm: [part for _, part in sorted(arm_frame.groupby("seed"), key=lambda kv: kv[0])]
