@@ -84,6 +84,46 @@ def test_candidate_features_equal_the_dataset_features(trained, dataset_candidat
             assert built.tokens is None
 
 
+@pytest.mark.parametrize("name", ["ours", "xgb"])
+def test_remembered_store_features_equal_a_fresh_extraction(trained, dataset_candidates, name: str) -> None:
+    from tenset_study.tuning.cost_model import ProjectCostModel
+
+    dc = dataset_candidates
+    candidates = dc["candidates"] + dc["candidates"][:3]  # three modules twice in one call
+    fresh = ProjectCostModel(trained["models"][name], platform=dc["platform"], feature_cache=0)
+    cached = ProjectCostModel(trained["models"][name], platform=dc["platform"])
+    want = fresh.inputs_for(dc["context"], candidates)
+    first = cached.inputs_for(dc["context"], candidates)
+    assert cached.timing()["feature_cache_misses"] == len(dc["candidates"]), "each module extracted once"
+    assert cached.timing()["feature_cache_hits"] == 3
+    again = cached.inputs_for(dc["context"], candidates)
+    assert cached.timing()["feature_cache_misses"] == len(dc["candidates"]), "nothing extracted the second time"
+    assert cached.timing()["feature_cache_hits"] == 3 + len(candidates)
+    assert fresh.timing()["feature_cache_hits"] == 0 and fresh.timing()["feature_cache_misses"] == len(candidates)
+    family = "stores" if name == "ours" else "perstore"
+    for built in (first, again):
+        np.testing.assert_array_equal(getattr(built, family), getattr(want, family))
+    np.testing.assert_array_equal(cached.predict(dc["context"], candidates), fresh.predict(dc["context"], candidates))
+
+
+def test_feature_cache_drops_the_least_recently_used_modules(dataset_candidates) -> None:
+    from tenset_study.tuning.feature_cache import StoreFeatureCache
+    from tenset_study.tuning.model_inputs import store_arrays
+
+    dc = dataset_candidates
+    cache = StoreFeatureCache(max_entries=4)
+    cache.arrays("task", dc["context"], dc["candidates"], store_arrays)
+    assert len(cache) == 4 and cache.misses == len(dc["candidates"])
+    cache.arrays("task", dc["context"], dc["candidates"][-4:], store_arrays)
+    assert cache.hits == 4, "the last four modules are the ones kept"
+    cache.arrays("task", dc["context"], dc["candidates"][:1], store_arrays)
+    assert cache.misses == len(dc["candidates"]) + 1, "the first module was dropped"
+    cache.arrays("another-task", dc["context"], dc["candidates"][:1], store_arrays)
+    assert cache.misses == len(dc["candidates"]) + 2, "entries belong to their task"
+    with pytest.raises(ValueError, match="max_entries"):
+        StoreFeatureCache(max_entries=-1)
+
+
 @pytest.mark.parametrize("name", list(TINY))
 def test_predict_scores_every_candidate_in_model_order(trained, dataset_candidates, name: str) -> None:
     from tenset_study.tuning.cost_model import ProjectCostModel

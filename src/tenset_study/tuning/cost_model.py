@@ -25,6 +25,10 @@ It needs no dataset on disk: every feature is computed from what MetaSchedule ha
   without per-store features (TenSet imports: ``feature_versions["perstore"]`` ``pooled-tokens-*``)
   gets the pooled tokens instead (:func:`tenset_study.models.inputs.pooled_tokens`).
 * **Per-store sets** (``ours`` v2): the same extraction, unpooled and zero-padded (one token per store).
+  Per-store arrays are remembered by the candidate's module (:class:`~tenset_study.tuning.feature_cache.
+  StoreFeatureCache`, ``feature_cache`` entries, 0 = off): evolutionary search scores the database's best
+  programs every round and many programs again within one, and a structurally equal module has the same
+  features, so only new modules are extracted.
 * **Workload features** (``ours``): :func:`tenset_study.programs.workload.describe_workload` of ``context.mod``
   with ``context.task_name``, through :func:`tenset_study.features.context.workload_features`; once per task.
 * **Hardware features** (``ours``): the platforms-table row given as ``platform``, or the row read off this
@@ -85,6 +89,7 @@ from tvm.s_tir.meta_schedule.cost_model import PyCostModel
 
 from ..models.base import CostModel
 from ..models.inputs import ModelInputs, pooled_tokens
+from .feature_cache import DEFAULT_MAX_ENTRIES, StoreFeatureCache
 from .fine_tuning import boost_more, is_neural, is_xgb
 from .model_inputs import (OnlineTask, TaskContext, as_platform_row, build_inputs, hardware_vector, pad_concat,
                            pool_arrays, result_latency, store_arrays, store_sets, workload_row, workload_vector)
@@ -117,12 +122,13 @@ class ProjectCostModel(PyCostModel):
     online_rounds: boosting rounds added to the pretrained booster (xgb).
     min_online: online records needed before the model is changed.
     seed: seeds the fine-tuning list shuffles (plus the update number).
+    feature_cache: per-store arrays remembered (entries, least recently used dropped; 0: extract every time).
     """
 
     def __init__(self, model: CostModel | str | os.PathLike, platform=None, max_len: int | None = None,
                  score_transform: str = "auto", online: bool = True, online_epochs: int = 2,
                  online_lr: float | None = None, online_rounds: int = 20, min_online: int = 8,
-                 seed: int = 0) -> None:
+                 seed: int = 0, feature_cache: int = DEFAULT_MAX_ENTRIES) -> None:
         super().__init__()
         if score_transform not in SCORE_TRANSFORMS:
             raise ValueError(f"score_transform must be one of {SCORE_TRANSFORMS}, got {score_transform!r}")
@@ -135,6 +141,7 @@ class ProjectCostModel(PyCostModel):
         self.online_rounds = online_rounds
         self.min_online = min_online
         self.seed = seed
+        self._store_cache = StoreFeatureCache(feature_cache)
         self._tasks: dict[str, TaskContext] = {}  # structural hash + target -> task context
         self._hardware: dict[str, tuple[str, np.ndarray]] = {}  # target JSON -> (platform id, features)
         self._online: dict[str, OnlineTask] = {}
@@ -220,11 +227,13 @@ class ProjectCostModel(PyCostModel):
     # --- reporting --------------------------------------------------------------------------------------
     def timing(self) -> dict:
         """Counters: ``predict_calls``, ``predict_seconds``, ``candidates_scored``, ``feature_seconds``
-        (part of predict and update), ``update_calls``, ``update_seconds``, ``train_seconds`` (part of
+        (part of predict and update; ``feature_cache_hits``, ``feature_cache_misses`` and
+        ``feature_cache_hash_seconds`` say how much of it the cache saved), ``update_calls``, ``update_seconds``, ``train_seconds`` (part of
         update), ``online_updates`` (updates that changed the model), ``online_records``,
         ``candidates_per_s`` (scoring throughput). Counts are this object's since the wrapped model was set
         (``metadata["online_updates"]`` keeps the total over saves and loads)."""
         out = dict(self._counters)
+        out.update(self._store_cache.stats())
         out["online_records"] = self.online_records()
         out["candidates_per_s"] = (out["candidates_scored"] / out["predict_seconds"]) if out["predict_seconds"] else 0.0
         return out
@@ -269,11 +278,16 @@ class ProjectCostModel(PyCostModel):
             self._hardware[key] = (str(row["platform"]), hardware_vector(row))
         return self._hardware[key]
 
-    def _task_context(self, context) -> TaskContext:
-        from ..programs.targets import target_kind
+    @staticmethod
+    def _task_key(context) -> str:
         from ..programs.workload import workload_hash
 
-        key = f"{workload_hash(context.mod)}|{context.target}"
+        return f"{workload_hash(context.mod)}|{context.target}"
+
+    def _task_context(self, context) -> TaskContext:
+        from ..programs.targets import target_kind
+
+        key = self._task_key(context)
         if key not in self._tasks:
             kind = target_kind(context.target)
             row = workload_row(context.mod, str(context.task_name or ""), kind)
@@ -293,8 +307,9 @@ class ProjectCostModel(PyCostModel):
             texts = [trace_json(c.sch.trace) for c in candidates]
             frame = pd.DataFrame({"encoding": "metaschedule", "trace": texts})
             out["tokens"], out["lengths"] = tokens.encode_programs(frame, self.max_len)
-        arrays = store_arrays(context, candidates) if self.needs_stores or (
-            self.needs_perstore and not self.perstore_from_tokens) else None
+        arrays = None
+        if self.needs_stores or (self.needs_perstore and not self.perstore_from_tokens):
+            arrays = self._store_cache.arrays(self._task_key(context), context, candidates, store_arrays)
         if self.needs_perstore:
             if self.perstore_from_tokens:
                 out["perstore"] = np.nan_to_num(pooled_tokens(out["tokens"], out["lengths"]))
