@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import MINI_DATA, SMOKE_TUNING_TARGET
+from tenset_study.params import repo_root
 from tenset_study.programs import database
 from tenset_study.tuning import archive as study_archive, study as tuning_study
 from tenset_study.cli import main
@@ -53,6 +54,30 @@ def test_provenance_names_the_platform_the_arms_and_their_load(exported) -> None
     arm_dirs = tuning_study.tuned_arm_dirs(study_dir)
     without_dataset = study_archive.study_provenance(arm_dirs, None, study_dir)["platforms"][SMOKE_TUNING_TARGET]
     assert without_dataset == provenance["platforms"][SMOKE_TUNING_TARGET], "the row the study stored"
+    for path in export.rglob("*.json"):
+        text = path.read_text()
+        assert str(study_dir) not in text and str(repo_root()) not in text, f"{path}: a path of this machine"
+    result = json.loads(next(export.glob(f"*/*/{study_archive.RESULT_FILE}")).read_text())
+    assert result["work_dir"].count("/") == 1, "<network>/<arm>, relative to the study"
+
+
+def test_committed_exports_keep_no_path_of_the_machine_that_tuned_them() -> None:
+    def paths(value, key=None):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                yield from paths(v, k)
+        elif isinstance(value, list):
+            for v in value:
+                yield from paths(v, key)
+        elif key in ("dataset", "work_dir") and isinstance(value, str):
+            yield value
+
+    exports = study_archive.measured_studies()
+    assert exports, "data/transfer-tuning holds the chapter's exports"
+    for export in exports:
+        for path in export.rglob("*.json"):
+            absolute = [p for p in paths(json.loads(path.read_text())) if Path(p).is_absolute()]
+            assert not absolute, f"{path}: {absolute}"
 
 
 @pytest.mark.slow

@@ -61,6 +61,7 @@ def export_study(study_dir: str | os.PathLike, dest: str | os.PathLike, *, datas
             (staging / PRETRAINED_DIR).mkdir(exist_ok=True)
             shutil.copy2(metadata, staging / PRETRAINED_DIR / metadata.name)
         write_json(staging / PROVENANCE_FILE, study_provenance(arms, dataset, study_dir))
+        make_portable(staging)
         if dest.exists():
             old = dest.with_name(f".{dest.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -82,6 +83,36 @@ def _export_arm(work_dir: Path, dest: Path) -> None:
     for name in DATABASE_FILES:
         with open(work_dir / name, "rb") as src, lzma.open(dest / f"{name}.xz", "wb", preset=9) as out:
             shutil.copyfileobj(src, out)
+
+
+def make_portable(export: str | os.PathLike) -> Path:
+    """Rewrite the paths of the machine that tuned an export's arms, in place: each ``tuning_result.json``'s
+    ``work_dir`` becomes ``<network>/<arm>`` (relative to the study), and every ``dataset`` path (the pretraining
+    settings in ``arm.json`` and the pretrained model's metadata, the provenance's) becomes relative to the
+    repository root, or only the folder's name when outside it. The results, curves and re-timing read the
+    folders themselves, never these fields. Returns the export."""
+    export = Path(export)
+    files = [export / PROVENANCE_FILE, *sorted(export.glob(f"{PRETRAINED_DIR}/*.model.json")),
+             *sorted(export.glob(f"*/*/{ARM_FILE}")), *sorted(export.glob(f"*/*/{RESULT_FILE}"))]
+    for path in files:
+        data = read_json(path)
+        if data is None:
+            continue
+        if path.name == RESULT_FILE:
+            data["work_dir"] = f"{path.parent.parent.name}/{path.parent.name}"
+        write_json(path, _portable_datasets(data))
+    return export
+
+
+def _portable_datasets(value):
+    from ..params import display_path
+
+    if isinstance(value, dict):
+        return {k: display_path(v, name_outside=True) if k == "dataset" and isinstance(v, str) and os.path.isabs(v)
+                else _portable_datasets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_portable_datasets(v) for v in value]
+    return value
 
 
 def study_provenance(arms: list[Path], dataset: str | os.PathLike | None = None,
@@ -199,5 +230,5 @@ def _concat_exports(folder, collect) -> pd.DataFrame | None:
 
 
 __all__ = ["MEASURED_STUDIES", "PROVENANCE_FILE", "check_measured_folder", "describe_measured", "export_study",
-           "measured_curves", "measured_results", "measured_studies", "measured_timing_rounds", "restore_study",
+           "make_portable", "measured_curves", "measured_results", "measured_studies", "measured_timing_rounds", "restore_study",
            "study_provenance"]
