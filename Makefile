@@ -44,7 +44,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 test: venv
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=30
 
 format-tables: venv
 	$(PY) -m tenset_study.book format-tables

@@ -151,6 +151,34 @@ def test_an_interrupted_arm_is_pending_and_tuned_again(tmp_path: Path) -> None:
 # --- arms, budgets, pretraining checks (no tuning) ---------------------------------------------------------
 
 
+def test_search_variants_add_pretrained_arms_that_search_their_own_way(tmp_path: Path, capsys) -> None:
+    from tenset_study.cli import main
+    from tenset_study.tuning.study.run import _arm_plan
+
+    arms = tuning_study.make_arms((1.0,), random_arms=False, search_variants=("p256", "i2"))
+    assert [a.name for a in arms] == [BASELINE, "ours@100%", "ours-p256@100%", "ours-i2@100%"]
+    assert [a.slug for a in arms] == [BASELINE, "ours-100", "ours-p256-100", "ours-i2-100"]
+    assert [a.search for a in arms] == [None, None, "p256", "i2"]
+    shared = {"target": {"kind": "llvm"}, "target_platform": "p", "num_trials_per_iter": 16,
+              "search": {"eps_greedy": 0.1}, "search_variants": {"p256": {"population_size": 256}, "i2": {}},
+              "runner": {}, "layout": "NCHW", "pretrained": {"file": "m"}, "online": {}}
+    plans = {a.name: _arm_plan("bert_tiny-b1-128", a, 64, 0, shared) for a in arms}
+    assert plans["ours-p256@100%"]["search"] == {"population_size": 256}
+    assert plans["ours@100%"]["search"] == plans[BASELINE]["search"] == {"eps_greedy": 0.1}, "the study's search"
+    assert "search_variants" not in plans["ours@100%"], "plans of arms without a variant are as before"
+    with pytest.raises(ValueError, match="search variant names"):
+        tuning_study.make_arms((1.0,), search_variants=("Bad Name",))
+    with pytest.raises(ValueError, match="p: population is not a setting of EvolutionarySearch"):
+        tuning_study.check_search({"population": 256}, "p")
+    for flag, message in (("{bad", "not JSON"), ('{"p": 3}', "object of objects"),
+                          ('{"p": {"population": 256}}', "not a setting of EvolutionarySearch"),
+                          ('{"P 1": {}}', "search variant names")):
+        assert main(["transfer-tune", "--dataset", str(MINI_DATA), "--study-dir", str(tmp_path / "s"),
+                     "--search-variants", flag]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "s").exists(), "nothing tuned, nothing written"
+
+
 def test_arms_and_budgets() -> None:
     arms = tuning_study.make_arms((0.25, 0.40))
     assert [a.name for a in arms] == [BASELINE, "ours@25%", "ours@40%", "random@25%", "random@40%"]

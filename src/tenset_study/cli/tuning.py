@@ -5,6 +5,7 @@ that turn their flags into calls of :mod:`tenset_study.tuning`."""
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 
@@ -96,8 +97,13 @@ def run_transfer_tune_command(args: argparse.Namespace) -> int:
     target = _command_target(args)
     if args.dataset is None and not args.time_only:
         raise ValueError("--dataset is needed to pretrain (only --time-only runs without it)")
+    preset = args.preset
+    if args.search_variants is not None:
+        from ..tuning.study import transfer_settings
+
+        preset = {**transfer_settings(args.preset), "search_variants": _search_variants(args.search_variants)}
     outcome = run_study(
-        args.dataset, args.target_platform, args.networks, args.preset, args.study_dir, target=target,
+        args.dataset, args.target_platform, args.networks, preset, args.study_dir, target=target,
         budgets=args.budget, seeds=tuple(args.seeds) if args.seeds else None,
         random_arms=False if args.no_random else None, train_platforms=args.train_platforms,
         tune=not args.time_only, time_networks=not args.no_time, retime=args.retime,
@@ -112,6 +118,24 @@ def run_transfer_tune_command(args: argparse.Namespace) -> int:
         print(f"failed (see the log; run again to retry): {', '.join(failed)}")
         return 1
     return 0
+
+
+def _search_variants(text: str) -> dict:
+    """``--search-variants``' JSON object (name -> EvolutionarySearch settings), checked; a ValueError naming the
+    flag otherwise."""
+    from ..tuning.study.settings import check_search, make_arms
+
+    try:
+        variants = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"--search-variants: not JSON ({error})") from None
+    if not isinstance(variants, dict) or not all(isinstance(v, dict) for v in variants.values()):
+        raise ValueError('--search-variants: expected an object of objects, e.g. {"p256": {"population_size": 256}}')
+    try:
+        make_arms((1.0,), random_arms=False, search_variants=tuple(variants))  # the names make arm folders
+    except ValueError as error:
+        raise ValueError(f"--search-variants: {error}") from None
+    return {name: check_search(v, f"--search-variants {name!r}") for name, v in variants.items()}
 
 
 def _print_study(outcome) -> None:
@@ -226,6 +250,9 @@ def add_tuning_commands(sub) -> None:
     p.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                    help="start no arm's tuning or timing after this many seconds; re-run to continue (an arm "
                    "that started runs to its end)")
+    p.add_argument("--search-variants", default=None, metavar="JSON",
+                   help='extra pretrained arms that search with other EvolutionarySearch settings, e.g. '
+                   '\'{"p256": {"population_size": 256}}\' adds ours-p256@<share> beside ours@<share>')
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_transfer_tune_command)
 

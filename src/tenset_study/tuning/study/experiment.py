@@ -113,7 +113,7 @@ def _pretrain_tune_and_time(dataset, target_platform: str | None, networks: list
     per_network = network_budgets(networks, budgets, settings, target, log)
     arms = make_arms(tuple(settings.get("fractions", (0.25, 0.40))),
                      settings.get("random_arms", True) if random_arms is None else random_arms,
-                     settings.get("model", "ours"))
+                     settings.get("model", "ours"), tuple(settings.get("search_variants") or {}))
     # the comparison itself first, every network timed as soon as it is tuned; the random arms last
     frames, timed_frames = [], []
     for group in ([a for a in arms if a.cost_model != "random"], [a for a in arms if a.cost_model == "random"]):
@@ -121,7 +121,7 @@ def _pretrain_tune_and_time(dataset, target_platform: str | None, networks: list
             frames.append(run_transfer_tuning(
                 [network], target, per_network, study_dir, model_path=model_path, platform_row=row, seeds=seeds,
                 num_trials_per_iter=int(settings.get("num_trials_per_iter", 64)), search=settings.get("search"),
-                runner=settings.get("runner"), online=settings.get("online"), arms=group, deadline=deadline,
+                search_variants=settings.get("search_variants"), runner=settings.get("runner"), online=settings.get("online"), arms=group, deadline=deadline,
                 progress=progress, log=log))
             write_study_results(study_dir, results_dir)
             if time_networks:

@@ -14,7 +14,7 @@ from ...params import display_path
 from ...programs import targets
 from ..result import RESULT_FILE, TuningResult, read_json, summary_line, write_json
 from .layout import ARM_FILE, arm_dir
-from .settings import Arm, arm_trials, log as _log, make_arms, past
+from .settings import Arm, arm_trials, check_search, log as _log, make_arms, past
 
 
 def arm_status(work_dir: Path, plan: dict) -> str:
@@ -34,8 +34,9 @@ def run_transfer_tuning(networks: list[str], target: dict | str, budget_per_netw
                         study_dir: str | os.PathLike, *, fractions: tuple[float, ...] = (0.25, 0.40),
                         model_path: str | os.PathLike | None = None, platform_row: dict | None = None,
                         random_arms: bool = True, seeds: tuple[int, ...] = (0,), num_trials_per_iter: int = 64,
-                        search: dict | None = None, runner: dict | None = None, online: dict | None = None,
-                        layout: str = "NCHW", arms: list[Arm] | None = None, deadline: float | None = None,
+                        search: dict | None = None, search_variants: dict | None = None, runner: dict | None = None,
+                        online: dict | None = None, layout: str = "NCHW", arms: list[Arm] | None = None,
+                        deadline: float | None = None,
                         progress: bool = True, log=_log) -> pd.DataFrame:
     """Tune every network with every arm of :func:`~tenset_study.tuning.study.settings.make_arms` (or ``arms``);
     skip arms already done. One row per arm and seed: network, arm, seed, status (``tuned``, ``skipped``,
@@ -48,18 +49,25 @@ def run_transfer_tuning(networks: list[str], target: dict | str, budget_per_netw
     ``pretrained`` arms; ``platform_row``: the target's platforms row whose hardware features it gets
     (:func:`~tenset_study.tuning.study.pretrain.target_platform_row`). ``num_trials_per_iter``, ``search``
     (``EvolutionarySearch`` keyword arguments), ``runner`` (``MeasureSettings`` fields: number, repeat,
-    min_repeat_ms, builder_workers) and ``layout`` are the same for every arm; ``online``: keyword arguments
-    of ``ProjectCostModel`` (online_epochs, min_online, ...).
+    min_repeat_ms, builder_workers) and ``layout`` are the same for every arm, except that a pretrained arm of a
+    search variant (:class:`~tenset_study.tuning.study.settings.Arm`'s ``search``) searches with
+    ``search_variants[name]`` instead of ``search``; ``online``: keyword arguments of ``ProjectCostModel``
+    (online_epochs, min_online, ...).
     """
     target = targets.checked_target(target)
     if arms is None:
-        arms = make_arms(tuple(fractions), random_arms, _model_name(model_path))
+        arms = make_arms(tuple(fractions), random_arms, _model_name(model_path), tuple(search_variants or {}))
+    unknown = sorted({a.search for a in arms if a.search} - set(search_variants or {}))
+    if unknown:
+        raise ValueError(f"arms name search variants the settings do not define: {', '.join(unknown)}")
+    search = check_search(search)
+    search_variants = {name: check_search(v, f"search variant {name!r}") for name, v in (search_variants or {}).items()}
     if any(a.cost_model == "pretrained" for a in arms) and model_path is None:
         raise ValueError("the pretrained arms need model_path (pretrain_for_target)")
     shared = {"target": target, "target_platform": (platform_row or {}).get("platform"),
               "num_trials_per_iter": int(num_trials_per_iter), "search": dict(search or {}),
               "runner": dict(runner or {}), "layout": layout, "pretrained": _pretrained_reference(model_path),
-              "online": dict(online or {})}
+              "online": dict(online or {}), "search_variants": dict(search_variants or {})}
     rows = []
     for network in networks:
         budget = int(budget_per_network[network] if isinstance(budget_per_network, dict) else budget_per_network)
@@ -78,7 +86,8 @@ def _arm_plan(network: str, arm: Arm, budget: int, seed: int, shared: dict) -> d
     plan = {"network": network, "arm": arm.name, "cost_model": arm.cost_model,
             "budget_fraction": arm.fraction, "budget": budget, "trials": arm_trials(budget, arm.fraction),
             "seed": int(seed), "target": shared["target"], "target_platform": shared["target_platform"],
-            "num_trials_per_iter": shared["num_trials_per_iter"], "search": shared["search"],
+            "num_trials_per_iter": shared["num_trials_per_iter"],
+            "search": dict(shared["search_variants"][arm.search]) if arm.search else shared["search"],
             "runner": shared["runner"], "layout": shared["layout"],
             "pretrained": shared["pretrained"] if pretrained else None,
             "online": shared["online"] if pretrained else None}

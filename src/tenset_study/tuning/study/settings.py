@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
@@ -23,11 +24,14 @@ def past(deadline: float | None) -> bool:
 
 @dataclass(frozen=True)
 class Arm:
-    """One way of tuning: a cost model (``xgb``, ``random`` or ``pretrained``) and a share of the budget B."""
+    """One way of tuning: a cost model (``xgb``, ``random`` or ``pretrained``), a share of the budget B and, for a
+    pretrained arm, the search variant it uses (a name of the settings' ``search_variants``; None: the study's
+    ``search``, the one every other arm uses)."""
 
     name: str
     cost_model: str
     fraction: float
+    search: str | None = None
 
     @property
     def slug(self) -> str:
@@ -35,18 +39,40 @@ class Arm:
         return self.name.replace("@", "-").replace("%", "")
 
 
+#: The settings of MetaSchedule's ``EvolutionarySearch`` (TVM 0.27) a study's ``search`` and its search variants
+#: may set.
+SEARCH_KEYS = ("population_size", "init_measured_ratio", "init_min_unmeasured", "max_fail_count",
+               "genetic_num_iters", "genetic_mutate_prob", "genetic_max_fail_count", "eps_greedy")
+
+
+def check_search(search: dict | None, what: str = "search") -> dict:
+    """``search`` as a dict if it names only :data:`SEARCH_KEYS`, else a ValueError naming ``what`` and the key."""
+    search = dict(search or {})
+    unknown = sorted(set(search) - set(SEARCH_KEYS))
+    if unknown:
+        raise ValueError(f"{what}: {', '.join(unknown)} is not a setting of EvolutionarySearch "
+                         f"({', '.join(SEARCH_KEYS)})")
+    return search
+
+
 def _percent(fraction: float) -> str:
     return f"{fraction * 100:.4g}%"
 
 
-def make_arms(fractions: tuple[float, ...] = (0.25, 0.40), random_arms: bool = True, model: str = "ours") -> list[Arm]:
-    """``baseline-xgb`` at the full budget, ``<model>@<f>`` for each fraction and, with ``random_arms``,
-    ``random@<f>`` for each fraction."""
+def make_arms(fractions: tuple[float, ...] = (0.25, 0.40), random_arms: bool = True, model: str = "ours",
+              search_variants: tuple[str, ...] = ()) -> list[Arm]:
+    """``baseline-xgb`` at the full budget, ``<model>@<f>`` for each fraction, ``<model>-<variant>@<f>`` for each
+    search variant and fraction (the pretrained model searching with that variant's settings) and, with
+    ``random_arms``, ``random@<f>`` for each fraction."""
     for fraction in fractions:
         if not 0 < float(fraction) <= 1:
             raise ValueError(f"fractions must be in (0, 1], got {fraction}")
+    for variant in search_variants:
+        if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", variant):
+            raise ValueError(f"search variant names are lower-case letters, digits and '-', got {variant!r}")
     arms = [Arm(BASELINE, "xgb", 1.0)]
     arms += [Arm(f"{model}@{_percent(f)}", "pretrained", float(f)) for f in fractions]
+    arms += [Arm(f"{model}-{v}@{_percent(f)}", "pretrained", float(f), v) for v in search_variants for f in fractions]
     if random_arms:
         arms += [Arm(f"random@{_percent(f)}", "random", float(f)) for f in fractions]
     return arms
@@ -55,8 +81,8 @@ def make_arms(fractions: tuple[float, ...] = (0.25, 0.40), random_arms: bool = T
 def transfer_settings(preset: str | dict) -> dict:
     """The transfer-tuning settings of a preset: ``experiments.PRESETS[name]["tuning"]`` (or a dict of
     them, or a preset dict holding them). Keys: networks, budgets, trials_per_task, fractions, random_arms,
-    seeds, num_trials_per_iter, search, runner, timing, model, model_params, max_len, max_pretrain_records,
-    online."""
+    seeds, num_trials_per_iter, search, search_variants (name -> ``EvolutionarySearch`` settings of extra
+    pretrained arms), runner, timing, model, model_params, max_len, max_pretrain_records, online."""
     if isinstance(preset, dict):
         return dict(preset.get("tuning", preset))
     from ...evaluation.experiments import resolve_preset
@@ -125,5 +151,5 @@ def arm_trials(budget: int, fraction: float) -> int:
     return max(1, int(round(budget * fraction)))
 
 
-__all__ = ["Arm", "BASELINE", "arm_trials", "check_networks", "log", "make_arms", "network_budget",
+__all__ = ["Arm", "BASELINE", "SEARCH_KEYS", "arm_trials", "check_networks", "check_search", "log", "make_arms", "network_budget",
            "network_budgets", "past", "transfer_settings"]
