@@ -85,3 +85,37 @@ def test_latency_at_shares_reads_each_arm_at_a_share_of_the_baselines_time() -> 
     assert at_two_fifths["covered"] == 2 and math.isclose(at_two_fifths["ratio"], math.sqrt(0.95 * 1.5))
     assert at_two_fifths["low"] >= 0.95 - 1e-9 and at_two_fifths["high"] <= 1.5 + 1e-9
     assert latency_at_shares(None).empty
+
+
+def _study_curves(arms: dict[str, pd.DataFrame], network: str = "net", seeds=(0, 1)) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Curves and results of a one-network study whose arms (name -> curve) tuned with every seed the same way."""
+    curves = pd.concat([curve.assign(network=network, arm=arm, seed=seed)
+                        for arm, curve in arms.items() for seed in seeds])
+    results = pd.DataFrame([{"network": network, "arm": arm, "seed": seed,
+                             "estimated_latency_s": curve["estimated_latency_s"].dropna().iloc[-1],
+                             "scoring_share": 0.1, "tuning_s": float(curve["seconds"].max()), "trials": 100}
+                            for arm, curve in arms.items() for seed in seeds])
+    return curves, results
+
+
+def test_the_chosen_search_variant_reaches_the_baselines_final_latency_soonest() -> None:
+    from tenset_study.tuning.search_choice import choose_variant, variant_table
+
+    arms = {"baseline-xgb": BASELINE,
+            "ours@100%": _curve([5, 10, 15], [4.0, 2.0, 1.9]),  # reaches 2.0 at 10 s: 6x
+            "ours-p256@100%": _curve([4, 5, 8], [3.0, 2.0, 1.95]),  # at 5 s: 12x
+            "ours-p64@100%": _curve([1, 2], [2.5, 2.2])}  # fastest, but never reaches 2.0
+    curves, results = _study_curves(arms)
+    table = variant_table(curves, results).set_index("arm")
+    assert list(table.index) == ["ours-p256@100%", "ours-p64@100%", "ours@100%"], "the baseline is no row"
+    assert table.loc["ours-p256@100%", "speedup"] == 12.0 and table.loc["ours@100%", "speedup"] == 6.0
+    assert table.loc["ours-p64@100%", "reached"] == 0
+    assert math.isclose(table.loc["ours-p64@100%", "final_ratio"], 1.1)
+    assert choose_variant(table.reset_index()) == "ours-p256@100%"
+    # a variant must reach the baseline on every network: on a second one only ours@100% does
+    other, other_results = _study_curves({"baseline-xgb": BASELINE, "ours@100%": arms["ours@100%"],
+                                          "ours-p256@100%": _curve([1, 2], [3.0, 2.5])}, network="other")
+    both = variant_table(pd.concat([curves, other]), pd.concat([results, other_results]))
+    assert choose_variant(both) == "ours@100%"
+    slow = {"baseline-xgb": BASELINE, "ours@100%": _curve([1, 2], [3.0, 2.5])}
+    assert choose_variant(variant_table(*_study_curves(slow))) is None
