@@ -55,6 +55,7 @@ tuning_networks = None  # networks to tune, e.g. ["bert_tiny-b1-128"]; None: the
 tuning_target_platform = None  # this machine's platform id in the dataset (held out); None: read off this CPU
 study_dir = "studies/transfer-book"  # tuning work dirs and MetaSchedule databases (resumable)
 measured_tuning = "data/transfer-tuning"  # exports of the full experiment to show (None: none)
+search_variants = "data/search-variants"  # exports of the search-variant studies (None: none)
 tune_live = True  # tune the preset's networks on this machine now; False: show only what study_dir and the exports hold
 
 # %% [markdown]
@@ -67,17 +68,18 @@ from tenset_study import exports
 from tenset_study.evaluation import experiments
 from tenset_study.evaluation.references import reference_rows
 from tenset_study.tuning import archive as study_archive, phases, study as tuning_study
+from tenset_study.tuning.search_choice import measured_variant_table
 from tenset_study.tuning.speedup import latency_at_shares, speedup_table
 from tenset_study.transfer import experiment as transfer
 
 chapter = chapters.check_transfer(
     dataset=dataset, preset=preset, directions=directions, targets=targets, arms=arms, fractions=fractions,
     results_dir=results_dir, tuning_networks=tuning_networks, tuning_target_platform=tuning_target_platform,
-    study_dir=study_dir, measured_tuning=measured_tuning, tune_live=tune_live)
+    study_dir=study_dir, measured_tuning=measured_tuning, tune_live=tune_live, search_variants=search_variants)
 settings = chapter.settings
 notebook.setup_notebook()
 glue(facts.paper_facts(), facts.method_facts(), facts.tuning_preset_facts(),
-     facts.measured_tuning_facts(chapter.measured_tuning))
+     facts.measured_tuning_facts(chapter.measured_tuning), facts.search_variant_facts(chapter.search_variants))
 chapter.summary
 
 # %%
@@ -359,4 +361,25 @@ speedups[["study", "network", "arm", "seeds", "reached", "verdict"]] if len(spee
 # %%
 at_shares = latency_at_shares(study_archive.measured_curves(chapter.measured_tuning))
 at_shares.round(3) if len(at_shares) else "no exported curves"
+
+# %% [markdown]
+# ## How a pretrained model should search
+#
+# MetaSchedule's evolutionary search scores a population of candidates several times every round, and
+# each score of our model starts with extracting the candidate's per-store features: with the search the
+# baseline uses, scoring is a large share of our arms' time (`scoring_share` above). A model that ranks
+# well from the first round may need less search. The choice is made on networks outside the reported set
+# ({glue:text}`variant_networks`, {glue:text}`variant_seeds` seed(s)), where the pretrained model tuned under
+# the baseline's search (`ours@100%`) and under variants of it ({glue:text}`variant_arms`; each variant's
+# EvolutionarySearch settings in `search`, `{}` meaning MetaSchedule's defaults). The rule, fixed before
+# looking: the arm that reaches the baseline's final latency in every seed pair of every network, with the
+# largest search-time speedup (geometric mean over networks). Chosen: {glue:text}`variant_chosen`
+# ({glue:text}`variant_chosen_search`), {glue:text}`variant_chosen_speedup` against
+# {glue:text}`variant_default_speedup` for the baseline's search, with scoring at
+# {glue:text}`variant_chosen_scoring` of its tuning time against {glue:text}`variant_default_scoring`.
+# `final_ratio` is the arm's final estimated latency over the baseline's (below one: better).
+
+# %%
+variants = measured_variant_table(chapter.search_variants)
+variants.round(3) if len(variants) else "no exported search-variant study in the folder search_variants names"
 

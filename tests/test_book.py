@@ -199,7 +199,8 @@ def test_chapter_checks_open_the_dataset_and_use_the_preset(tmp_path: Path) -> N
     transfer = chapters.check_transfer(
         dataset=MINI_DATASET, preset="smoke", directions=None, targets=[SMOKE_TUNING_TARGET], arms=["random"],
         fractions=[0.1, 0.01], results_dir="results", tuning_networks=None, tuning_target_platform=SMOKE_TUNING_TARGET,
-        study_dir=tmp_path / "study", measured_tuning=None)
+        study_dir=tmp_path / "study", measured_tuning=None, search_variants="data/search-variants")
+    assert transfer.search_variants == ROOT / "data" / "search-variants"
     assert transfer.fractions == [0.01, 0.1] and transfer.directions == list(PRESETS["smoke"]["transfer_directions"])
     assert transfer.tuning_networks == list(PRESETS["smoke"]["tuning"]["networks"]) and transfer.measured_tuning is None
     results = chapters.check_results(dataset=MINI_DATASET, results_dir=tmp_path, measured_tuning="data/transfer-tuning")

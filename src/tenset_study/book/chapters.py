@@ -99,10 +99,11 @@ def check_transfer(dataset: str | os.PathLike, preset: str, directions: list[str
                    arms: list[str] | None, fractions: list[float] | None, results_dir: str | os.PathLike,
                    tuning_networks: list[str] | None, tuning_target_platform: str | None,
                    study_dir: str | os.PathLike, measured_tuning: str | os.PathLike | None,
-                   tune_live: bool = True) -> Chapter:
+                   tune_live: bool = True, search_variants: str | os.PathLike | None = None) -> Chapter:
     """Chapter 05 (transfer): the dataset, the preset, the directions, target platforms, arms and shares of
     the target data (None: the preset's, or every target), the results folder, and the transfer-tuning
-    networks, target platform, work folder and exports, and whether to tune here now (``tune_live``)."""
+    networks, target platform, work folder and exports, whether to tune here now (``tune_live``), and the
+    exports of the search-variant studies (``search_variants``; None: none)."""
     from ..transfer import experiment as transfer
     from ..tuning import archive, study
 
@@ -122,6 +123,7 @@ def check_transfer(dataset: str | os.PathLike, preset: str, directions: list[str
             tuning_target_platform, platforms, "tuning_target_platform", "platform"),
         study_dir=folder_parameter(study_dir, "study_dir"),
         measured_tuning=archive.check_measured_folder(measured_tuning, parameter="measured_tuning"),
+        search_variants=archive.check_measured_folder(search_variants, parameter="search_variants"),
         tune_live=check_flag(tune_live, "tune_live"))
     shown = ("transfer_seeds", "transfer_epochs", "transfer_finetune_epochs", "transfer_finetune_lr",
              "transfer_min_per_task", "hidden", "rounds", "n_boot")

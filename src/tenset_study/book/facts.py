@@ -12,6 +12,7 @@ import inspect
 import json
 import os
 
+import numpy as np
 import pandas as pd
 
 from ..data.dataset import Dataset
@@ -171,6 +172,35 @@ def measured_tuning_facts(folder: str | os.PathLike | None) -> dict:
             "measured_trials_shares": f"{100 * ratios.min():.0f}-{share(ratios.max())}" if len(ratios) else MISSING,
             "round_cv_median": MISSING if rounds is None else share((rounds["std_s"] / rounds["mean_s"]).median(), 1),
             "round_spread_max": MISSING if rounds is None else share((rounds["of_mean"] - 1).abs().max(), 1)}
+
+
+def search_variant_facts(folder: str | os.PathLike | None) -> dict:
+    """What the search-variant studies in ``folder`` chose (:mod:`tenset_study.tuning.search_choice`): their
+    networks and targets, the variants tried, the chosen arm with its settings, its speedup and scoring share
+    beside those of the pretrained model under the study's search (``ours@100%``). MISSING where none ran."""
+    from ..tuning.search_choice import measured_variant_table
+
+    table = measured_variant_table(folder) if folder is not None else None
+    keys = ("variant_networks", "variant_arms", "variant_seeds", "variant_chosen", "variant_chosen_search",
+            "variant_chosen_speedup", "variant_default_speedup", "variant_chosen_scoring", "variant_default_scoring")
+    if table is None or table.empty:
+        return dict.fromkeys(keys, MISSING)
+    chosen = table[table["chosen"]]
+    default = table[table["arm"] == "ours@100%"]
+
+    def geomean(values) -> str:
+        values = pd.Series(values, dtype=float).dropna()
+        return MISSING if values.empty else f"{float(np.exp(np.log(values).mean())):.1f}x"
+
+    return {"variant_networks": listing(sorted(table["network"].unique())),
+            "variant_arms": listing(sorted(table["arm"].unique())),
+            "variant_seeds": count(table["seeds"].max()),
+            "variant_chosen": listing(sorted(chosen["arm"].unique())) if len(chosen) else "none",
+            "variant_chosen_search": listing(sorted(chosen["search"].unique())) if len(chosen) else MISSING,
+            "variant_chosen_speedup": geomean(chosen["speedup"]),
+            "variant_default_speedup": geomean(default["speedup"]),
+            "variant_chosen_scoring": share(chosen["scoring_share"].mean()) if len(chosen) else MISSING,
+            "variant_default_scoring": share(default["scoring_share"].mean()) if len(default) else MISSING}
 
 
 def measured_studies_table(folder: str | os.PathLike | None) -> pd.DataFrame:

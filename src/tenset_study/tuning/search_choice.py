@@ -11,6 +11,9 @@ in every seed pair of every network and has the largest search-time speedup (geo
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -18,8 +21,8 @@ from .speedup import group_columns, speedup_table
 from .study.settings import BASELINE
 
 #: The columns of :func:`variant_table`.
-VARIANT_COLUMNS = ["network", "arm", "seeds", "reached", "speedup", "low", "high", "final_ratio", "scoring_share",
-                   "tuning_s", "trials"]
+VARIANT_COLUMNS = ["network", "arm", "search", "seeds", "reached", "speedup", "low", "high", "final_ratio",
+                   "scoring_share", "tuning_s", "trials"]
 
 
 def _final_ratios(results: pd.DataFrame, group: list[str], baseline: str) -> pd.DataFrame:
@@ -35,13 +38,26 @@ def _final_ratios(results: pd.DataFrame, group: list[str], baseline: str) -> pd.
     return pd.DataFrame(rows, columns=[*group, "arm", "final_ratio"])
 
 
+def _search_of(work_dir) -> str:
+    """The EvolutionarySearch settings an arm's plan (``arm.json``) names, as compact JSON ('{}': MetaSchedule's
+    defaults); '' when the plan cannot be read."""
+    from .study.layout import ARM_FILE
+
+    try:
+        plan = json.loads((Path(work_dir) / ARM_FILE).read_text())
+    except (OSError, ValueError, TypeError):
+        return ""
+    return json.dumps(plan.get("search") or {}, sort_keys=True, separators=(",", ":"))
+
+
 def variant_table(curves: pd.DataFrame, results: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
     """Per network and pretrained arm of a search-variant study: the search-time speedup over ``baseline`` with its
     interval (:func:`~tenset_study.tuning.speedup.speedup_table`; ``reached``: seed pairs in which the arm reached
     the baseline's final latency), the final latency relative to the baseline's (``final_ratio``, geometric mean
     over seeds, below 1: better), and the means over seeds of the scoring share, tuning seconds and trials.
     ``curves`` and ``results``: :func:`~tenset_study.tuning.archive.measured_curves` and ``measured_results`` of
-    the study (or a study dir's ``collect_curves``/``collect_results``)."""
+    the study (or a study dir's ``collect_curves``/``collect_results``). ``search``: the arm's EvolutionarySearch
+    settings, read from its plan through the results' ``work_dir`` ('{}': MetaSchedule's defaults)."""
     group = group_columns(curves)
     speedups = speedup_table(curves, baseline)
     speedups = speedups[speedups["arm"] != baseline]
@@ -50,6 +66,9 @@ def variant_table(curves: pd.DataFrame, results: pd.DataFrame, baseline: str = B
         results["study"] = curves["study"].iloc[0]
     means = (results.groupby([*group, "arm"], sort=True)[["scoring_share", "tuning_s", "trials"]].mean()
              .reset_index())
+    dirs = results.groupby([*group, "arm"], sort=True)["work_dir"].first() if "work_dir" in results else None
+    means["search"] = [_search_of(dirs.loc[tuple(row)]) if dirs is not None else ""
+                       for row in means[[*group, "arm"]].itertuples(index=False)]
     table = (speedups.merge(_final_ratios(results, group, baseline), on=[*group, "arm"], how="left")
              .merge(means, on=[*group, "arm"], how="left"))
     extra = [c for c in group if c not in VARIANT_COLUMNS]
@@ -75,4 +94,19 @@ def choose_variant(table: pd.DataFrame) -> str | None:
     return str(summary.index[0])
 
 
-__all__ = ["VARIANT_COLUMNS", "choose_variant", "variant_table"]
+def measured_variant_table(folder) -> pd.DataFrame:
+    """:func:`variant_table` of every search-variant study exported under ``folder`` (``export-study``), with a
+    ``study`` column and ``chosen`` (the arm :func:`choose_variant` picks in its study); empty when none."""
+    from . import archive
+
+    curves, results = archive.measured_curves(folder), archive.measured_results(folder)
+    if curves is None or results is None:
+        return pd.DataFrame(columns=["study", *VARIANT_COLUMNS, "chosen"])
+    tables = []
+    for study, part in curves.groupby("study", sort=True):
+        table = variant_table(part, results[results["study"] == study])
+        tables.append(table.assign(chosen=table["arm"] == choose_variant(table)))
+    return pd.concat(tables, ignore_index=True)
+
+
+__all__ = ["VARIANT_COLUMNS", "choose_variant", "measured_variant_table", "variant_table"]
