@@ -370,8 +370,9 @@ at_shares.round(3) if len(at_shares) else "no exported curves"
 # baseline uses, scoring is a large share of our arms' time (`scoring_share` above). A model that ranks
 # well from the first round may need less search. The choice is made on networks outside the reported set
 # ({glue:text}`variant_networks`, {glue:text}`variant_seeds` seed(s)), where the pretrained model tuned under
-# the baseline's search (`ours@100%`) and under variants of it ({glue:text}`variant_arms`; each variant's
-# EvolutionarySearch settings in `search`, `{}` meaning MetaSchedule's defaults). The rule, fixed before
+# the baseline's search (`ours@100%`) and under variants of it ({glue:text}`variant_arms`; in `search`, each
+# arm's EvolutionarySearch settings and trials per search round, settings it does not name being MetaSchedule's
+# defaults). The rule, fixed before
 # looking: the arm that reaches the baseline's final latency in every seed pair of every network, with the
 # largest search-time speedup (geometric mean over networks). Chosen: {glue:text}`variant_chosen`
 # ({glue:text}`variant_chosen_search`), {glue:text}`variant_chosen_speedup` against

@@ -155,16 +155,22 @@ def test_search_variants_add_pretrained_arms_that_search_their_own_way(tmp_path:
     from tenset_study.cli import main
     from tenset_study.tuning.study.run import _arm_plan
 
-    arms = tuning_study.make_arms((1.0,), random_arms=False, search_variants=("p256", "i2"))
-    assert [a.name for a in arms] == [BASELINE, "ours@100%", "ours-p256@100%", "ours-i2@100%"]
-    assert [a.slug for a in arms] == [BASELINE, "ours-100", "ours-p256-100", "ours-i2-100"]
-    assert [a.search for a in arms] == [None, None, "p256", "i2"]
+    arms = tuning_study.make_arms((1.0,), random_arms=False, search_variants=("p256", "i2", "r64"))
+    assert [a.name for a in arms] == [BASELINE, "ours@100%", "ours-p256@100%", "ours-i2@100%", "ours-r64@100%"]
+    assert [a.slug for a in arms] == [BASELINE, "ours-100", "ours-p256-100", "ours-i2-100", "ours-r64-100"]
+    assert [a.search for a in arms] == [None, None, "p256", "i2", "r64"]
     shared = {"target": {"kind": "llvm"}, "target_platform": "p", "num_trials_per_iter": 16,
-              "search": {"eps_greedy": 0.1}, "search_variants": {"p256": {"population_size": 256}, "i2": {}},
+              "search": {"eps_greedy": 0.1},
+              "search_variants": {"p256": {"population_size": 256}, "i2": {},
+                                  "r64": {"num_trials_per_iter": 64, "genetic_num_iters": 2}},
               "runner": {}, "layout": "NCHW", "pretrained": {"file": "m"}, "online": {}}
     plans = {a.name: _arm_plan("bert_tiny-b1-128", a, 64, 0, shared) for a in arms}
     assert plans["ours-p256@100%"]["search"] == {"population_size": 256}
     assert plans["ours@100%"]["search"] == plans[BASELINE]["search"] == {"eps_greedy": 0.1}, "the study's search"
+    assert plans["ours-r64@100%"]["search"] == {"genetic_num_iters": 2}, "trials per round are no search setting"
+    assert plans["ours-r64@100%"]["num_trials_per_iter"] == 64
+    assert plans["ours-p256@100%"]["num_trials_per_iter"] == plans["ours@100%"]["num_trials_per_iter"] == 16
+    assert shared["search_variants"]["r64"] == {"num_trials_per_iter": 64, "genetic_num_iters": 2}, "left as it was"
     assert "search_variants" not in plans["ours@100%"], "plans of arms without a variant are as before"
     with pytest.raises(ValueError, match="search variant names"):
         tuning_study.make_arms((1.0,), search_variants=("Bad Name",))
@@ -172,6 +178,7 @@ def test_search_variants_add_pretrained_arms_that_search_their_own_way(tmp_path:
         tuning_study.check_search({"population": 256}, "p")
     for flag, message in (("{bad", "not JSON"), ('{"p": 3}', "object of objects"),
                           ('{"p": {"population": 256}}', "not a setting of EvolutionarySearch"),
+                          ('{"p": {"num_trials_per_iter": 0}}', "num_trials_per_iter must be a positive integer"),
                           ('{"P 1": {}}', "search variant names")):
         assert main(["transfer-tune", "--dataset", str(MINI_DATA), "--study-dir", str(tmp_path / "s"),
                      "--search-variants", flag]) == 2

@@ -121,9 +121,9 @@ def run_transfer_tune_command(args: argparse.Namespace) -> int:
 
 
 def _search_variants(text: str) -> dict:
-    """``--search-variants``' JSON object (name -> EvolutionarySearch settings), checked; a ValueError naming the
-    flag otherwise."""
-    from ..tuning.study.settings import check_search, make_arms
+    """``--search-variants``' JSON object (name -> EvolutionarySearch settings and, optionally,
+    num_trials_per_iter), checked; a ValueError naming the flag otherwise."""
+    from ..tuning.study.settings import check_variant, make_arms
 
     try:
         variants = json.loads(text)
@@ -135,7 +135,7 @@ def _search_variants(text: str) -> dict:
         make_arms((1.0,), random_arms=False, search_variants=tuple(variants))  # the names make arm folders
     except ValueError as error:
         raise ValueError(f"--search-variants: {error}") from None
-    return {name: check_search(v, f"--search-variants {name!r}") for name, v in variants.items()}
+    return {name: check_variant(v, f"--search-variants {name!r}") for name, v in variants.items()}
 
 
 def _print_study(outcome) -> None:
@@ -251,8 +251,9 @@ def add_tuning_commands(sub) -> None:
                    help="start no arm's tuning or timing after this many seconds; re-run to continue (an arm "
                    "that started runs to its end)")
     p.add_argument("--search-variants", default=None, metavar="JSON",
-                   help='extra pretrained arms that search with other EvolutionarySearch settings, e.g. '
-                   '\'{"p256": {"population_size": 256}}\' adds ours-p256@<share> beside ours@<share>')
+                   help='extra pretrained arms that search with other EvolutionarySearch settings (and, optionally, '
+                   'num_trials_per_iter), e.g. \'{"p256": {"population_size": 256}}\' adds ours-p256@<share> beside '
+                   'ours@<share>')
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_transfer_tune_command)
 

@@ -39,15 +39,17 @@ def _final_ratios(results: pd.DataFrame, group: list[str], baseline: str) -> pd.
 
 
 def _search_of(work_dir) -> str:
-    """The EvolutionarySearch settings an arm's plan (``arm.json``) names, as compact JSON ('{}': MetaSchedule's
-    defaults); '' when the plan cannot be read."""
+    """The EvolutionarySearch settings an arm's plan (``arm.json``) names and its trials per search round
+    (``num_trials_per_iter``), as compact JSON (settings left out are MetaSchedule's defaults); '' when the plan
+    cannot be read."""
     from .study.layout import ARM_FILE
 
     try:
         plan = json.loads((Path(work_dir) / ARM_FILE).read_text())
     except (OSError, ValueError, TypeError):
         return ""
-    return json.dumps(plan.get("search") or {}, sort_keys=True, separators=(",", ":"))
+    search = dict(plan.get("search") or {}, num_trials_per_iter=plan.get("num_trials_per_iter"))
+    return json.dumps(search, sort_keys=True, separators=(",", ":"))
 
 
 def variant_table(curves: pd.DataFrame, results: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
@@ -57,7 +59,7 @@ def variant_table(curves: pd.DataFrame, results: pd.DataFrame, baseline: str = B
     over seeds, below 1: better), and the means over seeds of the scoring share, tuning seconds and trials.
     ``curves`` and ``results``: :func:`~tenset_study.tuning.archive.measured_curves` and ``measured_results`` of
     the study (or a study dir's ``collect_curves``/``collect_results``). ``search``: the arm's EvolutionarySearch
-    settings, read from its plan through the results' ``work_dir`` ('{}': MetaSchedule's defaults)."""
+    settings and trials per round, read from its plan through the results' ``work_dir`` (:func:`_search_of`)."""
     group = group_columns(curves)
     speedups = speedup_table(curves, baseline)
     speedups = speedups[speedups["arm"] != baseline]

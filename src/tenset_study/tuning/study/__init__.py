@@ -70,14 +70,14 @@ from .results import (CURVE_COLUMNS, RESULT_COLUMNS, RESULT_KEYS, collect_curves
                       merge_results, write_study_results)
 from .rounds import summarize_rounds, time_arms_in_rounds, timing_rounds
 from .run import arm_status, run_transfer_tuning
-from .settings import (BASELINE, Arm, arm_trials, check_networks, check_search, make_arms, network_budget,
-                       transfer_settings)
+from .settings import (BASELINE, Arm, arm_trials, check_networks, check_search, check_variant, make_arms,
+                       network_budget, transfer_settings)
 from .timing import time_tuned_networks
 
 __all__ = ["ARM_FILE", "Arm", "BASELINE", "COMPARISON_COLUMNS", "CURVES_FILE", "CURVE_COLUMNS", "END_TO_END_FILE",
            "PRETRAINED_DIR", "RESULTS_FILE", "RESULT_COLUMNS", "RESULT_KEYS", "StudyOutcome", "TARGET_PLATFORM_FILE",
            "arm_dir", "arm_status", "arm_trials", "bootstrap_mean_interval", "check_networks", "check_search",
-           "collect_curves",
+           "check_variant", "collect_curves",
            "collect_results", "compare_to_baseline", "count_tasks", "estimate_tasks", "fold_seeds", "make_arms",
            "merge_results", "network_budget", "pretrain_for_target", "run_study", "run_transfer_tuning",
            "summarize_rounds", "target_platform_row", "time_arm", "time_arms_in_rounds", "time_tuned_networks",

@@ -14,7 +14,7 @@ from ...params import display_path
 from ...programs import targets
 from ..result import RESULT_FILE, TuningResult, read_json, summary_line, write_json
 from .layout import ARM_FILE, arm_dir
-from .settings import Arm, arm_trials, check_search, log as _log, make_arms, past
+from .settings import Arm, arm_trials, check_search, check_variant, log as _log, make_arms, past
 
 
 def arm_status(work_dir: Path, plan: dict) -> str:
@@ -51,7 +51,8 @@ def run_transfer_tuning(networks: list[str], target: dict | str, budget_per_netw
     (``EvolutionarySearch`` keyword arguments), ``runner`` (``MeasureSettings`` fields: number, repeat,
     min_repeat_ms, builder_workers) and ``layout`` are the same for every arm, except that a pretrained arm of a
     search variant (:class:`~tenset_study.tuning.study.settings.Arm`'s ``search``) searches with
-    ``search_variants[name]`` instead of ``search``; ``online``: keyword arguments of ``ProjectCostModel``
+    ``search_variants[name]`` instead of ``search`` (and measures the variant's ``num_trials_per_iter`` per round,
+    where it sets one); ``online``: keyword arguments of ``ProjectCostModel``
     (online_epochs, min_online, ...).
     """
     target = targets.checked_target(target)
@@ -61,7 +62,7 @@ def run_transfer_tuning(networks: list[str], target: dict | str, budget_per_netw
     if unknown:
         raise ValueError(f"arms name search variants the settings do not define: {', '.join(unknown)}")
     search = check_search(search)
-    search_variants = {name: check_search(v, f"search variant {name!r}") for name, v in (search_variants or {}).items()}
+    search_variants = {name: check_variant(v, f"search variant {name!r}") for name, v in (search_variants or {}).items()}
     if any(a.cost_model == "pretrained" for a in arms) and model_path is None:
         raise ValueError("the pretrained arms need model_path (pretrain_for_target)")
     shared = {"target": target, "target_platform": (platform_row or {}).get("platform"),
@@ -83,11 +84,13 @@ def _arm_plan(network: str, arm: Arm, budget: int, seed: int, shared: dict) -> d
     """The arm's plan as ``arm.json`` holds it (JSON types only): what it is, its trials and the study's
     settings (``shared``); the pretrained model and the online settings only for the pretrained arms."""
     pretrained = arm.cost_model == "pretrained"
+    variant = dict(shared["search_variants"][arm.search]) if arm.search else None
+    per_round = variant.pop("num_trials_per_iter", None) if variant is not None else None
     plan = {"network": network, "arm": arm.name, "cost_model": arm.cost_model,
             "budget_fraction": arm.fraction, "budget": budget, "trials": arm_trials(budget, arm.fraction),
             "seed": int(seed), "target": shared["target"], "target_platform": shared["target_platform"],
-            "num_trials_per_iter": shared["num_trials_per_iter"],
-            "search": dict(shared["search_variants"][arm.search]) if arm.search else shared["search"],
+            "num_trials_per_iter": int(per_round or shared["num_trials_per_iter"]),
+            "search": variant if variant is not None else shared["search"],
             "runner": shared["runner"], "layout": shared["layout"],
             "pretrained": shared["pretrained"] if pretrained else None,
             "online": shared["online"] if pretrained else None}
