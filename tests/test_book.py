@@ -203,7 +203,9 @@ def test_chapter_checks_open_the_dataset_and_use_the_preset(tmp_path: Path) -> N
     assert transfer.search_variants == ROOT / "data" / "search-variants"
     assert transfer.fractions == [0.01, 0.1] and transfer.directions == list(PRESETS["smoke"]["transfer_directions"])
     assert transfer.tuning_networks == list(PRESETS["smoke"]["tuning"]["networks"]) and transfer.measured_tuning is None
-    results = chapters.check_results(dataset=MINI_DATASET, results_dir=tmp_path, measured_tuning="data/transfer-tuning")
+    results = chapters.check_results(dataset=MINI_DATASET, results_dir=tmp_path, measured_tuning="data/transfer-tuning",
+                                     search_variants=None)
+    assert results.search_variants is None
     assert results.results_dir == tmp_path and results.measured_tuning == ROOT / "data" / "transfer-tuning"
 
 

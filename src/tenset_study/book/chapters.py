@@ -133,13 +133,15 @@ def check_transfer(dataset: str | os.PathLike, preset: str, directions: list[str
 
 
 def check_results(dataset: str | os.PathLike, results_dir: str | os.PathLike,
-                  measured_tuning: str | os.PathLike | None) -> Chapter:
-    """Chapter 06 (results against the paper): the dataset the chapters ran on, the folder of their tables
-    and the exports of the full transfer-tuning experiment."""
+                  measured_tuning: str | os.PathLike | None,
+                  search_variants: str | os.PathLike | None = None) -> Chapter:
+    """Chapter 06 (results against the paper): the dataset the chapters ran on, the folder of their tables,
+    the exports of the full transfer-tuning experiment and those of the search-variant studies."""
     from ..tuning import archive
 
     return Chapter(ds=open_dataset(dataset), results_dir=folder_parameter(results_dir, "results_dir"),
                    measured_tuning=archive.check_measured_folder(measured_tuning, parameter="measured_tuning"),
+                   search_variants=archive.check_measured_folder(search_variants, parameter="search_variants"),
                    summary={})
 
 
