@@ -174,6 +174,8 @@ def measured_tuning_facts(folder: str | os.PathLike | None) -> dict:
             "round_spread_max": MISSING if rounds is None else share((rounds["of_mean"] - 1).abs().max(), 1)}
 
 
+@glued("variant_networks", "variant_arms", "variant_seeds", "variant_chosen", "variant_chosen_search",
+       "variant_chosen_speedup", "variant_default_speedup", "variant_chosen_scoring", "variant_default_scoring")
 def search_variant_facts(folder: str | os.PathLike | None) -> dict:
     """What the search-variant studies in ``folder`` chose (:mod:`tenset_study.tuning.search_choice`): their
     networks and targets, the variants tried, the chosen arm with its settings, its speedup and scoring share
@@ -181,10 +183,8 @@ def search_variant_facts(folder: str | os.PathLike | None) -> dict:
     from ..tuning.search_choice import measured_variant_table
 
     table = measured_variant_table(folder) if folder is not None else None
-    keys = ("variant_networks", "variant_arms", "variant_seeds", "variant_chosen", "variant_chosen_search",
-            "variant_chosen_speedup", "variant_default_speedup", "variant_chosen_scoring", "variant_default_scoring")
     if table is None or table.empty:
-        return dict.fromkeys(keys, MISSING)
+        return dict.fromkeys(search_variant_facts.glue_keys, MISSING)
     chosen = table[table["chosen"]]
     default = table[table["arm"] == "ours@100%"]
 
