@@ -181,6 +181,7 @@ def search_variant_facts(folder: str | os.PathLike | None) -> dict:
     networks and targets, the variants tried, the chosen arm with its settings, its speedup and scoring share
     beside those of the pretrained model under the study's search (``ours@100%``). MISSING where none ran."""
     from ..tuning.search_choice import measured_variant_table
+    from ..tuning.speedup import geometric_mean
 
     table = measured_variant_table(folder) if folder is not None else None
     if table is None or table.empty:
@@ -189,8 +190,8 @@ def search_variant_facts(folder: str | os.PathLike | None) -> dict:
     default = table[table["arm"] == "ours@100%"]
 
     def geomean(values) -> str:
-        values = pd.Series(values, dtype=float).dropna()
-        return MISSING if values.empty else f"{float(np.exp(np.log(values).mean())):.1f}x"
+        mean = geometric_mean(values)
+        return MISSING if np.isnan(mean) else f"{mean:.1f}x"
 
     return {"variant_networks": listing(sorted(table["network"].unique())),
             "variant_arms": listing(sorted(table["arm"].unique())),

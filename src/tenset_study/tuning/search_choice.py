@@ -14,10 +14,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from .speedup import group_columns, speedup_table
+from .speedup import geometric_mean, group_columns, speedup_table
 from .study.settings import BASELINE
 
 #: The columns of :func:`variant_table`.
@@ -33,8 +32,7 @@ def _final_ratios(results: pd.DataFrame, group: list[str], baseline: str) -> pd.
     for keys, frame in results.groupby([*group, "arm"], sort=True):
         paired = frame.set_index([*group, "seed"])["estimated_latency_s"]
         ratio = (paired / base.reindex(paired.index)).dropna()
-        rows.append(dict(zip([*group, "arm"], keys)) | {
-            "final_ratio": float(np.exp(np.log(ratio).mean())) if len(ratio) else float("nan")})
+        rows.append(dict(zip([*group, "arm"], keys)) | {"final_ratio": geometric_mean(ratio)})
     return pd.DataFrame(rows, columns=[*group, "arm", "final_ratio"])
 
 
@@ -90,7 +88,7 @@ def choose_variant(table: pd.DataFrame) -> str | None:
     candidates = everywhere[everywhere["arm"].isin(counted[counted == networks].index)]
     if candidates.empty:
         return None
-    summary = candidates.groupby("arm").agg(speedup=("speedup", lambda s: float(np.exp(np.log(s).mean()))),
+    summary = candidates.groupby("arm").agg(speedup=("speedup", geometric_mean),
                                             scoring_share=("scoring_share", "mean"))
     summary = summary.sort_values(["speedup", "scoring_share"], ascending=[False, True])
     return str(summary.index[0])

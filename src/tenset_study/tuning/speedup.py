@@ -64,6 +64,13 @@ def latency_at(curve: pd.DataFrame, seconds: float) -> float:
     return float(before["estimated_latency_s"].iloc[-1]) if len(before) else float("nan")
 
 
+def geometric_mean(values) -> float:
+    """Geometric mean of the finite values among positive ``values`` (NaN for none)."""
+    logs = np.log(np.asarray(values, dtype=float))
+    logs = logs[np.isfinite(logs)]
+    return float(np.exp(logs.mean())) if len(logs) else float("nan")
+
+
 def _geometric_interval(ratios: np.ndarray, n_boot: int, seed: int) -> tuple[float, float, float]:
     """Geometric mean of positive ``ratios`` and its percentile bootstrap interval (NaN for none)."""
     logs = np.log(ratios[np.isfinite(ratios)])

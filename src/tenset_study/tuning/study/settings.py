@@ -45,21 +45,14 @@ SEARCH_KEYS = ("population_size", "init_measured_ratio", "init_min_unmeasured", 
                "genetic_num_iters", "genetic_mutate_prob", "genetic_max_fail_count", "eps_greedy")
 
 
-#: What a search variant may set: :data:`SEARCH_KEYS` and the trials measured per search round.
-VARIANT_KEYS = (*SEARCH_KEYS, "num_trials_per_iter")
-
-
 def check_variant(variant: dict | None, what: str) -> dict:
-    """A search variant as a dict if it names only :data:`VARIANT_KEYS` and a ``num_trials_per_iter``, when given,
-    is a positive integer; else a ValueError naming ``what`` and the key."""
+    """A search variant as a dict: :func:`check_search`'s settings and, optionally, the trials measured per search
+    round (``num_trials_per_iter``, a positive integer); else a ValueError naming ``what`` and the key."""
     variant = dict(variant or {})
     rounds = variant.get("num_trials_per_iter")
     if rounds is not None and (isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1):
         raise ValueError(f"{what}: num_trials_per_iter must be a positive integer, got {rounds!r}")
-    unknown = sorted(set(variant) - set(VARIANT_KEYS))
-    if unknown:
-        raise ValueError(f"{what}: {', '.join(unknown)} is not a setting of EvolutionarySearch "
-                         f"({', '.join(SEARCH_KEYS)}) nor num_trials_per_iter")
+    check_search({k: v for k, v in variant.items() if k != "num_trials_per_iter"}, what)
     return variant
 
 
@@ -169,6 +162,6 @@ def arm_trials(budget: int, fraction: float) -> int:
     return max(1, int(round(budget * fraction)))
 
 
-__all__ = ["Arm", "BASELINE", "SEARCH_KEYS", "VARIANT_KEYS", "arm_trials", "check_networks", "check_search",
+__all__ = ["Arm", "BASELINE", "SEARCH_KEYS", "arm_trials", "check_networks", "check_search",
            "check_variant", "log", "make_arms", "network_budget",
            "network_budgets", "past", "transfer_settings"]
