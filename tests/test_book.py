@@ -344,12 +344,31 @@ def test_notebook_runs(notebook: Path, tenset_dataset: Path | None, tmp_path: Pa
             shutil.copy(out, EXECUTED / f"{notebook.stem}.ipynb")
 
 
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
+def test_each_chapters_checking_cell_refuses_a_missing_dataset(notebook: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chapter's own first two code cells (its parameters, then the cell that checks them), run as written with
+    a dataset that does not exist: the checking cell stops with the one-line ParameterError. (That papermill
+    then stops the notebook at that cell is tested once, below.)"""
+    import jupytext
+
+    from tenset_study.params import ParameterError
+
+    code = [cell.source for cell in jupytext.read(notebook).cells if cell.cell_type == "code"]
+    namespace: dict = {}
+    monkeypatch.chdir(tmp_path)
+    exec(code[0], namespace)  # the parameters cell
+    namespace["dataset"] = str(tmp_path / "no-such-dataset")
+    with pytest.raises(ParameterError, match="parameter 'dataset'.*does not exist"):
+        exec(code[1], namespace)
+
+
 @pytest.mark.book
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
-def test_bad_dataset_parameter_fails_at_the_first_cell(notebook: Path, tmp_path: Path) -> None:
+def test_bad_dataset_parameter_fails_at_the_first_cell(tmp_path: Path) -> None:
     import papermill
 
+    notebook = ROOT / "notebooks" / "02_split_comparison.py"
     out = tmp_path / "bad.ipynb"
     missing = tmp_path / "no-such-dataset"
     with pytest.raises(papermill.PapermillExecutionError) as info:

@@ -210,5 +210,8 @@ def test_presets_give_every_neural_model_the_same_budget_rule() -> None:
     for name in ("mlp", "tlp", "ours", "ours-v1", "mtl"):
         params = experiments.model_params(name, full)
         assert (params["valid_tasks"], params["patience"], params["epochs"]) == (0.1, 4, 40), "one rule, on in full"
-    assert set(experiments.model_params("xgb", full)) == {"rounds"}
+    assert set(experiments.model_params("xgb", full)) == {"rounds"}, "MetaSchedule's tree depth in book and full"
+    shallow = experiments.model_params("xgb", experiments.resolve_preset("smoke"))
+    deep = models.create("xgb", **experiments.model_params("xgb", full))
+    assert models.create("xgb", **shallow).max_depth == 4 < deep.max_depth, "the smoke preset's shallow trees"
     assert "use_tokens" not in experiments.model_params("ours-v1", full)

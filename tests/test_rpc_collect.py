@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "rpc_collect.sh"
 #: A tiny replay: the first 2 programs of 2 CPU tasks of data/mini, quick timing, no extra work.
 TINY = ["--replay", "--replay-subset", "2", "--max-tasks", "2", "--number", "1", "--repeat", "3",
-        "--builder-workers", "2", "--no-probe-hardware", "--remeasure-share", "0", "--quiet"]
+        "--builder-workers", "1", "--no-probe-hardware", "--remeasure-share", "0", "--quiet"]
 
 
 @pytest.fixture

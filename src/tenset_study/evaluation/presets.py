@@ -29,10 +29,12 @@ TRANSFER_ARMS = ("zero-shot", "fine-tune", "mtl", "scratch", "xgb", "mlp", "rand
 #: stopping on held-out training tasks for every neural model alike (models/early_stopping.py; on in ``full``, whose
 #: 40 epochs are a cap: every neural model stops after 4 epochs without a better loss on a tenth of the training
 #: tasks held out); ``curve_tasks`` and ``curve_seeds`` are the learning curve's training tasks per kind (None: all)
-#: and subset draws (evaluation/learning_curves.py); ``ours_tokens`` joins the schedule tokens to ``ours`` v2's
+#: and subset draws (evaluation/learning_curves.py); ``xgb_max_depth`` (``smoke`` only: a tree of depth 10 on
+#: ~500 pooled per-store columns costs ~0.1 s a round even on a few thousand records) caps XGBoost's trees;
+#: ``ours_tokens`` joins the schedule tokens to ``ours`` v2's
 #: stores (on data/v1: +0.002 to +0.014 PCA for about 20 times the training time on a CPU).
 PRESETS: dict[str, dict] = {
-    "smoke": {"seeds": (0,), "epochs": 1, "hidden": 32, "heads": 4, "rounds": 10, "n_boot": 100,
+    "smoke": {"seeds": (0,), "epochs": 1, "hidden": 32, "heads": 4, "rounds": 10, "xgb_max_depth": 4, "n_boot": 100,
               "max_len": 48, "curve_tasks": (2, None), "curve_seeds": (0,),
               "prune_fractions": (0.5,), "prune_seeds": (0,), "prune_epochs": 1,
               "prune_strategies": ("random", "task-cluster"), "prune_splits": ("by-network",),
@@ -111,8 +113,9 @@ def check_model_names(names: list[str], parameter: str = "models") -> list[str]:
 
 def model_params(name: str, preset: dict) -> dict:
     """Hyperparameters of a model under a preset."""
-    if name == "xgb":
-        return {"rounds": preset["rounds"]}
+    if name == "xgb":  # trees of the model's default depth (MetaSchedule's 10) unless the preset says otherwise
+        depth = {"max_depth": preset["xgb_max_depth"]} if "xgb_max_depth" in preset else {}
+        return {"rounds": preset["rounds"], **depth}
     params = {"epochs": preset["epochs"], "hidden": preset["hidden"]}
     if preset.get("max_records_seen"):
         params["max_records_seen"] = preset["max_records_seen"]
