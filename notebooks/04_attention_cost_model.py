@@ -296,6 +296,18 @@ full.tables.get("swap") if full is not None else None
 # %% mystnb={"figure": {"caption": "The full experiment's learning curves: where a line still rises at its right end, more training tasks would still pay."}}
 report.plot_task_curve(full["curve"]) if full is not None else None
 
+# %%
+glue(facts.full_cost_model_facts(full))
+print(report.conclusions(full["summary"], paired=full["paired"]) if full is not None else "no full export")
+
+# %% [markdown]
+# Under the full preset ({glue:text}`full_seeds` seeds), {glue:text}`full_best_model` ranks programs best on the
+# held-out networks, with a mean PCA over platforms of {glue:text}`full_best_model_pca` (`ours`:
+# {glue:text}`full_ours_pca`). `ours` minus the MLP, paired over seeds and tasks: {glue:text}`full_ours_minus_mlp`.
+# Scored with another platform's hardware features, its PCA moved beyond its interval in
+# {glue:text}`full_swap_moved` of {glue:text}`full_swap_pairs` swaps (largest change
+# {glue:text}`full_swap_largest_delta`): {glue:text}`full_swap_verdict`.
+
 # %% [markdown]
 # ## What it means
 #

@@ -103,6 +103,39 @@ def cost_model_facts(summary: pd.DataFrame) -> dict:
             "ours_pca": f"{means['ours']:.3f}" if "ours" in means else MISSING}
 
 
+@glued("full_seeds", "full_best_model", "full_best_model_pca", "full_ours_pca", "full_ours_minus_mlp",
+       "full_swap_moved", "full_swap_pairs", "full_swap_largest_delta", "full_swap_verdict")
+def full_cost_model_facts(full) -> dict:
+    """What the full preset's export of chapter 04 (:class:`~tenset_study.exports.Export` or None) says: its
+    seeds, the best model and ``ours`` by mean PCA over platforms (:func:`cost_model_facts`), ``ours``'s paired
+    PCA difference with the MLP per platform (``+0.061 [+0.051, +0.071] on <platform>``, joined), and the
+    hardware swap (:func:`hardware_swap_facts`) with a verdict: whether any swap moved PCA beyond its interval."""
+    keys = full_cost_model_facts.glue_keys
+    if full is None:
+        return {name: MISSING for name in keys}
+    best = cost_model_facts(full["summary"])
+    swap = hardware_swap_facts(full.tables.get("swap"))
+    paired = full.tables.get("paired")
+    mine = (pd.DataFrame() if paired is None else
+            paired[(paired["metric"] == "pca") & (paired["model"] == "ours") & (paired["minus"] == "mlp")])
+    versus = listing(f"{r.diff:+.3f} [{r.low:+.3f}, {r.high:+.3f}] on {r.platform}"
+                     for r in mine.sort_values("platform").itertuples())
+    return {"full_seeds": count(len(full.provenance.get("settings", {}).get("seeds", ()))),
+            **{f"full_{name}": best[name] for name in ("best_model", "best_model_pca", "ours_pca")},
+            "full_ours_minus_mlp": versus if len(mine) else MISSING,
+            **{f"full_{name}": swap[name] for name in ("swap_moved", "swap_pairs", "swap_largest_delta")},
+            "full_swap_verdict": _swap_verdict(full.tables.get("swap"))}
+
+
+def _swap_verdict(swap: pd.DataFrame | None) -> str:
+    """A clause on whether scoring with another platform's hardware features moved any PCA beyond its interval."""
+    if swap is None or swap.empty:
+        return MISSING
+    moved = ((swap["delta_low"] > 0) | (swap["delta_high"] < 0)).any()
+    return ("the trained model uses the hardware features it is given" if moved
+            else "the hardware features change no ranking beyond the noise of the tasks")
+
+
 @glued("swap_pairs", "swap_moved", "swap_min_task_spearman", "swap_largest_delta")
 def hardware_swap_facts(swap: pd.DataFrame | None) -> dict:
     """How many (platform, other hardware) swaps :func:`~tenset_study.evaluation.hardware_swap.hardware_swap`
