@@ -179,6 +179,26 @@ def test_hardware_swap_facts_count_moves_beyond_their_interval() -> None:
     assert set(facts.hardware_swap_facts(None).values()) == {glue_module.MISSING}
 
 
+def test_full_cost_model_facts_read_the_export_and_judge_the_swap() -> None:
+    from tenset_study.exports.store import Export
+
+    summary = pd.DataFrame({"variant": ["mlp", "ours", "mlp", "ours"], "platform": ["a", "a", "b", "b"],
+                            "network": "all", "metric": "pca", "value": [0.6, 0.7, 0.8, 0.82]})
+    paired = pd.DataFrame({"platform": ["b", "a"], "metric": "pca", "model": "ours", "minus": "mlp",
+                           "diff": [0.02, 0.1], "low": [-0.01, 0.05], "high": [0.04, 0.15]})
+    swap = pd.DataFrame({"delta": [-0.05, 0.001], "delta_low": [-0.06, -0.002], "delta_high": [-0.04, 0.003],
+                         "task_spearman": [0.7, 0.99]})
+    full = Export(Path("x"), {"summary": summary, "paired": paired, "swap": swap}, {"settings": {"seeds": [0, 1, 2]}})
+    values = facts.full_cost_model_facts(full)
+    assert (values["full_seeds"], values["full_best_model"], values["full_best_model_pca"]) == ("3", "ours", "0.760")
+    assert values["full_ours_minus_mlp"] == "+0.100 [+0.050, +0.150] on a and +0.020 [-0.010, +0.040] on b"
+    assert (values["full_swap_moved"], values["full_swap_pairs"]) == ("1", "2")
+    assert "uses the hardware" in values["full_swap_verdict"]
+    still = Export(Path("x"), {"summary": summary, "paired": paired, "swap": swap.iloc[[1]]}, {})
+    assert "change no ranking" in facts.full_cost_model_facts(still)["full_swap_verdict"]
+    assert set(facts.full_cost_model_facts(None).values()) == {glue_module.MISSING}
+
+
 def test_paper_facts_are_the_claims_thresholds() -> None:
     values = facts.paper_facts()
     assert values["paper_pruned"] == f"{claims.PAPER_PRUNED[0]:.0%}" and values["paper_top5"] == f"{claims.PAPER_TOP5:.0%}"
