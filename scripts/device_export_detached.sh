@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # A full-preset export (tenset-study export-results) on the GPU host that outlives one device call and survives
 # the machine going back: `start` launches it detached (scripts/device_detached.sh) with --keep-units, and `wait`
-# follows it from later calls, each packing the finished units (data/exports/.<experiment>.units) and, once it
-# ends, the export itself into $OUT. Carry the units folder back into the next machine's first `start` call
-# (run's `carry`) and the same command resumes where the last one stopped.
+# follows it from later calls, each packing the units finished since its last pack (data/exports/.<experiment>.units,
+# gzipped: a tar of every unit outgrew what a call brings back) and, once it ends, the export itself into $OUT.
+# Carry the units folder back into the next machine's first `start` call (run's `carry`) and the same command
+# resumes where the last one stopped.
 #   call 1: EXPERIMENT=cost-models DATASET=data/v1 bash scripts/device_export_detached.sh start [FLAGS...]
 #   call 2, 3, ...: EXPERIMENT=cost-models bash scripts/device_export_detached.sh wait 560
-# Here: `tar xf` the latest units tar in the repository's root (it holds every unit so far), then commit the export
+# Here: `tar xzf` every units-*.tgz that came back in the repository's root (each holds the units new since the
+# one before; a fresh machine's first holds all it has), then commit the export
 # folder when a tar holds it. Exit status: 0 while the export runs, its own status once it has ended.
 set -uo pipefail
 source "$(dirname "$0")/device_detached.sh"
@@ -27,8 +29,14 @@ case "$action" in
     detached_wait "$RUN" "${1:?wait SECONDS}" 12
     mkdir -p "$OUT"
     stamp=$(date -u +%Y%m%dT%H%M%S)
-    if [ -d "$units" ]; then
-      tar cf "$OUT/units-$stamp.tar" "$units" && echo "packed $(ls "$units" | grep -c '\.pkl$') units into $OUT"
+    if [ -d "$units" ]; then  # the units written since the last pack (a unit written during the find comes twice)
+      touch "$RUN/units-packing"
+      newer=(); [ -f "$RUN/units-packed" ] && newer=(-newer "$RUN/units-packed")
+      find "$units" -type f "${newer[@]}" > "$RUN/units-new"
+      if [ -s "$RUN/units-new" ] && tar czf "$OUT/units-$stamp.tgz" -T "$RUN/units-new"; then
+        echo "packed $(grep -c '\.pkl$' "$RUN/units-new") new units ($(ls "$units" | grep -c '\.pkl$') in all) into $OUT"
+      fi
+      mv "$RUN/units-packing" "$RUN/units-packed"
     fi
     if [ -f "$RUN/rc" ]; then
       [ -f "data/exports/$EXPERIMENT/provenance.json" ] && tar cf "$OUT/export-$stamp.tar" "data/exports/$EXPERIMENT" \
