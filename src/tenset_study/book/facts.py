@@ -131,9 +131,14 @@ def _swap_verdict(swap: pd.DataFrame | None) -> str:
     """A clause on whether scoring with another platform's hardware features moved any PCA beyond its interval."""
     if swap is None or swap.empty:
         return MISSING
-    moved = ((swap["delta_low"] > 0) | (swap["delta_high"] < 0)).any()
-    return ("the trained model uses the hardware features it is given" if moved
-            else "the hardware features change no ranking beyond the noise of the tasks")
+    if _moved(swap).any():
+        return "the trained model uses the hardware features it is given"
+    return "the hardware features change no ranking beyond the noise of the tasks"
+
+
+def _moved(swap: pd.DataFrame) -> pd.Series:
+    """Per swap: whether its PCA change's interval over tasks excludes zero."""
+    return (swap["delta_low"] > 0) | (swap["delta_high"] < 0)
 
 
 @glued("swap_pairs", "swap_moved", "swap_min_task_spearman", "swap_largest_delta")
@@ -143,7 +148,7 @@ def hardware_swap_facts(swap: pd.DataFrame | None) -> dict:
     correlation of the two scorings, and the largest PCA change (signed)."""
     if swap is None or swap.empty:
         return {name: MISSING for name in hardware_swap_facts.glue_keys}
-    moved = (swap["delta_low"] > 0) | (swap["delta_high"] < 0)
+    moved = _moved(swap)
     largest = swap.loc[swap["delta"].abs().idxmax(), "delta"]
     return {"swap_pairs": count(len(swap)), "swap_moved": count(int(moved.sum())),
             "swap_min_task_spearman": f"{swap['task_spearman'].min():.4f}", "swap_largest_delta": f"{largest:+.4f}"}
