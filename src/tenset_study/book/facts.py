@@ -110,11 +110,11 @@ def full_cost_model_facts(full) -> dict:
     seeds, the best model and ``ours`` by mean PCA over platforms (:func:`cost_model_facts`), ``ours``'s paired
     PCA difference with the MLP per platform (``+0.061 [+0.051, +0.071] on <platform>``, joined), and the
     hardware swap (:func:`hardware_swap_facts`) with a verdict: whether any swap moved PCA beyond its interval."""
-    keys = full_cost_model_facts.glue_keys
     if full is None:
-        return {name: MISSING for name in keys}
+        return {name: MISSING for name in full_cost_model_facts.glue_keys}
     best = cost_model_facts(full["summary"])
-    swap = hardware_swap_facts(full.tables.get("swap"))
+    swap_table = full.tables.get("swap")
+    swap = hardware_swap_facts(swap_table)
     paired = full.tables.get("paired")
     mine = (pd.DataFrame() if paired is None else
             paired[(paired["metric"] == "pca") & (paired["model"] == "ours") & (paired["minus"] == "mlp")])
@@ -124,7 +124,7 @@ def full_cost_model_facts(full) -> dict:
             **{f"full_{name}": best[name] for name in ("best_model", "best_model_pca", "ours_pca")},
             "full_ours_minus_mlp": versus if len(mine) else MISSING,
             **{f"full_{name}": swap[name] for name in ("swap_moved", "swap_pairs", "swap_largest_delta")},
-            "full_swap_verdict": _swap_verdict(full.tables.get("swap"))}
+            "full_swap_verdict": _swap_verdict(swap_table)}
 
 
 def _swap_verdict(swap: pd.DataFrame | None) -> str:

@@ -31,8 +31,8 @@ TRANSFER_ARMS = ("zero-shot", "fine-tune", "mtl", "scratch", "xgb", "mlp", "rand
 #: tasks held out); ``curve_tasks`` and ``curve_seeds`` are the learning curve's training tasks per kind (None: all)
 #: and subset draws (evaluation/learning_curves.py); ``xgb_max_depth`` (``smoke`` only: a tree of depth 10 on
 #: ~500 pooled per-store columns costs ~0.1 s a round even on a few thousand records) caps XGBoost's trees;
-#: ``ours_tokens`` joins the schedule tokens to ``ours`` v2's
-#: stores (on data/v1: +0.002 to +0.014 PCA for about 20 times the training time on a CPU).
+#: ``ours_tokens`` joins the schedule tokens to ``ours`` v2's stores (on data/v1: +0.002 to +0.014 PCA for about
+#: 20 times the training time on a CPU).
 PRESETS: dict[str, dict] = {
     "smoke": {"seeds": (0,), "epochs": 1, "hidden": 32, "heads": 4, "rounds": 10, "xgb_max_depth": 4, "n_boot": 100,
               "max_len": 48, "curve_tasks": (2, None), "curve_seeds": (0,),
